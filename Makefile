@@ -1,0 +1,25 @@
+# Almanac — build, test and benchmark entry points. `make test` is what CI runs.
+SWIFT ?= swift
+
+.PHONY: deps build test bench clean
+
+## Install the system packages the build needs (liblmdb-dev, pkg-config, tzdata).
+deps:
+	@tools/install-deps.sh
+
+## Debug build of every target.
+build: deps
+	$(SWIFT) build --build-tests
+
+## The whole test suite, from a fresh machine that has only Swift.
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+## Release benchmarks; figures go to docs/benchmarks.md.
+bench: deps
+	$(SWIFT) build -c release --product bench-journal
+	.build/release/bench-journal
+
+clean:
+	rm -rf .build

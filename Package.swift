@@ -1,0 +1,56 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// MARK: - Shared settings
+
+/// One set of compiler settings for every target: Swift 6 language mode plus the
+/// upcoming features the project opts into early.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+// MARK: - Package
+
+let package = Package(
+    name: "Almanac",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Journal", targets: ["Journal"]),
+    ],
+    targets: [
+        // MARK: Storage foundation
+        .systemLibrary(
+            name: "CLMDB",
+            path: "Sources/CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: swiftSettings),
+        .target(name: "Journal", dependencies: ["LMDB"], swiftSettings: swiftSettings),
+
+        // MARK: Tools
+        .executableTarget(
+            name: "journal-torture",
+            dependencies: ["Journal", "AlmanacTesting"],
+            path: "tools/torture",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "bench-journal",
+            dependencies: ["Journal"],
+            path: "tools/bench/journal",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Test support and tests
+        .target(name: "AlmanacTesting", dependencies: ["Journal"], swiftSettings: swiftSettings),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "AlmanacTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "JournalTests",
+            dependencies: ["Journal", "LMDB", "AlmanacTesting", "journal-torture"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,76 @@
+import Foundation
+import Synchronization
+
+/// A child process whose standard output is collected line by line while it runs.
+public final class ChildProcess: Sendable {
+    private final class Output: Sendable {
+        let state = Mutex<(lines: [String], partial: [UInt8], ended: Bool)>(([], [], false))
+
+        func receive(_ data: Data) {
+            state.withLock { state in
+                state.partial.append(contentsOf: data)
+                while let newline = state.partial.firstIndex(of: UInt8(ascii: "\n")) {
+                    state.lines.append(String(decoding: state.partial[..<newline], as: UTF8.self))
+                    state.partial.removeSubrange(...newline)
+                }
+                if data.isEmpty { state.ended = true }
+            }
+        }
+    }
+
+    private let process: Process
+    private let output = Output()
+
+    /// Starts `executable` with `arguments`; standard error is inherited.
+    public init(executable: String, arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        self.process = process
+        try process.run()
+        let handle = pipe.fileHandleForReading
+        let output = self.output
+        let reader = Thread {
+            while true {
+                let data = handle.availableData
+                output.receive(data)
+                if data.isEmpty { return }
+            }
+        }
+        reader.start()
+    }
+
+    /// The process id.
+    public var pid: Int32 { process.processIdentifier }
+
+    /// Every complete line printed so far.
+    public var lines: [String] { output.state.withLock { $0.lines } }
+
+    /// Sends `signal` (for example `SIGKILL`) to the process.
+    public func send(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    /// Waits for the process to exit and for its output to be read to the end; returns
+    /// every complete line it printed, and its exit status.
+    public func waitForExit() -> (lines: [String], status: Int32) {
+        process.waitUntilExit()
+        while !output.state.withLock({ $0.ended }) { usleep(1000) }
+        return (lines, process.terminationStatus)
+    }
+
+    /// Polls until `predicate` holds for the lines so far, the process ends, or `timeout`
+    /// seconds pass; returns whether the predicate held.
+    public func waitFor(timeout: Double, _ predicate: ([String]) -> Bool) -> Bool {
+        let deadline = ProcessInfo.processInfo.systemUptime + timeout
+        while ProcessInfo.processInfo.systemUptime < deadline {
+            let (holds, ended) = output.state.withLock { (predicate($0.lines), $0.ended) }
+            if holds { return true }
+            if ended { return false }
+            usleep(2000)
+        }
+        return false
+    }
+}

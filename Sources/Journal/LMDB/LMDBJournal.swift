@@ -1,0 +1,358 @@
+import Foundation
+import LMDB
+import Synchronization
+
+/// The embedded journal: an LMDB environment in a data directory.
+///
+/// Appends go to one dedicated writer thread that commits everything waiting at that
+/// moment in one durable transaction (group commit); each waiter resumes only after its
+/// commit is on disk. Reads run on the caller's thread in short read transactions, so
+/// other processes (offline tools) can read the same directory while a server writes.
+public final class LMDBJournal: Journal {
+    /// Settings for opening a journal.
+    public struct Configuration: Sendable, Hashable {
+        /// The maximum size of the data file in bytes. Growing it means reopening with a
+        /// larger value; the file itself grows only as it is used.
+        public var mapSize: Int
+        /// Opens for reading only: appends fail with ``JournalError/Code/readOnly``.
+        public var readOnly: Bool
+        /// The most events one group commit takes, bounding a transaction's size.
+        public var maxEventsPerCommit: Int
+
+        /// Creates a configuration; the defaults suit a server.
+        public init(mapSize: Int = 8 << 30, readOnly: Bool = false, maxEventsPerCommit: Int = 16_384) {
+            self.mapSize = mapSize
+            self.readOnly = readOnly
+            self.maxEventsPerCommit = maxEventsPerCommit
+        }
+    }
+
+    /// The journal format this code reads and writes.
+    public static let formatVersion: UInt32 = 1
+
+    /// The directory holding the journal.
+    public let directory: String
+    /// The configuration the journal was opened with.
+    public let configuration: Configuration
+    /// The journal's identity, fixed when it was created (32 hex digits).
+    public let identity: String
+
+    let environment: Environment
+    let events: Database
+    let streams: Database
+    let meta: Database
+    private let notifier: HeadNotifier
+    private let writer: GroupCommitWriter?
+
+    /// Opens the journal in `directory`, creating the directory and an empty journal when
+    /// writable and absent.
+    public init(directory: String, configuration: Configuration = Configuration()) throws(JournalError) {
+        self.directory = directory
+        self.configuration = configuration
+        do {
+            if !configuration.readOnly {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+        } catch {
+            throw JournalError(
+                code: .storage,
+                message: "cannot create the data directory \(directory); check its path and permissions",
+                underlying: "\(error)"
+            )
+        }
+        do {
+            environment = try Environment(
+                path: directory,
+                options: .init(mapSize: configuration.mapSize, readOnly: configuration.readOnly)
+            )
+            let create = !configuration.readOnly
+            events = try environment.openDatabase(named: JournalLayout.eventsDatabase, create: create)
+            streams = try environment.openDatabase(named: JournalLayout.streamsDatabase, create: create)
+            meta = try environment.openDatabase(named: JournalLayout.metaDatabase, create: create)
+            if create {
+                _ = try environment.openDatabase(named: JournalLayout.snapshotsDatabase, create: true)
+            }
+        } catch {
+            if error.code == .notFound {
+                throw JournalError(
+                    code: .storage,
+                    message: "\(directory) holds no journal; open it writable once to create one",
+                    underlying: error.description
+                )
+            }
+            throw Self.journalError(error)
+        }
+        identity = try Self.checkFormat(environment: environment, meta: meta, directory: directory)
+        let tail = try Self.readTail(environment: environment, events: events)
+        notifier = HeadNotifier(head: tail.position)
+        if configuration.readOnly {
+            writer = nil
+        } else {
+            writer = GroupCommitWriter(
+                environment: environment,
+                events: events,
+                streams: streams,
+                head: tail.position,
+                lastChecksum: tail.checksum,
+                maxEventsPerCommit: configuration.maxEventsPerCommit,
+                notifier: notifier
+            )
+        }
+    }
+
+    /// Opens the journal, runs `body`, and closes the journal however `body` ends.
+    public static func withJournal<Result>(
+        at directory: String,
+        configuration: Configuration = Configuration(),
+        _ body: (LMDBJournal) async throws -> Result
+    ) async throws -> Result {
+        let journal = try LMDBJournal(directory: directory, configuration: configuration)
+        do {
+            let result = try await body(journal)
+            journal.close()
+            return result
+        } catch {
+            journal.close()
+            throw error
+        }
+    }
+
+    deinit { close() }
+
+    /// Finishes every pending append, ends subscriptions and closes the environment.
+    public func close() {
+        writer?.stop()
+        notifier.close()
+        environment.close()
+    }
+
+    // MARK: Journal
+
+    public func append(_ requests: [AppendRequest]) async -> [Result<AppendResult, JournalError>] {
+        guard let writer else {
+            let error = JournalError(code: .readOnly, message: "the journal was opened read-only")
+            return requests.map { _ in .failure(error) }
+        }
+        return await writer.submit(requests)
+    }
+
+    public func read(after position: UInt64, limit: Int) async throws(JournalError) -> [RecordedEvent] {
+        try readEvents(after: position, limit: limit)
+    }
+
+    public func read(stream: StreamID, after version: UInt64, limit: Int) async throws(JournalError) -> [RecordedEvent] {
+        try readStream(stream, after: version, limit: limit)
+    }
+
+    public func version(of stream: StreamID) async throws(JournalError) -> UInt64 {
+        try run { txn in try Self.currentVersion(of: stream, streams: streams, in: txn) }
+    }
+
+    public func head() async throws(JournalError) -> UInt64 {
+        try currentHead()
+    }
+
+    public func waitForEvents(after position: UInt64) async throws {
+        try await notifier.wait(after: position)
+    }
+
+    // MARK: Synchronous reads (for tools and the writer)
+
+    /// Up to `limit` events after `position`, read in one short transaction.
+    public func readEvents(after position: UInt64, limit: Int) throws(JournalError) -> [RecordedEvent] {
+        try run { txn in
+            var result: [RecordedEvent] = []
+            guard limit > 0 else { return result }
+            result.reserveCapacity(min(limit, 4096))
+            try txn.withCursor(in: events) { cursor in
+                var entry = try cursor.seek(atLeast: JournalLayout.eventKey(position &+ 1))
+                while let (key, value) = entry, result.count < limit {
+                    guard let recordPosition = JournalLayout.uint64(key) else {
+                        throw JournalError(code: .corrupted, message: "an events key is not 8 bytes")
+                    }
+                    result.append(try RecordCodec.decode(position: recordPosition, bytes: value))
+                    entry = try cursor.next()
+                }
+            }
+            return result
+        }
+    }
+
+    /// Up to `limit` events of `stream` after `version`, read in one short transaction.
+    public func readStream(_ stream: StreamID, after version: UInt64, limit: Int) throws(JournalError) -> [RecordedEvent] {
+        try run { txn in
+            var result: [RecordedEvent] = []
+            guard limit > 0 else { return result }
+            let prefix = JournalLayout.streamPrefix(stream)
+            try txn.withCursor(in: streams) { cursor in
+                var entry = try cursor.seek(atLeast: JournalLayout.streamKey(stream, version: version &+ 1))
+                while let (key, value) = entry, result.count < limit, key.starts(with: prefix),
+                    key.count == prefix.count + 8
+                {
+                    guard let position = JournalLayout.uint64(value),
+                        let bytes = try txn.value(forKey: JournalLayout.eventKey(position), in: events)
+                    else {
+                        throw JournalError(
+                            code: .corrupted,
+                            message: "the stream index of \(stream) points at a missing record; run an audit"
+                        )
+                    }
+                    result.append(try bytes.withUnsafeBytes { raw throws(JournalError) in
+                        try RecordCodec.decode(position: position, bytes: raw)
+                    })
+                    entry = try cursor.next()
+                }
+            }
+            return result
+        }
+    }
+
+    /// The position of the last committed event.
+    public func currentHead() throws(JournalError) -> UInt64 {
+        try run { txn in
+            try txn.withCursor(in: events) { cursor in
+                guard let (key, _) = try cursor.last() else { return 0 }
+                return JournalLayout.uint64(key) ?? 0
+            }
+        }
+    }
+
+    /// Figures about the data file, for metrics and operations.
+    public func storageInfo() throws(JournalError) -> StorageInfo {
+        do {
+            let info = try environment.info()
+            return StorageInfo(
+                mapSize: info.mapSize,
+                usedBytes: (info.lastPageNumber + 1) * info.pageSize,
+                readersInUse: info.readersInUse,
+                maxReaders: info.maxReaders
+            )
+        } catch {
+            throw Self.journalError(error)
+        }
+    }
+
+    /// Group commits made by this process since it opened the journal, and the events they
+    /// carried: their ratio is the mean batch size.
+    public func commitStatistics() -> (commits: Int, events: Int) {
+        guard let writer else { return (0, 0) }
+        return (writer.commits.load(ordering: .relaxed), writer.committedEvents.load(ordering: .relaxed))
+    }
+
+    /// How much of the journal's map is used, and by how many readers.
+    public struct StorageInfo: Sendable, Hashable {
+        /// The map size in bytes: the most the data file may grow to.
+        public let mapSize: Int
+        /// The bytes of the map in use.
+        public let usedBytes: Int
+        /// Reader slots in use, across processes.
+        public let readersInUse: Int
+        /// Reader slots available in all.
+        public let maxReaders: Int
+    }
+
+    // MARK: Helpers
+
+    /// Runs `body` in a read transaction, mapping every failure to a ``JournalError``.
+    func run<Result>(_ body: (borrowing ReadTransaction) throws -> Result) throws(JournalError) -> Result {
+        do {
+            return try environment.withReadTransaction(body)
+        } catch {
+            throw Self.journalError(error)
+        }
+    }
+
+    /// The stream's current version inside `txn`: the last streams key with its prefix.
+    static func currentVersion(
+        of stream: StreamID,
+        streams: Database,
+        in txn: borrowing some ReadableTransaction & ~Copyable
+    ) throws -> UInt64 {
+        let prefix = JournalLayout.streamPrefix(stream)
+        return try txn.withCursor(in: streams) { cursor in
+            // Seek past the stream's last possible key, then step back one entry.
+            let beyond = try cursor.seek(atLeast: JournalLayout.streamKey(stream, version: .max))
+            let entry = beyond == nil ? try cursor.last() : try cursor.previous()
+            guard let (key, _) = entry, key.count == prefix.count + 8, key.starts(with: prefix) else { return 0 }
+            return JournalLayout.uint64(UnsafeRawBufferPointer(rebasing: key[prefix.count...])) ?? 0
+        }
+    }
+
+    static func journalError(_ error: any Error) -> JournalError {
+        if let error = error as? JournalError { return error }
+        if let error = error as? LMDBError {
+            if error.code == .mapFull {
+                return JournalError(
+                    code: .journalFull,
+                    message: "the journal is full; reopen it with a larger map size (see docs/operations.md)",
+                    underlying: error.description
+                )
+            }
+            return JournalError(code: .storage, message: error.message, underlying: error.description)
+        }
+        return JournalError(code: .storage, message: "unexpected storage failure", underlying: "\(error)")
+    }
+
+    private static func checkFormat(environment: Environment, meta: Database, directory: String) throws(JournalError) -> String {
+        let stored: (format: [UInt8]?, identity: [UInt8]?)
+        do {
+            stored = try environment.withReadTransaction { txn in
+                (
+                    try txn.value(forKey: JournalLayout.formatKey, in: meta),
+                    try txn.value(forKey: JournalLayout.identityKey, in: meta)
+                )
+            }
+        } catch {
+            throw journalError(error)
+        }
+        if let format = stored.format {
+            let version = format.count == 4 ? format.reduce(UInt32(0)) { $0 << 8 | UInt32($1) } : 0
+            guard version == formatVersion else {
+                throw JournalError(
+                    code: .formatMismatch,
+                    message: "\(directory) holds a journal of format \(version); this build reads format \(formatVersion). Use a matching Almanac version or export and import the journal"
+                )
+            }
+            return (stored.identity ?? []).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        }
+        guard !environment.options.readOnly else {
+            throw JournalError(code: .storage, message: "\(directory) holds no journal; open it writable once to create one")
+        }
+        var generator = SystemRandomNumberGenerator()
+        let identity = (0..<16).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        do {
+            try environment.withWriteTransaction { txn in
+                var format: [UInt8] = []
+                format.appendBigEndian(formatVersion)
+                try txn.put(format, forKey: JournalLayout.formatKey, in: meta)
+                try txn.put(identity, forKey: JournalLayout.identityKey, in: meta)
+            }
+        } catch {
+            throw journalError(error)
+        }
+        return identity.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+    }
+
+    private static func readTail(environment: Environment, events: Database) throws(JournalError) -> (position: UInt64, checksum: UInt32) {
+        do {
+            return try environment.withReadTransaction { txn in
+                try txn.withCursor(in: events) { cursor in
+                    guard let (key, value) = try cursor.last() else { return (0, RecordCodec.genesisChecksum) }
+                    guard let position = JournalLayout.uint64(key), value.count >= 4 else {
+                        throw JournalError(code: .corrupted, message: "the last record is damaged; run an audit")
+                    }
+                    let checksum = value[(value.count - 4)...].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                    return (position, checksum)
+                }
+            }
+        } catch {
+            throw journalError(error)
+        }
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

@@ -1,0 +1,150 @@
+/// The byte layout of one journal record (format 1); see docs/journal-format.md.
+///
+/// ```
+/// u8  format (1) | u64 stream version | i64 recorded-at µs | u16 schema version
+/// u8  stream id length | stream id | u8 type length | type | u32 payload length | payload
+/// u32 checksum = CRC32C(previous checksum ‖ position ‖ every byte above)
+/// ```
+/// Integers are big-endian. Covering the previous record's checksum chains the records, so
+/// an edited, removed or reordered record breaks every checksum after it.
+public enum RecordCodec {
+    /// The record format this code writes and reads.
+    public static let format: UInt8 = 1
+    /// The checksum the first record chains from.
+    public static let genesisChecksum: UInt32 = 0
+
+    /// Encodes a record into `buffer` (replacing its contents) and returns its checksum.
+    public static func encode(
+        position: UInt64,
+        streamID: StreamID,
+        streamVersion: UInt64,
+        event: ProposedEvent,
+        previousChecksum: UInt32,
+        into buffer: inout [UInt8]
+    ) -> UInt32 {
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(format)
+        buffer.appendBigEndian(streamVersion)
+        buffer.appendBigEndian(UInt64(bitPattern: event.recordedAt))
+        buffer.appendBigEndian(event.schemaVersion)
+        buffer.append(UInt8(streamID.rawValue.utf8.count))
+        buffer.append(contentsOf: streamID.rawValue.utf8)
+        buffer.append(UInt8(event.type.utf8.count))
+        buffer.append(contentsOf: event.type.utf8)
+        buffer.appendBigEndian(UInt32(event.payload.count))
+        buffer.append(contentsOf: event.payload)
+        let checksum = buffer.withUnsafeBytes {
+            chainedChecksum(body: $0, position: position, previousChecksum: previousChecksum)
+        }
+        buffer.appendBigEndian(checksum)
+        return checksum
+    }
+
+    /// The checksum of a record body at `position` chained from `previousChecksum`.
+    public static func chainedChecksum(
+        body: UnsafeRawBufferPointer,
+        position: UInt64,
+        previousChecksum: UInt32
+    ) -> UInt32 {
+        let seed = withUnsafeTemporaryAllocation(byteCount: 12, alignment: 8) { raw in
+            raw.storeBytes(of: previousChecksum.bigEndian, toByteOffset: 0, as: UInt32.self)
+            raw.storeBytes(of: position.bigEndian, toByteOffset: 4, as: UInt64.self)
+            return CRC32C.update(0, UnsafeRawBufferPointer(raw))
+        }
+        return CRC32C.update(seed, body)
+    }
+
+    /// Decodes the record stored at `position`, checking its structure (not its checksum).
+    public static func decode(position: UInt64, bytes: UnsafeRawBufferPointer) throws(JournalError) -> RecordedEvent {
+        var reader = ByteReader(bytes: bytes)
+        guard let format = reader.readByte() else { throw corrupted(position, "the record is empty") }
+        guard format == Self.format else {
+            throw corrupted(position, "record format \(format) is not the supported format \(Self.format)")
+        }
+        guard
+            let streamVersion = reader.readUInt64(),
+            let recordedAt = reader.readUInt64(),
+            let schemaVersion = reader.readUInt16(),
+            let streamLength = reader.readByte(),
+            let streamID = reader.readString(count: Int(streamLength)),
+            let typeLength = reader.readByte(),
+            let type = reader.readString(count: Int(typeLength)),
+            let payloadLength = reader.readUInt32(),
+            let payload = reader.readBytes(count: Int(payloadLength)),
+            let checksum = reader.readUInt32()
+        else { throw corrupted(position, "the record is truncated or its lengths are wrong") }
+        guard reader.isAtEnd else { throw corrupted(position, "the record has trailing bytes") }
+        return RecordedEvent(
+            position: position,
+            streamID: StreamID(streamID),
+            streamVersion: streamVersion,
+            type: type,
+            schemaVersion: schemaVersion,
+            recordedAt: Int64(bitPattern: recordedAt),
+            payload: payload,
+            checksum: checksum
+        )
+    }
+
+    /// Whether the record's stored checksum matches its bytes, position and predecessor.
+    public static func verifyChecksum(
+        position: UInt64,
+        bytes: UnsafeRawBufferPointer,
+        previousChecksum: UInt32
+    ) -> (valid: Bool, stored: UInt32) {
+        guard bytes.count >= 4 else { return (false, 0) }
+        let body = UnsafeRawBufferPointer(rebasing: bytes[..<(bytes.count - 4)])
+        var stored: UInt32 = 0
+        for byte in bytes[(bytes.count - 4)...] { stored = stored << 8 | UInt32(byte) }
+        let computed = chainedChecksum(body: body, position: position, previousChecksum: previousChecksum)
+        return (computed == stored, stored)
+    }
+
+    private static func corrupted(_ position: UInt64, _ reason: String) -> JournalError {
+        JournalError(code: .corrupted, message: "record at position \(position) is damaged: \(reason); restore from a snapshot")
+    }
+}
+
+/// Reads big-endian fields from a byte buffer, returning nil past its end.
+struct ByteReader {
+    let bytes: UnsafeRawBufferPointer
+    var offset = 0
+
+    var isAtEnd: Bool { offset == bytes.count }
+
+    mutating func readByte() -> UInt8? {
+        guard offset < bytes.count else { return nil }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    mutating func readUInt16() -> UInt16? { readInteger() }
+    mutating func readUInt32() -> UInt32? { readInteger() }
+    mutating func readUInt64() -> UInt64? { readInteger() }
+
+    private mutating func readInteger<T: FixedWidthInteger>() -> T? {
+        let size = MemoryLayout<T>.size
+        guard bytes.count - offset >= size else { return nil }
+        defer { offset += size }
+        return T(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: T.self))
+    }
+
+    mutating func readBytes(count: Int) -> [UInt8]? {
+        guard bytes.count - offset >= count else { return nil }
+        defer { offset += count }
+        return Array(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]))
+    }
+
+    mutating func readString(count: Int) -> String? {
+        guard bytes.count - offset >= count else { return nil }
+        defer { offset += count }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]), as: UTF8.self)
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Appends an integer's big-endian bytes.
+    mutating func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.bigEndian) { append(contentsOf: $0) }
+    }
+}

@@ -1,0 +1,173 @@
+import AlmanacTesting
+import Foundation
+@testable import Journal
+import LMDB
+import Testing
+
+@Suite("LMDB journal")
+struct LMDBJournalTests {
+    @Test func reopeningKeepsEventsAndContinuesTheChain() async throws {
+        try await TemporaryDirectory.with { path in
+            let identity = try await LMDBJournal.withJournal(at: path) { journal in
+                _ = try await journal.append([event("1"), event("2")], to: "s", expectedVersion: .noStream)
+                return journal.identity
+            }
+            try await LMDBJournal.withJournal(at: path) { journal in
+                #expect(journal.identity == identity)
+                #expect(identity.count == 32)
+                #expect(try await journal.head() == 2)
+                let result = try await journal.append([event("3")], to: "s", expectedVersion: .exactly(2))
+                #expect(result.firstPosition == 3)
+                let report = try journal.verifyIntegrity()
+                #expect(report.isClean, "\(report.problems)")
+                #expect(report.eventCount == 3)
+                #expect(report.streamCount == 1)
+                #expect(report.lastChecksum == (try await journal.read(after: 2, limit: 1)).first?.checksum)
+            }
+        }
+    }
+
+    @Test func aJournalOfAnotherFormatIsRefused() async throws {
+        try await TemporaryDirectory.with { path in
+            try await LMDBJournal.withJournal(at: path) { _ in }
+            let environment = try Environment(path: path)
+            let meta = try environment.openDatabase(named: "meta", create: false)
+            try environment.withWriteTransaction { txn in
+                try txn.put([0, 0, 0, 2], forKey: "format-version", in: meta)
+            }
+            environment.close()
+            let error = #expect(throws: JournalError.self) { _ = try LMDBJournal(directory: path) }
+            #expect(error?.code == .formatMismatch)
+            #expect(error?.message.contains("format 2") == true)
+        }
+    }
+
+    @Test func aReadOnlyJournalReadsBesideAWriterAndRefusesAppends() async throws {
+        try await TemporaryDirectory.with { path in
+            try await LMDBJournal.withJournal(at: path) { writer in
+                _ = try await writer.append([event("1")], to: "s", expectedVersion: .noStream)
+                try await LMDBJournal.withJournal(at: path, configuration: .init(readOnly: true)) { reader in
+                    #expect(texts(try await reader.read(after: 0, limit: 10)) == ["1"])
+                    _ = try await writer.append([event("2")], to: "s", expectedVersion: .exactly(1))
+                    #expect(try await reader.head() == 2)
+                    let error = await #expect(throws: JournalError.self) {
+                        try await reader.append([event("x")], to: "s", expectedVersion: .any)
+                    }
+                    #expect(error?.code == .readOnly)
+                }
+            }
+        }
+    }
+
+    @Test func openingAMissingJournalReadOnlyExplainsWhy() async throws {
+        try await TemporaryDirectory.with { path in
+            let error = #expect(throws: JournalError.self) {
+                _ = try LMDBJournal(directory: path, configuration: .init(readOnly: true))
+            }
+            #expect(error?.code == .storage)
+        }
+    }
+
+    @Test func aFullJournalFailsEveryWaiterOfTheBatchThenWorksOnceGrown() async throws {
+        try await TemporaryDirectory.with { path in
+            let payload = [UInt8](repeating: 1, count: 2000)
+            var acknowledged: Set<UInt64> = []
+            var sawFull = false
+            try await LMDBJournal.withJournal(at: path, configuration: .init(mapSize: 256 * 1024)) { journal in
+                // Concurrent appenders until the map is full: every failure must be journalFull.
+                for round in 0..<200 where !sawFull {
+                    let results = await journal.append((0..<8).map { index in
+                        AppendRequest(
+                            streamID: StreamID("s\(index)"),
+                            expectedVersion: .any,
+                            events: [ProposedEvent(type: "Filled", recordedAt: Int64(round), payload: payload)]
+                        )
+                    })
+                    for result in results {
+                        switch result {
+                        case .success(let appended): acknowledged.insert(appended.firstPosition)
+                        case .failure(let error):
+                            #expect(error.code == .journalFull)
+                            #expect(error.message.contains("larger map size"))
+                            sawFull = true
+                        }
+                    }
+                }
+                #expect(sawFull)
+                // Still readable, with exactly what was acknowledged.
+                let stored = try await journal.read(after: 0, limit: 10_000)
+                #expect(Set(stored.map(\.position)) == acknowledged)
+            }
+            try await LMDBJournal.withJournal(at: path, configuration: .init(mapSize: 8 << 20)) { journal in
+                let result = try await journal.append([event("after growing")], to: "s0", expectedVersion: .any)
+                #expect(result.firstPosition == UInt64(acknowledged.count) + 1)
+                let report = try journal.verifyIntegrity()
+                #expect(report.isClean, "\(report.problems)")
+            }
+        }
+    }
+
+    @Test(arguments: [("payload", -6), ("header", 3)])
+    func integrityScanNamesAFlippedByte(region: String, offset: Int) async throws {
+        try await TemporaryDirectory.with { path in
+            try await fill(path, events: 20)
+            try rewrite(path) { txn, events in
+                var value = try #require(try txn.value(forKey: JournalLayout.eventKey(7), in: events))
+                value[offset < 0 ? value.count + offset : offset] ^= 0x01
+                try txn.put(value, forKey: JournalLayout.eventKey(7), in: events)
+            }
+            let report = try LMDBJournal(directory: path).verifyIntegrity(chunkSize: 3)
+            #expect(report.problems.first?.position == 7, "\(region): \(report.problems)")
+            #expect(report.problems.allSatisfy { ($0.position ?? 0) >= 7 })
+            if region == "payload" {
+                // A payload byte changes nothing but the checksum: exactly one problem.
+                #expect(report.problems.map(\.position) == [7])
+            }
+        }
+    }
+
+    @Test func integrityScanNamesARemovedRecord() async throws {
+        try await TemporaryDirectory.with { path in
+            try await fill(path, events: 20)
+            try rewrite(path) { txn, events in
+                try txn.delete(forKey: JournalLayout.eventKey(12), in: events)
+            }
+            let report = try LMDBJournal(directory: path).verifyIntegrity()
+            #expect(!report.isClean)
+            #expect(report.problems.contains { $0.position == 13 && $0.message.contains("missing") })
+        }
+    }
+
+    @Test func integrityScanNamesSwappedRecords() async throws {
+        try await TemporaryDirectory.with { path in
+            try await fill(path, events: 20)
+            try rewrite(path) { txn, events in
+                let a = try #require(try txn.value(forKey: JournalLayout.eventKey(4), in: events))
+                let b = try #require(try txn.value(forKey: JournalLayout.eventKey(5), in: events))
+                try txn.put(b, forKey: JournalLayout.eventKey(4), in: events)
+                try txn.put(a, forKey: JournalLayout.eventKey(5), in: events)
+            }
+            let report = try LMDBJournal(directory: path).verifyIntegrity()
+            #expect(report.problems.contains { $0.position == 4 })
+            #expect(report.problems.contains { $0.position == 5 })
+        }
+    }
+
+    /// Appends `events` single-event appends spread over three streams.
+    private func fill(_ path: String, events: Int) async throws {
+        try await LMDBJournal.withJournal(at: path) { journal in
+            for index in 0..<events {
+                _ = try await journal.append([event("event \(index)")], to: StreamID("s\(index % 3)"), expectedVersion: .any)
+            }
+            #expect(try journal.verifyIntegrity().isClean)
+        }
+    }
+
+    /// Edits the raw events database, as a tamperer (or a damaged disk) would.
+    private func rewrite(_ path: String, _ edit: (borrowing WriteTransaction, Database) throws -> Void) throws {
+        let environment = try Environment(path: path)
+        let events = try environment.openDatabase(named: "events", create: false)
+        try environment.withWriteTransaction { txn in try edit(txn, events) }
+        environment.close()
+    }
+}
