@@ -40,13 +40,14 @@ public final class InMemoryJournal: Journal {
         for event in request.events {
             version += 1
             let position = UInt64(state.events.count) + 1
+            state.scratch.removeAll(keepingCapacity: true)
             let checksum = RecordCodec.encode(
                 position: position,
                 streamID: request.streamID,
                 streamVersion: version,
                 event: event,
                 previousChecksum: state.lastChecksum,
-                into: &state.scratch
+                appendingTo: &state.scratch
             )
             state.lastChecksum = checksum
             state.events.append(

@@ -13,16 +13,16 @@ public enum RecordCodec {
     /// The checksum the first record chains from.
     public static let genesisChecksum: UInt32 = 0
 
-    /// Encodes a record into `buffer` (replacing its contents) and returns its checksum.
+    /// Appends the encoded record to `buffer` and returns its checksum.
     public static func encode(
         position: UInt64,
         streamID: StreamID,
         streamVersion: UInt64,
         event: ProposedEvent,
         previousChecksum: UInt32,
-        into buffer: inout [UInt8]
+        appendingTo buffer: inout [UInt8]
     ) -> UInt32 {
-        buffer.removeAll(keepingCapacity: true)
+        let start = buffer.count
         buffer.append(format)
         buffer.appendBigEndian(streamVersion)
         buffer.appendBigEndian(UInt64(bitPattern: event.recordedAt))
@@ -34,7 +34,11 @@ public enum RecordCodec {
         buffer.appendBigEndian(UInt32(event.payload.count))
         buffer.append(contentsOf: event.payload)
         let checksum = buffer.withUnsafeBytes {
-            chainedChecksum(body: $0, position: position, previousChecksum: previousChecksum)
+            chainedChecksum(
+                body: UnsafeRawBufferPointer(rebasing: $0[start...]),
+                position: position,
+                previousChecksum: previousChecksum
+            )
         }
         buffer.appendBigEndian(checksum)
         return checksum
@@ -84,6 +88,16 @@ public enum RecordCodec {
             payload: payload,
             checksum: checksum
         )
+    }
+
+    /// The stream version and stream id bytes of an encoded record, read without decoding
+    /// the rest; nil if the record is too short to hold them.
+    static func peekStream(_ bytes: UnsafeRawBufferPointer) -> (version: UInt64, streamID: UnsafeRawBufferPointer)? {
+        guard bytes.count >= 20 else { return nil }
+        let version = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 1, as: UInt64.self))
+        let length = Int(bytes[19])
+        guard bytes.count >= 20 + length else { return nil }
+        return (version, UnsafeRawBufferPointer(rebasing: bytes[20..<(20 + length)]))
     }
 
     /// Whether the record's stored checksum matches its bytes, position and predecessor.

@@ -15,7 +15,7 @@ struct CrashTests {
             var allAcks: [(stream: String, version: UInt64, first: UInt64, last: UInt64)] = []
             let rounds = 24
             for round in 1...rounds {
-                let child = try ChildProcess(executable: torture, arguments: [path, "12"])
+                let child = try ChildProcess(executable: torture, arguments: [path, "12", "\(1 << 30)", "300"])
                 let started = child.waitFor(timeout: 30) { lines in lines.contains { $0.hasPrefix("ack ") } }
                 #expect(started, "round \(round): the torture process acknowledged nothing")
                 // Kill at a random instant after the first acknowledgement: 0–120 ms in.

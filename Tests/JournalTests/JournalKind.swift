@@ -5,6 +5,9 @@ import Journal
 enum JournalKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case inMemory
     case lmdb
+    /// LMDB with the stream index flushed every three records, so reads and version
+    /// checks cross the indexed part, the unindexed tail and many flushes.
+    case lmdbFrequentIndexFlush
 
     var testDescription: String { rawValue }
 
@@ -15,10 +18,20 @@ enum JournalKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
             let journal = InMemoryJournal()
             try await body(journal)
             journal.close()
-        case .lmdb:
+        case .lmdb, .lmdbFrequentIndexFlush:
+            let threshold = self == .lmdb ? 8_192 : 3
             try await TemporaryDirectory.with { path in
-                try await LMDBJournal.withJournal(at: path, configuration: .init(mapSize: 256 << 20)) { journal in
+                try await LMDBJournal.withJournal(
+                    at: path,
+                    configuration: .init(
+                        mapSize: 256 << 20,
+                        indexFlushThreshold: threshold,
+                        gatheringWindow: self == .lmdb ? .microseconds(200) : .zero
+                    )
+                ) { journal in
                     try await body(journal)
+                    let report = try journal.verifyIntegrity()
+                    #expect(report.isClean, "\(report.problems)")
                 }
             }
         }

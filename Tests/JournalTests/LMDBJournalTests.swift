@@ -107,7 +107,10 @@ struct LMDBJournalTests {
         }
     }
 
-    @Test(arguments: [("payload", -6), ("header", 3)])
+    // Each record here sits alone in its commit's segment: a 9-byte segment header, then
+    // the record. Offsets: the segment's record count, the record's stream version, and
+    // the last payload byte.
+    @Test(arguments: [("segment header", 2), ("record header", 12), ("payload", -5)])
     func integrityScanNamesAFlippedByte(region: String, offset: Int) async throws {
         try await TemporaryDirectory.with { path in
             try await fill(path, events: 20)
@@ -118,7 +121,7 @@ struct LMDBJournalTests {
             }
             let report = try LMDBJournal(directory: path).verifyIntegrity(chunkSize: 3)
             #expect(report.problems.first?.position == 7, "\(region): \(report.problems)")
-            #expect(report.problems.allSatisfy { ($0.position ?? 0) >= 7 })
+            #expect(report.problems.allSatisfy { ($0.position ?? 7) >= 7 })
             if region == "payload" {
                 // A payload byte changes nothing but the checksum: exactly one problem.
                 #expect(report.problems.map(\.position) == [7])

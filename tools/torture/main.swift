@@ -2,7 +2,7 @@
 // acknowledged append, so a test can kill it at any instant and check that every
 // acknowledgement survived.
 //
-//   journal-torture DIR [APPENDERS] [MAP_SIZE_BYTES]
+//   journal-torture DIR [APPENDERS] [MAP_SIZE_BYTES] [INDEX_FLUSH_THRESHOLD]
 //
 // Output: "ready HEAD", then "ack STREAM VERSION FIRST LAST" after each durable append.
 import Foundation
@@ -24,16 +24,17 @@ func tortureLine(_ text: String) {
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 2 else {
-    FileHandle.standardError.write(Data("usage: journal-torture DIR [APPENDERS] [MAP_SIZE_BYTES]\n".utf8))
+    FileHandle.standardError.write(Data("usage: journal-torture DIR [APPENDERS] [MAP_SIZE_BYTES] [INDEX_FLUSH_THRESHOLD]\n".utf8))
     exit(64)
 }
 let directory = arguments[1]
 let appenders = arguments.count > 2 ? Int(arguments[2]) ?? 8 : 8
 let mapSize = arguments.count > 3 ? Int(arguments[3]) ?? (1 << 30) : (1 << 30)
+let indexFlushThreshold = arguments.count > 4 ? Int(arguments[4]) ?? 8_192 : 8_192
 
 let journal: LMDBJournal
 do {
-    journal = try LMDBJournal(directory: directory, configuration: .init(mapSize: mapSize))
+    journal = try LMDBJournal(directory: directory, configuration: .init(mapSize: mapSize, indexFlushThreshold: indexFlushThreshold))
     tortureLine("ready \(try journal.currentHead())")
 } catch {
     FileHandle.standardError.write(Data("journal-torture: \(error)\n".utf8))

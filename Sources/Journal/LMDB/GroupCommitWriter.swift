@@ -10,7 +10,8 @@ import Synchronization
 /// the natural owner; batching is what turns one fsync per commit into throughput.
 final class GroupCommitWriter: @unchecked Sendable {
     // @unchecked: `queue`, `stopping` and `finished` are touched only while holding
-    // `condition`; `head`, `lastChecksum` and `scratch` only on the writer thread. The
+    // `condition`; `head`, `lastChecksum`, `scratch` and `indexTail` only on the writer
+    // thread (and in init, before it starts). The
     // LMDB handles are immutable and used for writing only on the writer thread.
 
     typealias Results = [Result<AppendResult, JournalError>]
@@ -18,17 +19,25 @@ final class GroupCommitWriter: @unchecked Sendable {
     private struct Pending {
         let requests: [AppendRequest]
         let eventCount: Int
+        /// Roughly the bytes its records take, to bound a commit's segment.
+        let byteCount: Int
         let continuation: UnsafeContinuation<Results, Never>
     }
 
     private let environment: Environment
     private let events: Database
     private let streams: Database
+    private let meta: Database
     private let maxEventsPerCommit: Int
+    /// The most record bytes one commit takes (a single larger append still goes alone).
+    static let maxBytesPerCommit = 32 << 20
     private let notifier: HeadNotifier
 
-    private let condition = NSCondition()
+    private let condition = MonotonicCondition()
     private var queue: [Pending] = []
+    /// How many callers the last commit resumed: the writer expects them back soon.
+    private var lastBatchSize = 0
+    private let gatheringWindow: UInt64
     private var stopping = false
     private var finished = false
 
@@ -39,19 +48,31 @@ final class GroupCommitWriter: @unchecked Sendable {
     private var head: UInt64
     private var lastChecksum: UInt32
     private var scratch: [UInt8] = []
+    private var segment = Segment.Builder()
+    private var indexTail: StreamIndexTail
+    private let indexFlushThreshold: Int
 
     init(
         environment: Environment,
         events: Database,
         streams: Database,
+        meta: Database,
         head: UInt64,
         lastChecksum: UInt32,
+        indexTail: StreamIndexTail,
+        indexFlushThreshold: Int,
         maxEventsPerCommit: Int,
+        gatheringWindow: Duration,
         notifier: HeadNotifier
     ) {
+        let (seconds, attoseconds) = gatheringWindow.components
+        self.gatheringWindow = UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
         self.environment = environment
         self.events = events
         self.streams = streams
+        self.meta = meta
+        self.indexTail = indexTail
+        self.indexFlushThreshold = max(1, indexFlushThreshold)
         self.head = head
         self.lastChecksum = lastChecksum
         self.maxEventsPerCommit = max(1, maxEventsPerCommit)
@@ -63,35 +84,42 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     /// Queues `requests` for the next commit and returns their results once it is durable.
     func submit(_ requests: [AppendRequest]) async -> Results {
-        var results = Results(repeating: .failure(.closedJournal), count: requests.count)
-        var valid: [AppendRequest] = []
-        var validIndices: [Int] = []
-        valid.reserveCapacity(requests.count)
+        var invalid: [Int: JournalError] = [:]
+        var eventCount = 0
+        var byteCount = 0
         for (index, request) in requests.enumerated() {
             do {
                 try request.validate()
-                valid.append(request)
-                validIndices.append(index)
+                eventCount += request.events.count
+                for event in request.events { byteCount += event.payload.count + 64 }
             } catch {
-                results[index] = .failure(error)
+                invalid[index] = error
             }
         }
-        guard !valid.isEmpty else { return results }
-        let eventCount = valid.reduce(0) { $0 + $1.events.count }
-        let committed = await withUnsafeContinuation { (continuation: UnsafeContinuation<Results, Never>) in
+        if invalid.isEmpty {
+            return await enqueue(requests, eventCount: eventCount, byteCount: byteCount)
+        }
+        // Only the valid requests go to the writer; the others fail here, alone.
+        let validIndices = requests.indices.filter { invalid[$0] == nil }
+        var results = requests.indices.map { Result<AppendResult, JournalError>.failure(invalid[$0] ?? .closedJournal) }
+        guard !validIndices.isEmpty else { return results }
+        let committed = await enqueue(validIndices.map { requests[$0] }, eventCount: eventCount, byteCount: byteCount)
+        for (offset, index) in validIndices.enumerated() { results[index] = committed[offset] }
+        return results
+    }
+
+    private func enqueue(_ requests: [AppendRequest], eventCount: Int, byteCount: Int) async -> Results {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Results, Never>) in
             condition.lock()
             if stopping {
                 condition.unlock()
-                continuation.resume(returning: Results(repeating: .failure(.closedJournal), count: valid.count))
+                continuation.resume(returning: Results(repeating: .failure(.closedJournal), count: requests.count))
                 return
             }
-            queue.append(Pending(requests: valid, eventCount: eventCount, continuation: continuation))
+            queue.append(Pending(requests: requests, eventCount: eventCount, byteCount: byteCount, continuation: continuation))
             condition.signal()
             condition.unlock()
         }
-        if validIndices.count == requests.count { return committed }
-        for (offset, index) in validIndices.enumerated() { results[index] = committed[offset] }
-        return results
     }
 
     /// Commits what is queued, then stops the thread and waits for it to end.
@@ -109,28 +137,49 @@ final class GroupCommitWriter: @unchecked Sendable {
         var batch: [Pending] = []
         while true {
             condition.lock()
+            gather()
             while queue.isEmpty && !stopping { condition.wait() }
             if queue.isEmpty {
+                flushIndexForClose()
                 finished = true
                 condition.broadcast()
                 condition.unlock()
                 return
             }
             takeBatch(into: &batch)
+            lastBatchSize = batch.count
             condition.unlock()
             commit(batch)
             batch.removeAll(keepingCapacity: true)
         }
     }
 
-    /// Moves queued appends into `batch`, up to the per-commit event bound (at least one).
+    /// After a commit that resumed several callers, waits (with the lock held) a little
+    /// for them to come back, so the next commit carries them all instead of splitting
+    /// into two alternating half-size cohorts. Bounded by the gathering window.
+    private func gather() {
+        guard gatheringWindow > 0, lastBatchSize > 1, !stopping else { return }
+        let deadline = MonotonicCondition.now() + gatheringWindow
+        while queue.count < lastBatchSize && !stopping {
+            if !condition.wait(untilNanoseconds: deadline) { return }
+        }
+    }
+
+    /// Moves queued appends into `batch`, up to the per-commit event and byte bounds (at
+    /// least one append).
     private func takeBatch(into batch: inout [Pending]) {
         var events = 0
+        var bytes = 0
         var taken = 0
         for pending in queue {
-            if taken > 0 && events + pending.eventCount > maxEventsPerCommit { break }
+            if taken > 0
+                && (events + pending.eventCount > maxEventsPerCommit || bytes + pending.byteCount > Self.maxBytesPerCommit)
+            {
+                break
+            }
             batch.append(pending)
             events += pending.eventCount
+            bytes += pending.byteCount
             taken += 1
         }
         if taken == queue.count {
@@ -143,8 +192,11 @@ final class GroupCommitWriter: @unchecked Sendable {
     private func commit(_ batch: [Pending]) {
         var newHead = head
         var newChecksum = lastChecksum
+        var added = StreamIndexTail.Additions()
+        var flushed = false
         var outcomes: [Results] = []
         outcomes.reserveCapacity(batch.count)
+        segment.reset()
         do {
             try environment.withWriteTransaction { txn in
                 for pending in batch {
@@ -152,10 +204,18 @@ final class GroupCommitWriter: @unchecked Sendable {
                     results.reserveCapacity(pending.requests.count)
                     for request in pending.requests {
                         results.append(
-                            try write(request, in: txn, head: &newHead, checksum: &newChecksum)
+                            try write(request, in: txn, head: &newHead, checksum: &newChecksum, added: &added)
                         )
                     }
                     outcomes.append(results)
+                }
+                if segment.count > 0 {
+                    segment.finish(into: &scratch)
+                    try txn.put(scratch, forKey: JournalLayout.eventKey(head + 1), in: events, options: .append)
+                }
+                if indexTail.count + added.entries.count >= indexFlushThreshold {
+                    try flushIndex(in: txn, including: added, through: newHead)
+                    flushed = true
                 }
             }
         } catch {
@@ -170,47 +230,86 @@ final class GroupCommitWriter: @unchecked Sendable {
         committedEvents.add(Int(newHead - head), ordering: .relaxed)
         head = newHead
         lastChecksum = newChecksum
+        if flushed {
+            indexTail = StreamIndexTail(indexedThrough: newHead)
+        } else {
+            indexTail.merge(added)
+        }
         notifier.advance(to: newHead)
         for (pending, results) in zip(batch, outcomes) {
             pending.continuation.resume(returning: results)
         }
     }
 
-    /// Writes one request inside the batch's transaction, or returns its conflict.
+    /// Adds one request's records to the commit's segment, or returns its conflict.
     ///
     /// Storage failures throw and abort the whole transaction; a conflict only fails its
-    /// own request, since nothing of it has been written when the check fails.
+    /// own request, since nothing of it has been added when the check fails.
     private func write(
         _ request: AppendRequest,
         in txn: borrowing WriteTransaction,
         head: inout UInt64,
-        checksum: inout UInt32
+        checksum: inout UInt32,
+        added: inout StreamIndexTail.Additions
     ) throws -> Result<AppendResult, JournalError> {
-        let current = try LMDBJournal.currentVersion(of: request.streamID, streams: streams, in: txn)
+        let stream = request.streamID
+        let current = try added.heads[stream] ?? indexTail.heads[stream]
+            ?? LMDBJournal.indexedVersion(of: stream, streams: streams, in: txn)
         guard request.expectedVersion.isSatisfied(byCurrentVersion: current) else {
-            return .failure(.wrongExpectedVersion(request.streamID, expected: request.expectedVersion, actual: current))
+            return .failure(.wrongExpectedVersion(stream, expected: request.expectedVersion, actual: current))
         }
         let first = head + 1
         var version = current
-        var streamKey = JournalLayout.streamPrefix(request.streamID)
-        let prefixLength = streamKey.count
         for event in request.events {
             head += 1
             version += 1
-            checksum = RecordCodec.encode(
-                position: head,
-                streamID: request.streamID,
-                streamVersion: version,
-                event: event,
-                previousChecksum: checksum,
-                into: &scratch
-            )
-            let positionKey = JournalLayout.eventKey(head)
-            try txn.put(scratch, forKey: positionKey, in: events, options: .append)
-            streamKey.removeSubrange(prefixLength...)
-            streamKey.appendBigEndian(version)
-            try txn.put(positionKey, forKey: streamKey, in: streams, options: .noOverwrite)
+            let position = head
+            let previous = checksum
+            segment.append { records in
+                checksum = RecordCodec.encode(
+                    position: position,
+                    streamID: stream,
+                    streamVersion: version,
+                    event: event,
+                    previousChecksum: previous,
+                    appendingTo: &records
+                )
+            }
+            added.entries.append(StreamIndexTail.Entry(streamID: stream, version: version, position: head))
         }
+        added.heads[stream] = version
         return .success(AppendResult(firstPosition: first, lastPosition: head, streamVersion: version))
+    }
+
+    /// Writes every unindexed stream-index entry, sorted by key for page locality, and
+    /// records that the index now covers every position up to `position`.
+    private func flushIndex(
+        in txn: borrowing WriteTransaction,
+        including added: StreamIndexTail.Additions,
+        through position: UInt64
+    ) throws {
+        var keyed: [(key: [UInt8], position: UInt64)] = []
+        keyed.reserveCapacity(indexTail.count + added.entries.count)
+        for entry in indexTail.entries + added.entries {
+            keyed.append((JournalLayout.streamKey(entry.streamID, version: entry.version), entry.position))
+        }
+        keyed.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        for (key, position) in keyed {
+            try txn.put(JournalLayout.eventKey(position), forKey: key, in: streams, options: .noOverwrite)
+        }
+        try txn.put(JournalLayout.eventKey(position), forKey: JournalLayout.indexedThroughKey, in: meta)
+    }
+
+    /// Flushes the stream index so that a journal closed cleanly has no unindexed tail.
+    private func flushIndexForClose() {
+        guard indexTail.count > 0 else { return }
+        do {
+            try environment.withWriteTransaction { txn in
+                try flushIndex(in: txn, including: StreamIndexTail.Additions(), through: head)
+            }
+            indexTail = StreamIndexTail(indexedThrough: head)
+        } catch {
+            // Harmless: the next open rebuilds the tail from the records themselves.
+        }
     }
 }

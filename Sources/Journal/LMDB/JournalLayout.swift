@@ -13,6 +13,8 @@ enum JournalLayout {
     static let formatKey = "format-version"
     /// Meta key: the journal's random identity (16 bytes).
     static let identityKey = "journal-id"
+    /// Meta key: every record up to this position (u64, big-endian) has its streams entry.
+    static let indexedThroughKey = "indexed-through"
 
     /// The events key: the position, big-endian, so LMDB's byte order is position order.
     static func eventKey(_ position: UInt64) -> [UInt8] {

@@ -2,7 +2,8 @@ import LMDB
 
 extension LMDBJournal {
     /// Scans every record: chained checksums, contiguous positions and stream versions, and
-    /// a stream index that matches the records exactly.
+    /// a stream index that matches the records exactly up to its checkpoint and holds
+    /// nothing beyond it.
     ///
     /// Reads in chunks, each in a fresh short read transaction, so it can run beside a
     /// writer without pinning old pages; it checks the journal as of its head at the start.
@@ -10,65 +11,83 @@ extension LMDBJournal {
         var report = IntegrityReport()
         let endPosition = try currentHead()
         var previousPosition: UInt64 = 0
+        var nextSegment: UInt64 = 1
         var previousChecksum = RecordCodec.genesisChecksum
         var streamVersions: [StreamID: UInt64] = [:]
         var done = false
+        var checkpoint: UInt64 = 0
+        var indexedRecords = 0
         while !done {
             try run { txn in
+                checkpoint = try Self.indexedThrough(meta: meta, in: txn)
                 try txn.withCursor(in: events) { cursor in
-                    var entry = try cursor.seek(atLeast: JournalLayout.eventKey(previousPosition &+ 1))
+                    var entry = try cursor.seek(atLeast: JournalLayout.eventKey(nextSegment))
                     var scanned = 0
                     while let (key, value) = entry, scanned < chunkSize {
-                        guard let position = JournalLayout.uint64(key), position <= endPosition else {
+                        guard let first = JournalLayout.uint64(key), first <= endPosition else {
                             if JournalLayout.uint64(key) == nil { report.add("an events key is not 8 bytes", at: nil) }
                             done = true
                             return
                         }
-                        if position != previousPosition + 1 {
+                        nextSegment = first + 1
+                        if first != previousPosition + 1 {
                             report.add(
-                                "records \(previousPosition + 1) to \(position - 1) are missing: positions must be contiguous",
-                                at: position
+                                "records \(previousPosition + 1) to \(first - 1) are missing: positions must be contiguous",
+                                at: first
                             )
                         }
-                        let (valid, stored) = RecordCodec.verifyChecksum(
-                            position: position,
-                            bytes: value,
-                            previousChecksum: previousChecksum
-                        )
-                        if !valid {
-                            report.add(
-                                "checksum mismatch: the record was altered, moved, or a record before it was removed",
-                                at: position
-                            )
+                        guard let segment = Segment.View(value) else {
+                            report.add("the segment starting here is damaged: its header or offsets do not fit its size", at: first)
+                            previousPosition = first
+                            entry = try cursor.next()
+                            continue
                         }
-                        do {
-                            let event = try RecordCodec.decode(position: position, bytes: value)
-                            let expected = (streamVersions[event.streamID] ?? 0) + 1
-                            if event.streamVersion != expected {
+                        for index in 0..<segment.count {
+                            let position = first + UInt64(index)
+                            let bytes = segment.record(index)
+                            let (valid, stored) = RecordCodec.verifyChecksum(
+                                position: position,
+                                bytes: bytes,
+                                previousChecksum: previousChecksum
+                            )
+                            if !valid {
                                 report.add(
-                                    "stream \(event.streamID) jumps to version \(event.streamVersion) where \(expected) was due",
+                                    "checksum mismatch: the record was altered, moved, or a record before it was removed",
                                     at: position
                                 )
                             }
-                            streamVersions[event.streamID] = event.streamVersion
-                            let indexed = try txn.withValue(
-                                forKey: JournalLayout.streamKey(event.streamID, version: event.streamVersion),
-                                in: streams
-                            ) { $0.flatMap(JournalLayout.uint64) }
-                            if indexed != position {
-                                report.add(
-                                    "the stream index maps \(event.streamID) version \(event.streamVersion) to \(indexed.map(String.init) ?? "nothing")",
-                                    at: position
-                                )
+                            do {
+                                let event = try RecordCodec.decode(position: position, bytes: bytes)
+                                let expected = (streamVersions[event.streamID] ?? 0) + 1
+                                if event.streamVersion != expected {
+                                    report.add(
+                                        "stream \(event.streamID) jumps to version \(event.streamVersion) where \(expected) was due",
+                                        at: position
+                                    )
+                                }
+                                streamVersions[event.streamID] = event.streamVersion
+                                let indexed = try txn.withValue(
+                                    forKey: JournalLayout.streamKey(event.streamID, version: event.streamVersion),
+                                    in: streams
+                                ) { $0.flatMap(JournalLayout.uint64) }
+                                // Records up to the checkpoint are indexed; later ones are not yet.
+                                let expectedIndex = position <= checkpoint ? position : nil
+                                if indexed != expectedIndex {
+                                    report.add(
+                                        "the stream index maps \(event.streamID) version \(event.streamVersion) to \(indexed.map(String.init) ?? "nothing")",
+                                        at: position
+                                    )
+                                }
+                                if position <= checkpoint { indexedRecords += 1 }
+                            } catch let error as JournalError {
+                                report.add(error.message, at: position)
                             }
-                        } catch let error as JournalError {
-                            report.add(error.message, at: position)
+                            report.eventCount += 1
+                            report.head = position
+                            previousPosition = position
+                            previousChecksum = stored
+                            scanned += 1
                         }
-                        report.eventCount += 1
-                        report.head = position
-                        previousPosition = position
-                        previousChecksum = stored
-                        scanned += 1
                         entry = try cursor.next()
                     }
                     if entry == nil { done = true }
@@ -79,10 +98,16 @@ extension LMDBJournal {
         report.lastChecksum = previousChecksum
         // Compare the index's size with the records only in a snapshot where nothing was
         // appended after the scan's end, so a concurrent writer raises no false alarm.
-        let (indexCount, recordCount) = try run { txn in (try txn.count(in: streams), try txn.count(in: events)) }
-        if recordCount == report.eventCount && indexCount != recordCount {
+        let (indexCount, finalHead, finalCheckpoint) = try run { txn in
+            (
+                try txn.count(in: streams),
+                try Self.readTail(environment: environment, events: events).position,
+                try Self.indexedThrough(meta: meta, in: txn)
+            )
+        }
+        if finalHead == endPosition && finalCheckpoint == checkpoint && indexCount != indexedRecords {
             report.add(
-                "the stream index holds \(indexCount) entries for \(report.eventCount) records",
+                "the stream index holds \(indexCount) entries for the \(indexedRecords) records up to its checkpoint \(checkpoint)",
                 at: nil
             )
         }

@@ -18,12 +18,26 @@ public final class LMDBJournal: Journal {
         public var readOnly: Bool
         /// The most events one group commit takes, bounding a transaction's size.
         public var maxEventsPerCommit: Int
+        /// How many records may wait for their stream-index entries before a commit writes
+        /// them all (see ADR 0001); readers scan at most this many records extra.
+        public var indexFlushThreshold: Int
+        /// How long the writer may wait, after a commit that resumed several appenders,
+        /// for them to append again so that they share the next commit. Zero turns it off.
+        public var gatheringWindow: Duration
 
         /// Creates a configuration; the defaults suit a server.
-        public init(mapSize: Int = 8 << 30, readOnly: Bool = false, maxEventsPerCommit: Int = 16_384) {
+        public init(
+            mapSize: Int = 8 << 30,
+            readOnly: Bool = false,
+            maxEventsPerCommit: Int = 16_384,
+            indexFlushThreshold: Int = 8_192,
+            gatheringWindow: Duration = .microseconds(200)
+        ) {
+            self.gatheringWindow = gatheringWindow
             self.mapSize = mapSize
             self.readOnly = readOnly
             self.maxEventsPerCommit = maxEventsPerCommit
+            self.indexFlushThreshold = indexFlushThreshold
         }
     }
 
@@ -88,13 +102,29 @@ public final class LMDBJournal: Journal {
         if configuration.readOnly {
             writer = nil
         } else {
+            let (events, meta) = (events, meta)
+            let indexTail = try Self.runRead(environment) { txn in
+                var indexTail = StreamIndexTail(indexedThrough: try Self.indexedThrough(meta: meta, in: txn))
+                var additions = StreamIndexTail.Additions()
+                try Self.scanUnindexed(events: events, after: indexTail.indexedThrough, in: txn) { position, version, stream in
+                    let streamID = StreamID(String(decoding: stream, as: UTF8.self))
+                    additions.entries.append(.init(streamID: streamID, version: version, position: position))
+                    additions.heads[streamID] = version
+                }
+                indexTail.merge(additions)
+                return indexTail
+            }
             writer = GroupCommitWriter(
                 environment: environment,
                 events: events,
                 streams: streams,
+                meta: meta,
                 head: tail.position,
                 lastChecksum: tail.checksum,
+                indexTail: indexTail,
+                indexFlushThreshold: configuration.indexFlushThreshold,
                 maxEventsPerCommit: configuration.maxEventsPerCommit,
+                gatheringWindow: configuration.gatheringWindow,
                 notifier: notifier
             )
         }
@@ -145,7 +175,15 @@ public final class LMDBJournal: Journal {
     }
 
     public func version(of stream: StreamID) async throws(JournalError) -> UInt64 {
-        try run { txn in try Self.currentVersion(of: stream, streams: streams, in: txn) }
+        try run { txn in
+            var version = try Self.indexedVersion(of: stream, streams: streams, in: txn)
+            let target = Array(stream.rawValue.utf8)
+            try Self.scanUnindexed(events: events, after: try Self.indexedThrough(meta: meta, in: txn), in: txn) {
+                _, recordVersion, recordStream in
+                if recordStream.elementsEqual(target) { version = recordVersion }
+            }
+            return version
+        }
     }
 
     public func head() async throws(JournalError) -> UInt64 {
@@ -164,57 +202,59 @@ public final class LMDBJournal: Journal {
             var result: [RecordedEvent] = []
             guard limit > 0 else { return result }
             result.reserveCapacity(min(limit, 4096))
-            try txn.withCursor(in: events) { cursor in
-                var entry = try cursor.seek(atLeast: JournalLayout.eventKey(position &+ 1))
-                while let (key, value) = entry, result.count < limit {
-                    guard let recordPosition = JournalLayout.uint64(key) else {
-                        throw JournalError(code: .corrupted, message: "an events key is not 8 bytes")
-                    }
-                    result.append(try RecordCodec.decode(position: recordPosition, bytes: value))
-                    entry = try cursor.next()
-                }
+            try Self.forEachRecord(events: events, after: position, in: txn) { recordPosition, bytes in
+                result.append(try RecordCodec.decode(position: recordPosition, bytes: bytes))
+                return result.count < limit
             }
             return result
         }
     }
 
-    /// Up to `limit` events of `stream` after `version`, read in one short transaction.
+    /// Up to `limit` events of `stream` after `version`, read in one short transaction:
+    /// the indexed ones through the `streams` database, then the unindexed tail by scan.
     public func readStream(_ stream: StreamID, after version: UInt64, limit: Int) throws(JournalError) -> [RecordedEvent] {
         try run { txn in
-            var result: [RecordedEvent] = []
-            guard limit > 0 else { return result }
+            guard limit > 0 else { return [] }
+            var positions: [UInt64] = []
             let prefix = JournalLayout.streamPrefix(stream)
             try txn.withCursor(in: streams) { cursor in
                 var entry = try cursor.seek(atLeast: JournalLayout.streamKey(stream, version: version &+ 1))
-                while let (key, value) = entry, result.count < limit, key.starts(with: prefix),
-                    key.count == prefix.count + 8
+                while let (key, value) = entry, positions.count < limit, key.count == prefix.count + 8,
+                    key.starts(with: prefix), let position = JournalLayout.uint64(value)
                 {
-                    guard let position = JournalLayout.uint64(value),
-                        let bytes = try txn.value(forKey: JournalLayout.eventKey(position), in: events)
-                    else {
-                        throw JournalError(
-                            code: .corrupted,
-                            message: "the stream index of \(stream) points at a missing record; run an audit"
-                        )
-                    }
-                    result.append(try bytes.withUnsafeBytes { raw throws(JournalError) in
-                        try RecordCodec.decode(position: position, bytes: raw)
-                    })
+                    positions.append(position)
                     entry = try cursor.next()
                 }
             }
-            return result
+            if positions.count < limit {
+                let target = Array(stream.rawValue.utf8)
+                let checkpoint = try Self.indexedThrough(meta: meta, in: txn)
+                try Self.scanUnindexed(events: events, after: checkpoint, in: txn) { position, recordVersion, recordStream in
+                    if positions.count < limit, recordVersion > version, recordStream.elementsEqual(target) {
+                        positions.append(position)
+                    }
+                }
+            }
+            return try positions.map { position in
+                var found: RecordedEvent?
+                try Self.forEachRecord(events: events, after: position - 1, in: txn) { recordPosition, bytes in
+                    if recordPosition == position { found = try RecordCodec.decode(position: position, bytes: bytes) }
+                    return false
+                }
+                guard let found else {
+                    throw JournalError(
+                        code: .corrupted,
+                        message: "the stream index of \(stream) points at missing record \(position); run an audit"
+                    )
+                }
+                return found
+            }
         }
     }
 
     /// The position of the last committed event.
     public func currentHead() throws(JournalError) -> UInt64 {
-        try run { txn in
-            try txn.withCursor(in: events) { cursor in
-                guard let (key, _) = try cursor.last() else { return 0 }
-                return JournalLayout.uint64(key) ?? 0
-            }
-        }
+        try Self.readTail(environment: environment, events: events).position
     }
 
     /// Figures about the data file, for metrics and operations.
@@ -255,15 +295,82 @@ public final class LMDBJournal: Journal {
 
     /// Runs `body` in a read transaction, mapping every failure to a ``JournalError``.
     func run<Result>(_ body: (borrowing ReadTransaction) throws -> Result) throws(JournalError) -> Result {
+        try Self.runRead(environment, body)
+    }
+
+    static func runRead<Result>(
+        _ environment: Environment,
+        _ body: (borrowing ReadTransaction) throws -> Result
+    ) throws(JournalError) -> Result {
         do {
             return try environment.withReadTransaction(body)
         } catch {
-            throw Self.journalError(error)
+            throw journalError(error)
         }
     }
 
-    /// The stream's current version inside `txn`: the last streams key with its prefix.
-    static func currentVersion(
+    /// The stream index's checkpoint: every record up to it has its `streams` entry.
+    static func indexedThrough(meta: Database, in txn: borrowing some ReadableTransaction & ~Copyable) throws -> UInt64 {
+        try txn.withValue(forKey: JournalLayout.indexedThroughKey, in: meta) { $0.flatMap(JournalLayout.uint64) } ?? 0
+    }
+
+    /// Calls `visit` with (position, stream version, stream id bytes) of every record after
+    /// `position`, reading only the records' headers.
+    static func scanUnindexed(
+        events: Database,
+        after position: UInt64,
+        in txn: borrowing some ReadableTransaction & ~Copyable,
+        _ visit: (UInt64, UInt64, UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        try forEachRecord(events: events, after: position, in: txn) { recordPosition, bytes in
+            guard let (version, stream) = RecordCodec.peekStream(bytes) else {
+                throw corruptedSegment(recordPosition)
+            }
+            try visit(recordPosition, version, stream)
+            return true
+        }
+    }
+
+    /// Calls `visit` with each record after `position`, in order, while it returns true.
+    ///
+    /// Records live in segments keyed by their first position: start in the segment that
+    /// holds `position + 1`, the last one whose key is not beyond it.
+    static func forEachRecord(
+        events: Database,
+        after position: UInt64,
+        in txn: borrowing some ReadableTransaction & ~Copyable,
+        _ visit: (UInt64, UnsafeRawBufferPointer) throws -> Bool
+    ) throws {
+        let target = position &+ 1
+        try txn.withCursor(in: events) { cursor in
+            var entry = try cursor.seek(atLeast: JournalLayout.eventKey(target))
+            if entry.flatMap({ JournalLayout.uint64($0.key) }) != target {
+                let before = entry == nil ? try cursor.last() : try cursor.previous()
+                if before != nil { entry = before }
+            }
+            while let (key, value) = entry {
+                guard let first = JournalLayout.uint64(key), let segment = Segment.View(value) else {
+                    throw corruptedSegment(JournalLayout.uint64(key))
+                }
+                var index = target > first ? Int(target - first) : 0
+                while index < segment.count {
+                    guard try visit(first + UInt64(index), segment.record(index)) else { return }
+                    index += 1
+                }
+                entry = try cursor.next()
+            }
+        }
+    }
+
+    static func corruptedSegment(_ position: UInt64?) -> JournalError {
+        JournalError(
+            code: .corrupted,
+            message: "the records at position \(position.map(String.init) ?? "?") are damaged; run an audit and restore from a snapshot"
+        )
+    }
+
+    /// The stream's version as far as the `streams` database covers it: its last key.
+    static func indexedVersion(
         of stream: StreamID,
         streams: Database,
         in txn: borrowing some ReadableTransaction & ~Copyable
@@ -333,20 +440,19 @@ public final class LMDBJournal: Journal {
         return identity.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
     }
 
-    private static func readTail(environment: Environment, events: Database) throws(JournalError) -> (position: UInt64, checksum: UInt32) {
-        do {
-            return try environment.withReadTransaction { txn in
-                try txn.withCursor(in: events) { cursor in
-                    guard let (key, value) = try cursor.last() else { return (0, RecordCodec.genesisChecksum) }
-                    guard let position = JournalLayout.uint64(key), value.count >= 4 else {
-                        throw JournalError(code: .corrupted, message: "the last record is damaged; run an audit")
-                    }
-                    let checksum = value[(value.count - 4)...].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-                    return (position, checksum)
+    /// The last record's position and checksum: the chain's current end.
+    static func readTail(environment: Environment, events: Database) throws(JournalError) -> (position: UInt64, checksum: UInt32) {
+        try runRead(environment) { txn in
+            try txn.withCursor(in: events) { cursor in
+                guard let (key, value) = try cursor.last() else { return (0, RecordCodec.genesisChecksum) }
+                guard let first = JournalLayout.uint64(key), let segment = Segment.View(value) else {
+                    throw corruptedSegment(JournalLayout.uint64(key))
                 }
+                let last = segment.record(segment.count - 1)
+                guard last.count >= 4 else { throw corruptedSegment(first) }
+                let checksum = last[(last.count - 4)...].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                return (first + UInt64(segment.count) - 1, checksum)
             }
-        } catch {
-            throw journalError(error)
         }
     }
 }
