@@ -18,6 +18,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Journal", targets: ["Journal"]),
+        .library(name: "Scheduling", targets: ["Scheduling"]),
     ],
     targets: [
         // MARK: Storage foundation
@@ -30,11 +31,20 @@ let package = Package(
         .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: swiftSettings),
         .target(name: "Journal", dependencies: ["LMDB"], swiftSettings: swiftSettings),
 
+        // MARK: Domain
+        .target(name: "Scheduling", swiftSettings: swiftSettings),
+
         // MARK: Tools
         .executableTarget(
             name: "journal-torture",
             dependencies: ["Journal", "AlmanacTesting"],
             path: "tools/torture",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "bench-cron",
+            dependencies: ["Scheduling"],
+            path: "tools/bench/cron",
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -47,6 +57,12 @@ let package = Package(
         // MARK: Test support and tests
         .target(name: "AlmanacTesting", dependencies: ["Journal"], swiftSettings: swiftSettings),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "AlmanacTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SchedulingTests",
+            dependencies: ["Scheduling"],
+            exclude: ["Vectors"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "JournalTests",
             dependencies: ["Journal", "LMDB", "AlmanacTesting", "journal-torture"],
