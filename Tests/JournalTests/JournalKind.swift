@@ -6,7 +6,8 @@ enum JournalKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case inMemory
     case lmdb
     /// LMDB with the stream index flushed every three records, so reads and version
-    /// checks cross the indexed part, the unindexed tail and many flushes.
+    /// checks cross the indexed part, the unindexed tail and many flushes; and with no
+    /// gathering window, so the writer commits whatever is queued at once.
     case lmdbFrequentIndexFlush
 
     var testDescription: String { rawValue }
