@@ -1,0 +1,84 @@
+/// Reads what ``BinaryWriter`` wrote, failing with ``EventDecodingError`` past the end or
+/// on malformed values.
+struct BinaryReader {
+    let bytes: UnsafeRawBufferPointer
+    var offset = 0
+
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    var isAtEnd: Bool { offset == bytes.count }
+
+    mutating func readUInt64() throws(EventDecodingError) -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            guard offset < bytes.count, shift < 64 else { throw .malformed("a number runs past the payload") }
+            let byte = bytes[offset]
+            offset += 1
+            result |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return result }
+            shift += 7
+        }
+    }
+
+    mutating func readInt64() throws(EventDecodingError) -> Int64 {
+        let raw = try readUInt64()
+        return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
+    }
+
+    mutating func readInt() throws(EventDecodingError) -> Int {
+        Int(truncatingIfNeeded: try readInt64())
+    }
+
+    mutating func readByte() throws(EventDecodingError) -> UInt8 {
+        guard offset < bytes.count else { throw .malformed("the payload ends early") }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    mutating func readBool() throws(EventDecodingError) -> Bool {
+        switch try readByte() {
+        case 0: false
+        case 1: true
+        case let other: throw .malformed("\(other) is not a boolean")
+        }
+    }
+
+    mutating func readDouble() throws(EventDecodingError) -> Double {
+        guard bytes.count - offset >= 8 else { throw .malformed("the payload ends early") }
+        defer { offset += 8 }
+        return Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)))
+    }
+
+    mutating func readString() throws(EventDecodingError) -> String {
+        let count = Int(try readUInt64())
+        guard count >= 0, bytes.count - offset >= count else { throw .malformed("a string runs past the payload") }
+        defer { offset += count }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]), as: UTF8.self)
+    }
+
+    mutating func readInstant() throws(EventDecodingError) -> Instant {
+        Instant(microsecondsSinceEpoch: try readInt64())
+    }
+
+    mutating func readDuration() throws(EventDecodingError) -> Duration {
+        .microseconds(try readInt64())
+    }
+
+    mutating func readOptional<T>(_ body: (inout BinaryReader) throws(EventDecodingError) -> T) throws(EventDecodingError) -> T? {
+        try readBool() ? try body(&self) : nil
+    }
+}
+
+/// A stored event that cannot be turned back into a ``TaskEvent``.
+public struct EventDecodingError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What is wrong.
+    public let message: String
+
+    /// Creates a decoding error.
+    public init(message: String) { self.message = message }
+
+    static func malformed(_ message: String) -> EventDecodingError { EventDecodingError(message: message) }
+
+    public var description: String { message }
+}

@@ -1,0 +1,294 @@
+import Foundation
+
+/// Turns task events into stored (type name, schema version, payload) and back.
+///
+/// The payload is a compact binary form (``BinaryWriter``): decoding, not storage, is what
+/// replay pays for, and a hand-written binary codec is an order of magnitude cheaper than
+/// JSON. The task id is the journal stream and the instant is the journal's recorded-at, so
+/// neither is repeated in the payload. Layouts are in `docs/events.md`.
+public enum EventCodec {
+    /// The schema version every event type is written with today.
+    public static let currentSchemaVersion: UInt16 = 1
+
+    /// The stored form of an event.
+    public struct Encoded: Sendable, Hashable {
+        /// The event's stable type name.
+        public let type: String
+        /// The payload's schema version.
+        public let schemaVersion: UInt16
+        /// The payload.
+        public let payload: [UInt8]
+    }
+
+    /// Encodes an event.
+    public static func encode(_ event: TaskEvent) -> Encoded {
+        var writer = BinaryWriter()
+        writer.write(event.actor)
+        writer.write(event.reason) { $0.write($1) }
+        switch event.kind {
+        case .created(let definition, let next), .updated(let definition, let next):
+            writeDefinition(definition, to: &writer)
+            writer.write(next) { $0.write($1) }
+        case .paused, .deleted, .completed:
+            break
+        case .resumed(let next):
+            writer.write(next) { $0.write($1) }
+        case .runTriggered(let trigger, let occurrence):
+            writer.write(trigger)
+            writer.write(occurrence.rawValue)
+        case .runStarted(let start):
+            writer.write(start.occurrence.rawValue)
+            writer.write(start.attempt)
+            writer.write(start.scheduledAt)
+            writer.write(start.dueAt)
+            writer.write(start.occurrenceKind == .manual)
+            writer.write(start.nextDueAt) { $0.write($1) }
+        case .runSucceeded(let run, let outcome):
+            writer.write(run.rawValue)
+            writeOutcome(outcome, to: &writer)
+        case .runFailed(let run, let outcome, let interrupted):
+            writer.write(run.rawValue)
+            writeOutcome(outcome, to: &writer)
+            writer.write(interrupted)
+        case .runRetryScheduled(let retry):
+            writer.write(retry.occurrence.rawValue)
+            writer.write(retry.attempt)
+            writer.write(retry.scheduledAt)
+            writer.write(retry.dueAt)
+            writer.write(retry.occurrenceKind == .manual)
+        case .occurrenceSkipped(let skip):
+            writer.write(skip.occurrence.rawValue)
+            writer.write(skip.attempt)
+            writer.write(skip.scheduledAt)
+            writer.write(skip.reason.rawValue)
+            writer.write(skip.occurrenceKind == .manual)
+            writer.write(skip.nextDueAt) { $0.write($1) }
+        }
+        return Encoded(type: event.kind.typeName, schemaVersion: currentSchemaVersion, payload: writer.bytes)
+    }
+
+    /// Decodes a stored event of `taskID` recorded at `at`.
+    public static func decode(
+        type: String,
+        schemaVersion: UInt16,
+        payload: [UInt8],
+        taskID: TaskID,
+        at: Instant
+    ) throws(EventDecodingError) -> TaskEvent {
+        let result = payload.withUnsafeBytes { raw in
+            Result { () throws(EventDecodingError) -> TaskEvent in
+                try decode(type: type, schemaVersion: schemaVersion, payload: raw, taskID: taskID, at: at)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Decodes a stored event from borrowed bytes.
+    public static func decode(
+        type: String,
+        schemaVersion: UInt16,
+        payload: UnsafeRawBufferPointer,
+        taskID: TaskID,
+        at: Instant
+    ) throws(EventDecodingError) -> TaskEvent {
+        guard schemaVersion == currentSchemaVersion else {
+            throw EventDecodingError(message: "\(type) schema version \(schemaVersion) is unknown to this build")
+        }
+        var reader = BinaryReader(payload)
+        let actor = try reader.readString()
+        let reason = try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readString() }
+        let kind: TaskEvent.Kind
+        switch type {
+        case "TaskCreated":
+            let definition = try readDefinition(&reader)
+            kind = .created(definition, nextDueAt: try readOptionalInstant(&reader))
+        case "TaskUpdated":
+            let definition = try readDefinition(&reader)
+            kind = .updated(definition, nextDueAt: try readOptionalInstant(&reader))
+        case "TaskPaused":
+            kind = .paused
+        case "TaskResumed":
+            kind = .resumed(nextDueAt: try readOptionalInstant(&reader))
+        case "TaskDeleted":
+            kind = .deleted
+        case "TaskCompleted":
+            kind = .completed
+        case "RunTriggered":
+            let trigger = try reader.readString()
+            kind = .runTriggered(trigger: trigger, occurrence: OccurrenceID(rawValue: try reader.readString()))
+        case "RunStarted":
+            let occurrence = OccurrenceID(rawValue: try reader.readString())
+            let attempt = try reader.readInt()
+            let scheduledAt = try reader.readInstant()
+            let dueAt = try reader.readInstant()
+            let manual = try reader.readBool()
+            kind = .runStarted(RunStart(
+                run: RunID(occurrence, attempt: attempt), occurrence: occurrence, scheduledAt: scheduledAt,
+                dueAt: dueAt, attempt: attempt, occurrenceKind: manual ? .manual : .scheduled,
+                nextDueAt: try readOptionalInstant(&reader)
+            ))
+        case "RunSucceeded":
+            let run = RunID(rawValue: try reader.readString())
+            kind = .runSucceeded(run: run, outcome: try readOutcome(&reader))
+        case "RunFailed":
+            let run = RunID(rawValue: try reader.readString())
+            let outcome = try readOutcome(&reader)
+            kind = .runFailed(run: run, outcome: outcome, interrupted: try reader.readBool())
+        case "RunRetryScheduled":
+            let occurrence = OccurrenceID(rawValue: try reader.readString())
+            let attempt = try reader.readInt()
+            let scheduledAt = try reader.readInstant()
+            let dueAt = try reader.readInstant()
+            let manual = try reader.readBool()
+            kind = .runRetryScheduled(RetrySchedule(
+                occurrence: occurrence, scheduledAt: scheduledAt, attempt: attempt, dueAt: dueAt,
+                occurrenceKind: manual ? .manual : .scheduled
+            ))
+        case "OccurrenceSkipped":
+            let occurrence = OccurrenceID(rawValue: try reader.readString())
+            let attempt = try reader.readInt()
+            let scheduledAt = try reader.readInstant()
+            let reason = SkipReason(rawValue: try reader.readString())
+            let manual = try reader.readBool()
+            kind = .occurrenceSkipped(Skip(
+                occurrence: occurrence, scheduledAt: scheduledAt, attempt: attempt, reason: reason,
+                occurrenceKind: manual ? .manual : .scheduled, nextDueAt: try readOptionalInstant(&reader)
+            ))
+        default:
+            throw EventDecodingError(message: "\(type) is not a known event type")
+        }
+        guard reader.isAtEnd else { throw EventDecodingError(message: "\(type) has trailing bytes") }
+        return TaskEvent(taskID: taskID, at: at, actor: actor, reason: reason, kind: kind)
+    }
+
+    // MARK: Parts
+
+    private static func readOptionalInstant(_ reader: inout BinaryReader) throws(EventDecodingError) -> Instant? {
+        try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readInstant() }
+    }
+
+    private static func writeOutcome(_ outcome: RunOutcome, to writer: inout BinaryWriter) {
+        writer.write(outcome.statusCode) { $0.write($1) }
+        writer.write(outcome.duration) { $0.write($1) }
+        writer.write(outcome.responseExcerpt) { $0.write($1) }
+        writer.write(outcome.error) { $0.write($1) }
+    }
+
+    private static func readOutcome(_ reader: inout BinaryReader) throws(EventDecodingError) -> RunOutcome {
+        RunOutcome(
+            statusCode: try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readInt() },
+            duration: try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readDuration() },
+            responseExcerpt: try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readString() },
+            error: try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readString() }
+        )
+    }
+
+    private static func writeDefinition(_ definition: TaskDefinition, to writer: inout BinaryWriter) {
+        writer.write(definition.name)
+        writer.write(definition.description)
+        writer.write(definition.labels.count)
+        for key in definition.labels.keys.sorted() {
+            writer.write(key)
+            writer.write(definition.labels[key] ?? "")
+        }
+        let schedule = definition.schedule
+        switch schedule.kind {
+        case .once(let at):
+            writer.write(UInt8(0))
+            writer.write(at)
+        case .cron(let cron):
+            writer.write(UInt8(1))
+            writer.write(cron.expression.source)
+            writer.write(cron.timeZone.identifier)
+        case .interval(let every, let anchor):
+            writer.write(UInt8(2))
+            writer.write(every)
+            writer.write(anchor)
+        }
+        writer.write(schedule.startAt) { $0.write($1) }
+        writer.write(schedule.endAt) { $0.write($1) }
+        let action = definition.action
+        writer.write(action.url)
+        writer.write(action.method)
+        writer.write(action.headers.count)
+        for header in action.headers {
+            writer.write(header.name)
+            writer.write(header.value)
+        }
+        writer.write(action.body) { $0.write($1) }
+        writer.write(action.timeout)
+        writer.write(definition.retry.maxAttempts)
+        writer.write(definition.retry.initialBackoff)
+        writer.write(definition.retry.multiplier)
+        writer.write(definition.retry.maxBackoff)
+        writer.write(definition.overlap == .forbid)
+        switch definition.misfire {
+        case .runOnce: writer.write(UInt8(0))
+        case .runAll(let limit):
+            writer.write(UInt8(1))
+            writer.write(limit)
+        case .skip: writer.write(UInt8(2))
+        }
+    }
+
+    private static func readDefinition(_ reader: inout BinaryReader) throws(EventDecodingError) -> TaskDefinition {
+        let name = try reader.readString()
+        let description = try reader.readString()
+        var labels: [String: String] = [:]
+        for _ in 0..<max(0, try reader.readInt()) {
+            let key = try reader.readString()
+            labels[key] = try reader.readString()
+        }
+        let kind: Schedule.Kind
+        switch try reader.readByte() {
+        case 0:
+            kind = .once(try reader.readInstant())
+        case 1:
+            let source = try reader.readString()
+            let zone = try reader.readString()
+            do {
+                kind = .cron(try CronSchedule(expression: CronExpression(source), timeZoneIdentifier: zone))
+            } catch {
+                throw EventDecodingError(message: "stored cron schedule \"\(source)\" in \(zone) no longer parses: \(error)")
+            }
+        case 2:
+            let every = try reader.readDuration()
+            kind = .interval(every: every, anchor: try reader.readInstant())
+        case let other:
+            throw EventDecodingError(message: "schedule kind \(other) is unknown")
+        }
+        let schedule = Schedule(
+            kind,
+            startAt: try readOptionalInstant(&reader),
+            endAt: try readOptionalInstant(&reader)
+        )
+        let url = try reader.readString()
+        let method = try reader.readString()
+        var headers: [WebhookAction.Header] = []
+        for _ in 0..<max(0, try reader.readInt()) {
+            let name = try reader.readString()
+            headers.append(.init(name: name, value: try reader.readString()))
+        }
+        let body = try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readString() }
+        let timeout = try reader.readDuration()
+        let retry = RetryPolicy(
+            maxAttempts: try reader.readInt(),
+            initialBackoff: try reader.readDuration(),
+            multiplier: try reader.readDouble(),
+            maxBackoff: try reader.readDuration()
+        )
+        let overlap: OverlapPolicy = try reader.readBool() ? .forbid : .allow
+        let misfire: MisfirePolicy
+        switch try reader.readByte() {
+        case 0: misfire = .runOnce
+        case 1: misfire = .runAll(limit: try reader.readInt())
+        case 2: misfire = .skip
+        case let other: throw EventDecodingError(message: "misfire policy \(other) is unknown")
+        }
+        return TaskDefinition(
+            name: name, description: description, labels: labels, schedule: schedule,
+            action: WebhookAction(url: url, method: method, headers: headers, body: body, timeout: timeout),
+            retry: retry, overlap: overlap, misfire: misfire
+        )
+    }
+}

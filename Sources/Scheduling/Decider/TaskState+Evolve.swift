@@ -1,0 +1,86 @@
+extension TaskState {
+    /// Applies one event: total, never throws, never reads the clock.
+    ///
+    /// An event that does not fit the state (anything but `TaskCreated` before the task
+    /// exists) leaves it unchanged; the audit reports such events, evolve does not judge.
+    public static func evolve(_ state: TaskState?, _ event: TaskEvent) -> TaskState? {
+        guard var state else {
+            if case .created(let definition, let nextDueAt) = event.kind {
+                return TaskState(id: event.taskID, definition: definition, createdAt: event.at, nextDueAt: nextDueAt)
+            }
+            return nil
+        }
+        state.apply(event)
+        return state
+    }
+
+    /// Applies one event in place.
+    public mutating func apply(_ event: TaskEvent) {
+        version += 1
+        switch event.kind {
+        case .created:
+            break
+        case .updated(let definition, let next):
+            self.definition = definition
+            nextDueAt = next
+            updatedAt = event.at
+            if status == .completed { status = .active }
+        case .paused:
+            status = .paused
+            updatedAt = event.at
+        case .resumed(let next):
+            status = .active
+            nextDueAt = next
+            updatedAt = event.at
+        case .deleted:
+            status = .deleted
+            nextDueAt = nil
+            pending = [:]
+            updatedAt = event.at
+        case .runTriggered(let trigger, let occurrence):
+            pending[occurrence] = PendingAttempt(
+                occurrence: occurrence,
+                scheduledAt: event.at,
+                attempt: 1,
+                dueAt: event.at,
+                kind: .manual
+            )
+            recentTriggers.append(trigger)
+            if recentTriggers.count > Self.rememberedTriggers { recentTriggers.removeFirst() }
+        case .runStarted(let start):
+            inFlight[start.run] = start
+            if start.occurrenceKind == .scheduled && start.attempt == 1 {
+                nextDueAt = start.nextDueAt
+            } else {
+                pending[start.occurrence] = nil
+            }
+            counts.runs += 1
+        case .runSucceeded(let run, let outcome):
+            inFlight[run] = nil
+            counts.succeeded += 1
+            lastRun = LastRun(run: run, result: .succeeded, at: event.at, statusCode: outcome.statusCode)
+        case .runFailed(let run, let outcome, let interrupted):
+            inFlight[run] = nil
+            counts.failed += 1
+            lastRun = LastRun(run: run, result: interrupted ? .interrupted : .failed, at: event.at, statusCode: outcome.statusCode)
+        case .runRetryScheduled(let retry):
+            pending[retry.occurrence] = PendingAttempt(
+                occurrence: retry.occurrence,
+                scheduledAt: retry.scheduledAt,
+                attempt: retry.attempt,
+                dueAt: retry.dueAt,
+                kind: retry.occurrenceKind
+            )
+        case .occurrenceSkipped(let skip):
+            if skip.occurrenceKind == .scheduled && skip.attempt == 1 {
+                nextDueAt = skip.nextDueAt
+            } else {
+                pending[skip.occurrence] = nil
+            }
+            counts.skipped += 1
+            lastRun = LastRun(run: RunID(skip.occurrence, attempt: skip.attempt), result: .skipped, at: event.at, statusCode: nil)
+        case .completed:
+            status = .completed
+        }
+    }
+}

@@ -1,0 +1,111 @@
+/// Where a task stands in its life.
+public enum TaskStatus: String, Sendable, Hashable, CaseIterable {
+    /// Occurrences are claimed as they fall due.
+    case active
+    /// Occurrences are not claimed; manual triggers still run.
+    case paused
+    /// The schedule has no further occurrence and nothing is pending.
+    case completed
+    /// The task was deleted; its history stays in the journal.
+    case deleted
+}
+
+/// An attempt waiting to be claimed: a retry or a manual trigger.
+public struct PendingAttempt: Sendable, Hashable {
+    /// The occurrence.
+    public var occurrence: OccurrenceID
+    /// Its scheduled instant.
+    public var scheduledAt: Instant
+    /// The attempt number.
+    public var attempt: Int
+    /// When it is due.
+    public var dueAt: Instant
+    /// Scheduled (then this is a retry) or manual.
+    public var kind: OccurrenceKind
+    /// Whether this is a retry (attempt > 1) rather than a first attempt.
+    public var isRetry: Bool { attempt > 1 }
+}
+
+/// Run counters of a task.
+public struct RunCounts: Sendable, Hashable {
+    /// Attempts started.
+    public var runs = 0
+    /// Attempts that succeeded.
+    public var succeeded = 0
+    /// Attempts that failed (interrupted ones included).
+    public var failed = 0
+    /// Occurrences (or attempts) skipped.
+    public var skipped = 0
+
+    /// Creates counters.
+    public init(runs: Int = 0, succeeded: Int = 0, failed: Int = 0, skipped: Int = 0) {
+        self.runs = runs
+        self.succeeded = succeeded
+        self.failed = failed
+        self.skipped = skipped
+    }
+}
+
+/// The last finished attempt of a task.
+public struct LastRun: Sendable, Hashable {
+    /// How an attempt ended.
+    public enum Result: String, Sendable, Hashable {
+        case succeeded, failed, interrupted, skipped
+    }
+
+    /// The attempt (for a skip: the occurrence's first attempt id).
+    public var run: RunID
+    /// How it ended.
+    public var result: Result
+    /// When it ended.
+    public var at: Instant
+    /// The HTTP status, if any.
+    public var statusCode: Int?
+}
+
+/// A task as its events made it: the state the decider decides on.
+public struct TaskState: Sendable, Hashable {
+    /// The task's id.
+    public let id: TaskID
+    /// The current definition.
+    public var definition: TaskDefinition
+    /// Where the task stands.
+    public var status: TaskStatus
+    /// The number of events in the task's stream (its version for optimistic concurrency).
+    public var version: UInt64
+    /// When the task was created.
+    public var createdAt: Instant
+    /// When its definition or status last changed by command.
+    public var updatedAt: Instant
+    /// The next scheduled occurrence not yet claimed or skipped.
+    public var nextDueAt: Instant?
+    /// Attempts started and not finished.
+    public var inFlight: [RunID: RunStart] = [:]
+    /// Retries and manual triggers waiting to be claimed.
+    public var pending: [OccurrenceID: PendingAttempt] = [:]
+    /// Run counters.
+    public var counts = RunCounts()
+    /// The last finished attempt.
+    public var lastRun: LastRun?
+    /// The most recent manual trigger ids, so a repeated trigger request does nothing.
+    public var recentTriggers: [String] = []
+
+    /// How many trigger ids are remembered.
+    public static let rememberedTriggers = 16
+
+    /// Creates the state a `TaskCreated` event makes.
+    public init(id: TaskID, definition: TaskDefinition, createdAt: Instant, nextDueAt: Instant?) {
+        self.id = id
+        self.definition = definition
+        self.status = .active
+        self.version = 1
+        self.createdAt = createdAt
+        self.updatedAt = createdAt
+        self.nextDueAt = nextDueAt
+    }
+
+    /// The scheduled occurrence that is next due, if any.
+    public var nextScheduledOccurrence: OccurrenceID? {
+        nextDueAt.map { OccurrenceID.scheduled(id, at: $0) }
+    }
+}
