@@ -19,6 +19,10 @@ let package = Package(
     products: [
         .library(name: "Journal", targets: ["Journal"]),
         .library(name: "Scheduling", targets: ["Scheduling"]),
+        .library(name: "Projections", targets: ["Projections"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         // MARK: Storage foundation
@@ -33,6 +37,11 @@ let package = Package(
 
         // MARK: Domain
         .target(name: "Scheduling", swiftSettings: swiftSettings),
+        .target(
+            name: "Projections",
+            dependencies: ["Journal", "Scheduling", .product(name: "HeapModule", package: "swift-collections")],
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: Tools
         .executableTarget(
@@ -61,6 +70,11 @@ let package = Package(
             name: "SchedulingTests",
             dependencies: ["Scheduling"],
             exclude: ["Vectors"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ProjectionsTests",
+            dependencies: ["Projections", "Journal", "Scheduling", "AlmanacTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -7,6 +7,9 @@ public struct AppendRequest: Sendable, Hashable {
     /// The events, in order; at least one.
     public var events: [ProposedEvent]
 
+    /// The most payload bytes one request may carry in all.
+    public static let maximumTotalPayload = 64 << 20
+
     /// Creates an append request.
     public init(streamID: StreamID, expectedVersion: ExpectedVersion, events: [ProposedEvent]) {
         self.streamID = streamID

@@ -4,12 +4,13 @@ import Synchronization
 ///
 /// It keeps the same positions, versions and chained checksums as ``LMDBJournal``, so the
 /// two pass one contract suite.
-public final class InMemoryJournal: Journal {
+public final class InMemoryJournal: Journal, SnapshotStore {
     private struct State {
         var events: [RecordedEvent] = []
         var streams: [StreamID: [UInt64]] = [:]
         var lastChecksum = RecordCodec.genesisChecksum
         var scratch: [UInt8] = []
+        var snapshots: [UInt64: StoredSnapshot] = [:]
     }
 
     private let state = Mutex(State())
@@ -94,6 +95,21 @@ public final class InMemoryJournal: Journal {
 
     public func waitForEvents(after position: UInt64) async throws {
         try await notifier.wait(after: position)
+    }
+
+    public func saveSnapshot(_ snapshot: StoredSnapshot) async throws(JournalError) {
+        state.withLock { state in
+            state.snapshots[snapshot.position] = snapshot
+            for position in state.snapshots.keys.sorted().dropLast(retainedSnapshots) {
+                state.snapshots[position] = nil
+            }
+        }
+    }
+
+    public func latestSnapshot(atOrBefore position: UInt64) async throws(JournalError) -> StoredSnapshot? {
+        state.withLock { state in
+            state.snapshots.keys.filter { $0 <= position }.max().flatMap { state.snapshots[$0] }
+        }
     }
 
     /// Ends every subscription; the journal's contents stay readable.

@@ -58,6 +58,7 @@ extension AppendRequest {
         guard !events.isEmpty else {
             throw .invalidAppend("an append needs at least one event", stream: streamID)
         }
+        var total = 0
         for event in events {
             let typeBytes = event.type.utf8.count
             guard (1...ProposedEvent.maximumTypeLength).contains(typeBytes) else {
@@ -72,6 +73,13 @@ extension AppendRequest {
                     stream: streamID
                 )
             }
+            total += event.payload.count
+        }
+        guard total <= AppendRequest.maximumTotalPayload else {
+            throw .invalidAppend(
+                "one append may carry at most \(AppendRequest.maximumTotalPayload) payload bytes, not \(total)",
+                stream: streamID
+            )
         }
     }
 }

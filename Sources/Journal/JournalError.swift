@@ -22,6 +22,8 @@ public struct JournalError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let readOnly = Code("readOnly")
         /// The journal is closed.
         public static let closed = Code("closed")
+        /// Another process (or another open in this one) is writing to the journal.
+        public static let locked = Code("locked")
         /// The storage engine failed in another way; see ``JournalError/underlying``.
         public static let storage = Code("storage")
     }

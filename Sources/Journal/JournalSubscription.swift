@@ -25,7 +25,11 @@ public struct JournalSubscription: AsyncSequence, Sendable {
         public mutating func next() async throws -> RecordedEvent? {
             while index == buffer.count {
                 if Task.isCancelled { return nil }
-                buffer = try await journal.read(after: position, limit: batchSize)
+                do {
+                    buffer = try await journal.read(after: position, limit: batchSize)
+                } catch where error.code == .closed {
+                    return nil
+                }
                 index = 0
                 if buffer.isEmpty {
                     do {

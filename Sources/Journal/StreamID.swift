@@ -12,7 +12,21 @@ public struct StreamID: Hashable, Comparable, Sendable, CustomStringConvertible,
 
     public var description: String { rawValue }
 
-    public static func < (lhs: StreamID, rhs: StreamID) -> Bool { lhs.rawValue < rhs.rawValue }
+    /// Ids compare by their UTF-8 bytes, as the journal stores them: two canonically
+    /// equivalent spellings (a precomposed "é" and "e" + combining accent) are two streams
+    /// here as on disk, never one stream in memory and two in the index.
+    public static func == (lhs: StreamID, rhs: StreamID) -> Bool {
+        lhs.rawValue.utf8.elementsEqual(rhs.rawValue.utf8)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(rawValue.utf8.count)
+        for byte in rawValue.utf8 { hasher.combine(byte) }
+    }
+
+    public static func < (lhs: StreamID, rhs: StreamID) -> Bool {
+        lhs.rawValue.utf8.lexicographicallyPrecedes(rhs.rawValue.utf8)
+    }
 
     /// The longest stream id, in UTF-8 bytes.
     public static let maximumLength = 255

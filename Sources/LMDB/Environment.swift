@@ -1,5 +1,10 @@
 internal import CLMDB
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// An open LMDB environment: one data directory, opened once per process.
 ///
@@ -59,7 +64,9 @@ public final class Environment: Sendable {
     public let options: Options
     /// The directory holding `data.mdb` and `lock.mdb`.
     public let path: String
-    private let closed = Atomic<Bool>(false)
+    /// Counts transactions in progress, so `close()` can wait for them, and refuses new
+    /// ones once closing has begun (using a closed environment would touch freed memory).
+    private let gate = Mutex<(closed: Bool, active: Int)>((false, 0))
 
     /// Opens (creating if needed, unless read-only) the environment in directory `path`.
     ///
@@ -89,10 +96,39 @@ public final class Environment: Sendable {
 
     deinit { close() }
 
-    /// Closes the environment. Every transaction must have ended; later use is a bug.
+    /// Closes the environment once the transactions in progress end; later calls fail with
+    /// ``LMDBError/Code/closed``.
     public func close() {
-        if !closed.exchange(true, ordering: .acquiringAndReleasing) {
-            mdb_env_close(handle)
+        let first = gate.withLock { gate in
+            defer { gate.closed = true }
+            return !gate.closed
+        }
+        guard first else { return }
+        // Transactions are short and synchronous: wait for the ones in flight to finish.
+        while gate.withLock({ $0.active }) > 0 { sched_yield() }
+        mdb_env_close(handle)
+    }
+
+    /// Runs `body` while counted as in progress, or throws if the environment is closed.
+    private func entering<Result>(_ body: () throws -> Result) throws -> Result {
+        let open = gate.withLock { gate in
+            if gate.closed { return false }
+            gate.active += 1
+            return true
+        }
+        guard open else { throw LMDBError.closedEnvironment }
+        defer { gate.withLock { $0.active -= 1 } }
+        return try body()
+    }
+
+    /// Like ``entering(_:)`` for bodies that throw only ``LMDBError``.
+    private func enteringTyped<Result>(_ body: () throws(LMDBError) -> Result) throws(LMDBError) -> Result {
+        do {
+            return try entering { try body() }
+        } catch let error as LMDBError {
+            throw error
+        } catch {
+            throw LMDBError(returnCode: MDB_PANIC, operation: "unexpected \(error)")
         }
     }
 
@@ -103,9 +139,11 @@ public final class Environment: Sendable {
     public func withReadTransaction<Result>(
         _ body: (borrowing ReadTransaction) throws -> Result
     ) throws -> Result {
-        let txn = try beginTransaction(flags: UInt32(MDB_RDONLY))
-        defer { mdb_txn_abort(txn) }
-        return try body(ReadTransaction(handle: txn))
+        try entering {
+            let txn = try beginTransaction(flags: UInt32(MDB_RDONLY))
+            defer { mdb_txn_abort(txn) }
+            return try body(ReadTransaction(handle: txn))
+        }
     }
 
     /// Runs `body` in a write transaction, committing when it returns and aborting when it
@@ -113,20 +151,26 @@ public final class Environment: Sendable {
     public func withWriteTransaction<Result>(
         _ body: (borrowing WriteTransaction) throws -> Result
     ) throws -> Result {
-        let txn = try beginTransaction(flags: 0)
-        let result: Result
-        do {
-            result = try body(WriteTransaction(handle: txn))
-        } catch {
-            mdb_txn_abort(txn)
-            throw error
+        try entering {
+            let txn = try beginTransaction(flags: 0)
+            let result: Result
+            do {
+                result = try body(WriteTransaction(handle: txn))
+            } catch {
+                mdb_txn_abort(txn)
+                throw error
+            }
+            try check(mdb_txn_commit(txn), "mdb_txn_commit")
+            return result
         }
-        try check(mdb_txn_commit(txn), "mdb_txn_commit")
-        return result
     }
 
     /// Opens a named database, creating it when `create` is set (needs a writable environment).
     public func openDatabase(named name: String, create: Bool) throws(LMDBError) -> Database {
+        try enteringTyped { () throws(LMDBError) in try openDatabaseUnguarded(named: name, create: create) }
+    }
+
+    private func openDatabaseUnguarded(named name: String, create: Bool) throws(LMDBError) -> Database {
         let flags: UInt32 = create ? UInt32(MDB_CREATE) : 0
         let txn = try beginTransaction(flags: options.readOnly ? UInt32(MDB_RDONLY) : 0)
         var dbi: MDB_dbi = 0
@@ -142,27 +186,35 @@ public final class Environment: Sendable {
     /// Clears reader slots left by processes that died; returns how many were cleared.
     @discardableResult
     public func checkReaders() throws(LMDBError) -> Int {
-        var dead: Int32 = 0
-        try check(mdb_reader_check(handle, &dead), "mdb_reader_check")
-        return Int(dead)
+        try enteringTyped { () throws(LMDBError) in
+            var dead: Int32 = 0
+            try check(mdb_reader_check(handle, &dead), "mdb_reader_check")
+            return Int(dead)
+        }
     }
 
     /// Writes a consistent copy of the environment into directory `path` (which must exist and
     /// be empty), optionally compacting it. Safe while writers run.
     public func copy(to path: String, compact: Bool) throws(LMDBError) {
-        try check(
-            mdb_env_copy2(handle, path, compact ? UInt32(MDB_CP_COMPACT) : 0),
-            "mdb_env_copy2(\(path))"
-        )
+        try enteringTyped { () throws(LMDBError) in
+            try check(
+                mdb_env_copy2(handle, path, compact ? UInt32(MDB_CP_COMPACT) : 0),
+                "mdb_env_copy2(\(path))"
+            )
+        }
     }
 
     /// Flushes the data buffers to disk (useful after non-durable writes).
     public func sync() throws(LMDBError) {
-        try check(mdb_env_sync(handle, 1), "mdb_env_sync")
+        try enteringTyped { () throws(LMDBError) in try check(mdb_env_sync(handle, 1), "mdb_env_sync") }
     }
 
     /// Current figures about the map and readers.
     public func info() throws(LMDBError) -> Info {
+        try enteringTyped { () throws(LMDBError) in try infoUnguarded() }
+    }
+
+    private func infoUnguarded() throws(LMDBError) -> Info {
         var info = MDB_envinfo()
         try check(mdb_env_info(handle, &info), "mdb_env_info")
         var stat = MDB_stat()
@@ -177,15 +229,14 @@ public final class Environment: Sendable {
         )
     }
 
-    /// Begins a raw transaction, adopting a map that another process grew.
+    /// Begins a raw transaction.
+    ///
+    /// `MDB_MAP_RESIZED` (another process grew the map) is returned as an error rather than
+    /// adopted: adopting remaps the file, which is only safe with no transaction active in
+    /// the process, and other threads may be reading. Reopening adopts the new size.
     private func beginTransaction(flags: UInt32) throws(LMDBError) -> OpaquePointer {
         var txn: OpaquePointer?
-        var status = mdb_txn_begin(handle, nil, flags, &txn)
-        if status == MDB_MAP_RESIZED {
-            // Another process grew the map: adopt its size, then try once more.
-            try check(mdb_env_set_mapsize(handle, 0), "mdb_env_set_mapsize")
-            status = mdb_txn_begin(handle, nil, flags, &txn)
-        }
+        let status = mdb_txn_begin(handle, nil, flags, &txn)
         try check(status, "mdb_txn_begin")
         guard let txn else { throw LMDBError(returnCode: MDB_PANIC, operation: "mdb_txn_begin") }
         return txn

@@ -51,6 +51,8 @@ public struct LMDBError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let badValueSize = Code(rawValue: MDB_BAD_VALSIZE)
         /// The database handle was changed unexpectedly (`MDB_BAD_DBI`).
         public static let badDatabase = Code(rawValue: MDB_BAD_DBI)
+        /// The environment was closed (this wrapper's own code, outside LMDB's range).
+        public static let closed = Code(rawValue: -30_000)
 
         public var description: String {
             switch self {
@@ -74,6 +76,7 @@ public struct LMDBError: Error, Sendable, Hashable, CustomStringConvertible {
             case .badTransaction: "badTransaction"
             case .badValueSize: "badValueSize"
             case .badDatabase: "badDatabase"
+            case .closed: "closed"
             default: "errno(\(rawValue))"
             }
         }
@@ -95,6 +98,9 @@ public struct LMDBError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "LMDB \(operation) failed (\(code)): \(message)" }
 
+    /// The error for using an environment after `close()`.
+    static let closedEnvironment = LMDBError(returnCode: Code.closed.rawValue, operation: "use after close")
+
     private static func advice(for code: Code, returnCode: Int32) -> String {
         switch code {
         case .mapFull:
@@ -112,7 +118,9 @@ public struct LMDBError: Error, Sendable, Hashable, CustomStringConvertible {
         case .databasesFull:
             "too many named databases; raise the maximum database count"
         case .mapResized:
-            "another process grew the map; reopen the environment"
+            "another process grew the map; reopen the environment to adopt the new size"
+        case .closed:
+            "the environment is closed"
         case .transactionFull:
             "the transaction is too large; write in smaller batches"
         case .badValueSize:

@@ -42,19 +42,98 @@ struct LMDBJournalTests {
         }
     }
 
-    @Test func aReadOnlyJournalReadsBesideAWriterAndRefusesAppends() async throws {
+    @Test func aReadOnlyJournalReadsAndRefusesAppendsAndWaiting() async throws {
         try await TemporaryDirectory.with { path in
             try await LMDBJournal.withJournal(at: path) { writer in
-                _ = try await writer.append([event("1")], to: "s", expectedVersion: .noStream)
-                try await LMDBJournal.withJournal(at: path, configuration: .init(readOnly: true)) { reader in
-                    #expect(texts(try await reader.read(after: 0, limit: 10)) == ["1"])
-                    _ = try await writer.append([event("2")], to: "s", expectedVersion: .exactly(1))
-                    #expect(try await reader.head() == 2)
-                    let error = await #expect(throws: JournalError.self) {
-                        try await reader.append([event("x")], to: "s", expectedVersion: .any)
-                    }
-                    #expect(error?.code == .readOnly)
+                _ = try await writer.append([event("1"), event("2")], to: "s", expectedVersion: .noStream)
+            }
+            try await LMDBJournal.withJournal(at: path, configuration: .init(readOnly: true)) { (reader: LMDBJournal) async throws in
+                #expect(texts(try await reader.read(after: 0, limit: 10)) == ["1", "2"])
+                let error = await #expect(throws: JournalError.self) {
+                    try await reader.append([event("x")], to: "s", expectedVersion: .any)
                 }
+                #expect(error?.code == .readOnly)
+                await #expect(throws: JournalError.self) { try await reader.waitForEvents(after: 2) }
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aReadOnlyJournalReadsBesideAWriterInAnotherProcess() async throws {
+        let torture = try BuiltProduct.path("journal-torture")
+        try await TemporaryDirectory.with { path in
+            let child = try ChildProcess(executable: torture, arguments: [path, "4", "\(1 << 30)", "50"])
+            defer {
+                child.send(SIGKILL)
+                _ = child.waitForExit()
+            }
+            #expect(child.waitFor(timeout: 30) { $0.filter { $0.hasPrefix("ack ") }.count >= 20 })
+            let reader = try LMDBJournal(directory: path, configuration: .init(readOnly: true))
+            defer { reader.close() }
+            var seen: UInt64 = 0
+            for _ in 0..<5 {
+                let head = try reader.currentHead()
+                #expect(head >= seen)
+                let events = try reader.readEvents(after: 0, limit: Int(head))
+                #expect(events.map(\.position) == Array(1...head))
+                seen = head
+                let report = try reader.verifyIntegrity()
+                #expect(report.isClean, "\(report.problems.prefix(3))")
+                _ = child.waitFor(timeout: 0.05) { _ in false }
+            }
+            #expect(try reader.currentHead() > 0)
+        }
+    }
+
+    @Test func aSecondWriterIsRefusedWhileTheFirstIsOpen() async throws {
+        try await TemporaryDirectory.with { path in
+            try await LMDBJournal.withJournal(at: path) { _ in
+                let error = #expect(throws: JournalError.self) { _ = try LMDBJournal(directory: path) }
+                #expect(error?.code == .locked)
+            }
+            // Once the first closes, a writer may open again.
+            try await LMDBJournal.withJournal(at: path) { (journal: LMDBJournal) async throws in #expect(try await journal.head() == 0) }
+        }
+    }
+
+    @Test func readingAfterCloseIsAClosedErrorNotACrash() async throws {
+        try await TemporaryDirectory.with { path in
+            let journal = try LMDBJournal(directory: path)
+            for index in 0..<10 { _ = try await journal.append([event("\(index)")], to: "s", expectedVersion: .any) }
+            var iterator = journal.subscribe(after: 0, batchSize: 1).makeAsyncIterator()
+            #expect(try await iterator.next()?.position == 1)
+            journal.close()
+            #expect(try await iterator.next() == nil)
+            let error = await #expect(throws: JournalError.self) { try await journal.read(after: 0, limit: 5) }
+            #expect(error?.code == .closed)
+        }
+    }
+
+    @Test func readingAfterTheLastPossiblePositionIsEmpty() async throws {
+        try await TemporaryDirectory.with { path in
+            try await LMDBJournal.withJournal(at: path, configuration: .init(indexFlushThreshold: 1)) { journal in
+                _ = try await journal.append([event("1"), event("2")], to: "s", expectedVersion: .noStream)
+                #expect(try await journal.read(after: .max, limit: 10).isEmpty)
+                #expect(try await journal.read(stream: "s", after: .max, limit: 10).isEmpty)
+            }
+        }
+    }
+
+    @Test func canonicallyEquivalentStreamIDsAreDistinctStreams() async throws {
+        let composed = StreamID("caf\u{E9}")
+        let decomposed = StreamID("cafe\u{301}")
+        #expect(composed != decomposed)
+        try await TemporaryDirectory.with { path in
+            try await LMDBJournal.withJournal(at: path, configuration: .init(indexFlushThreshold: 3)) { journal in
+                for _ in 0..<3 { _ = try await journal.append([event("nfc")], to: composed, expectedVersion: .any) }
+                _ = try await journal.append([event("nfd")], to: decomposed, expectedVersion: .noStream)
+                let next = try await journal.append([event("nfc")], to: composed, expectedVersion: .exactly(3))
+                #expect(next.streamVersion == 4)
+                for index in 0..<5 { _ = try await journal.append([event("\(index)")], to: "other", expectedVersion: .any) }
+                #expect(try await journal.version(of: decomposed) == 1)
+                #expect(texts(try await journal.read(stream: decomposed, after: 0, limit: 10)) == ["nfd"])
+                let report = try journal.verifyIntegrity()
+                #expect(report.isClean, "\(report.problems)")
             }
         }
     }

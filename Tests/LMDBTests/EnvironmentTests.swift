@@ -117,17 +117,34 @@ struct EnvironmentTests {
         }
     }
 
-    @Test func aReadOnlyEnvironmentSeesCommittedDataBesideAWriter() async throws {
+    @Test func aReadOnlyEnvironmentSeesCommittedDataAndRefusesWrites() async throws {
+        // LMDB forbids opening one environment twice in a process at once, so the writer
+        // closes first; reading beside a live writer is tested across processes.
         try await TemporaryDirectory.with { path in
             let writer = try Environment(path: path)
             let database = try writer.openDatabase(named: "things", create: true)
             try writer.withWriteTransaction { try $0.put([42], forKey: "answer", in: database) }
+            writer.close()
             let reader = try Environment(path: path, options: .init(readOnly: true))
             let readOnlyDatabase = try reader.openDatabase(named: "things", create: false)
             #expect(try reader.withReadTransaction { try $0.value(forKey: "answer", in: readOnlyDatabase) } == [42])
             #expect(throws: LMDBError.self) {
                 try reader.withWriteTransaction { try $0.put([1], forKey: "x", in: readOnlyDatabase) }
             }
+        }
+    }
+
+    @Test func usingAClosedEnvironmentIsAnErrorNotACrash() async throws {
+        try await TemporaryDirectory.with { path in
+            let environment = try Environment(path: path)
+            let database = try environment.openDatabase(named: "things", create: true)
+            environment.close()
+            environment.close()
+            let error = #expect(throws: LMDBError.self) {
+                try environment.withReadTransaction { try $0.value(forKey: "x", in: database) }
+            }
+            #expect(error?.code == .closed)
+            #expect(throws: LMDBError.self) { try environment.info() }
         }
     }
 

@@ -16,6 +16,12 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     typealias Results = [Result<AppendResult, JournalError>]
 
+    /// Work that needs its own write transaction on the writer thread (snapshots).
+    private struct Job {
+        let body: @Sendable (borrowing WriteTransaction) throws -> Void
+        let continuation: UnsafeContinuation<Result<Void, JournalError>, Never>
+    }
+
     private struct Pending {
         let requests: [AppendRequest]
         let eventCount: Int
@@ -35,6 +41,7 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     private let condition = MonotonicCondition()
     private var queue: [Pending] = []
+    private var jobs: [Job] = []
     /// How many callers the last commit resumed: the writer expects them back soon.
     private var lastBatchSize = 0
     private let gatheringWindow: UInt64
@@ -65,8 +72,10 @@ final class GroupCommitWriter: @unchecked Sendable {
         gatheringWindow: Duration,
         notifier: HeadNotifier
     ) {
-        let (seconds, attoseconds) = gatheringWindow.components
-        self.gatheringWindow = UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+        // At most one second: a window is a few hundred microseconds in practice.
+        let window = min(max(gatheringWindow, .zero), .seconds(1))
+        let (seconds, attoseconds) = window.components
+        self.gatheringWindow = UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
         self.environment = environment
         self.events = events
         self.streams = streams
@@ -138,8 +147,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         while true {
             condition.lock()
             gather()
-            while queue.isEmpty && !stopping { condition.wait() }
-            if queue.isEmpty {
+            while queue.isEmpty && jobs.isEmpty && !stopping { condition.wait() }
+            if queue.isEmpty && jobs.isEmpty {
                 flushIndexForClose()
                 finished = true
                 condition.broadcast()
@@ -148,9 +157,38 @@ final class GroupCommitWriter: @unchecked Sendable {
             }
             takeBatch(into: &batch)
             lastBatchSize = batch.count
+            let pendingJobs = jobs
+            jobs.removeAll()
             condition.unlock()
-            commit(batch)
+            if !batch.isEmpty { commit(batch) }
             batch.removeAll(keepingCapacity: true)
+            for job in pendingJobs { perform(job) }
+        }
+    }
+
+    /// Runs work that needs a write transaction of its own on the writer thread, between
+    /// commits; returns once it is committed.
+    func perform(_ body: @escaping @Sendable (borrowing WriteTransaction) throws -> Void) async throws(JournalError) {
+        let result = await withUnsafeContinuation { (continuation: UnsafeContinuation<Result<Void, JournalError>, Never>) in
+            condition.lock()
+            if stopping {
+                condition.unlock()
+                continuation.resume(returning: .failure(.closedJournal))
+                return
+            }
+            jobs.append(Job(body: body, continuation: continuation))
+            condition.signal()
+            condition.unlock()
+        }
+        try result.get()
+    }
+
+    private func perform(_ job: Job) {
+        do {
+            try environment.withWriteTransaction { txn in try job.body(txn) }
+            job.continuation.resume(returning: .success(()))
+        } catch {
+            job.continuation.resume(returning: .failure(LMDBJournal.journalError(error)))
         }
     }
 

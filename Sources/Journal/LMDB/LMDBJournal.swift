@@ -55,8 +55,10 @@ public final class LMDBJournal: Journal {
     let events: Database
     let streams: Database
     let meta: Database
+    let snapshots: Database
     private let notifier: HeadNotifier
-    private let writer: GroupCommitWriter?
+    let writer: GroupCommitWriter?
+    private let writerLock: WriterLock?
 
     /// Opens the journal in `directory`, creating the directory and an empty journal when
     /// writable and absent.
@@ -74,6 +76,7 @@ public final class LMDBJournal: Journal {
                 underlying: "\(error)"
             )
         }
+        writerLock = configuration.readOnly ? nil : try WriterLock(directory: directory)
         do {
             environment = try Environment(
                 path: directory,
@@ -83,9 +86,7 @@ public final class LMDBJournal: Journal {
             events = try environment.openDatabase(named: JournalLayout.eventsDatabase, create: create)
             streams = try environment.openDatabase(named: JournalLayout.streamsDatabase, create: create)
             meta = try environment.openDatabase(named: JournalLayout.metaDatabase, create: create)
-            if create {
-                _ = try environment.openDatabase(named: JournalLayout.snapshotsDatabase, create: true)
-            }
+            snapshots = try environment.openDatabase(named: JournalLayout.snapshotsDatabase, create: create)
         } catch {
             if error.code == .notFound {
                 throw JournalError(
@@ -154,6 +155,7 @@ public final class LMDBJournal: Journal {
         writer?.stop()
         notifier.close()
         environment.close()
+        writerLock?.release()
     }
 
     // MARK: Journal
@@ -190,7 +192,16 @@ public final class LMDBJournal: Journal {
         try currentHead()
     }
 
+    /// Waits for the head to pass `position`. Only the writing process learns of new
+    /// commits, so a read-only journal refuses: it serves reads up to its head, and a live
+    /// feed comes from the server.
     public func waitForEvents(after position: UInt64) async throws {
+        guard writer != nil else {
+            throw JournalError(
+                code: .readOnly,
+                message: "a read-only journal cannot wait for new events; subscribe through the server"
+            )
+        }
         try await notifier.wait(after: position)
     }
 
@@ -200,7 +211,7 @@ public final class LMDBJournal: Journal {
     public func readEvents(after position: UInt64, limit: Int) throws(JournalError) -> [RecordedEvent] {
         try run { txn in
             var result: [RecordedEvent] = []
-            guard limit > 0 else { return result }
+            guard limit > 0, position < .max else { return result }
             result.reserveCapacity(min(limit, 4096))
             try Self.forEachRecord(events: events, after: position, in: txn) { recordPosition, bytes in
                 result.append(try RecordCodec.decode(position: recordPosition, bytes: bytes))
@@ -214,7 +225,7 @@ public final class LMDBJournal: Journal {
     /// the indexed ones through the `streams` database, then the unindexed tail by scan.
     public func readStream(_ stream: StreamID, after version: UInt64, limit: Int) throws(JournalError) -> [RecordedEvent] {
         try run { txn in
-            guard limit > 0 else { return [] }
+            guard limit > 0, version < .max else { return [] }
             var positions: [UInt64] = []
             let prefix = JournalLayout.streamPrefix(stream)
             try txn.withCursor(in: streams) { cursor in
@@ -236,6 +247,7 @@ public final class LMDBJournal: Journal {
                 }
             }
             return try positions.map { position in
+                guard position > 0 else { throw Self.corruptedSegment(0) }
                 var found: RecordedEvent?
                 try Self.forEachRecord(events: events, after: position - 1, in: txn) { recordPosition, bytes in
                     if recordPosition == position { found = try RecordCodec.decode(position: position, bytes: bytes) }
@@ -388,6 +400,7 @@ public final class LMDBJournal: Journal {
     static func journalError(_ error: any Error) -> JournalError {
         if let error = error as? JournalError { return error }
         if let error = error as? LMDBError {
+            if error.code == .closed { return .closedJournal }
             if error.code == .mapFull {
                 return JournalError(
                     code: .journalFull,

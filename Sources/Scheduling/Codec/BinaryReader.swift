@@ -1,14 +1,18 @@
 /// Reads what ``BinaryWriter`` wrote, failing with ``EventDecodingError`` past the end or
 /// on malformed values.
-struct BinaryReader {
-    let bytes: UnsafeRawBufferPointer
-    var offset = 0
+public struct BinaryReader {
+    /// The bytes read.
+    public let bytes: UnsafeRawBufferPointer
+    /// Where the next read starts.
+    public var offset = 0
 
-    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    /// Reads from `bytes`, which must outlive the reader.
+    public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
-    var isAtEnd: Bool { offset == bytes.count }
+    /// Whether every byte was read.
+    public var isAtEnd: Bool { offset == bytes.count }
 
-    mutating func readUInt64() throws(EventDecodingError) -> UInt64 {
+    public mutating func readUInt64() throws(EventDecodingError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -21,22 +25,22 @@ struct BinaryReader {
         }
     }
 
-    mutating func readInt64() throws(EventDecodingError) -> Int64 {
+    public mutating func readInt64() throws(EventDecodingError) -> Int64 {
         let raw = try readUInt64()
         return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
     }
 
-    mutating func readInt() throws(EventDecodingError) -> Int {
+    public mutating func readInt() throws(EventDecodingError) -> Int {
         Int(truncatingIfNeeded: try readInt64())
     }
 
-    mutating func readByte() throws(EventDecodingError) -> UInt8 {
+    public mutating func readByte() throws(EventDecodingError) -> UInt8 {
         guard offset < bytes.count else { throw .malformed("the payload ends early") }
         defer { offset += 1 }
         return bytes[offset]
     }
 
-    mutating func readBool() throws(EventDecodingError) -> Bool {
+    public mutating func readBool() throws(EventDecodingError) -> Bool {
         switch try readByte() {
         case 0: false
         case 1: true
@@ -44,28 +48,28 @@ struct BinaryReader {
         }
     }
 
-    mutating func readDouble() throws(EventDecodingError) -> Double {
+    public mutating func readDouble() throws(EventDecodingError) -> Double {
         guard bytes.count - offset >= 8 else { throw .malformed("the payload ends early") }
         defer { offset += 8 }
         return Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)))
     }
 
-    mutating func readString() throws(EventDecodingError) -> String {
+    public mutating func readString() throws(EventDecodingError) -> String {
         let count = Int(try readUInt64())
         guard count >= 0, bytes.count - offset >= count else { throw .malformed("a string runs past the payload") }
         defer { offset += count }
         return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]), as: UTF8.self)
     }
 
-    mutating func readInstant() throws(EventDecodingError) -> Instant {
+    public mutating func readInstant() throws(EventDecodingError) -> Instant {
         Instant(microsecondsSinceEpoch: try readInt64())
     }
 
-    mutating func readDuration() throws(EventDecodingError) -> Duration {
+    public mutating func readDuration() throws(EventDecodingError) -> Duration {
         .microseconds(try readInt64())
     }
 
-    mutating func readOptional<T>(_ body: (inout BinaryReader) throws(EventDecodingError) -> T) throws(EventDecodingError) -> T? {
+    public mutating func readOptional<T>(_ body: (inout BinaryReader) throws(EventDecodingError) -> T) throws(EventDecodingError) -> T? {
         try readBool() ? try body(&self) : nil
     }
 }

@@ -1,11 +1,13 @@
 /// Writes the compact binary form of event payloads: LEB128 varints, zigzag for signed
 /// numbers, length-prefixed UTF-8 strings, a presence byte before optionals.
-struct BinaryWriter {
-    private(set) var bytes: [UInt8] = []
+public struct BinaryWriter: Sendable {
+    /// The bytes written so far.
+    public private(set) var bytes: [UInt8] = []
 
-    init(capacity: Int = 64) { bytes.reserveCapacity(capacity) }
+    /// Creates an empty writer.
+    public init(capacity: Int = 64) { bytes.reserveCapacity(capacity) }
 
-    mutating func write(_ value: UInt64) {
+    public mutating func write(_ value: UInt64) {
         var value = value
         while value >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
@@ -14,30 +16,30 @@ struct BinaryWriter {
         bytes.append(UInt8(value))
     }
 
-    mutating func write(_ value: Int64) {
+    public mutating func write(_ value: Int64) {
         write(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
     }
 
-    mutating func write(_ value: Int) { write(Int64(value)) }
+    public mutating func write(_ value: Int) { write(Int64(value)) }
 
-    mutating func write(_ value: Bool) { bytes.append(value ? 1 : 0) }
+    public mutating func write(_ value: Bool) { bytes.append(value ? 1 : 0) }
 
-    mutating func write(_ value: UInt8) { bytes.append(value) }
+    public mutating func write(_ value: UInt8) { bytes.append(value) }
 
-    mutating func write(_ value: Double) {
+    public mutating func write(_ value: Double) {
         withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
-    mutating func write(_ value: String) {
+    public mutating func write(_ value: String) {
         write(UInt64(value.utf8.count))
         bytes.append(contentsOf: value.utf8)
     }
 
-    mutating func write(_ value: Instant) { write(value.microsecondsSinceEpoch) }
+    public mutating func write(_ value: Instant) { write(value.microsecondsSinceEpoch) }
 
-    mutating func write(_ value: Duration) { write(value.wholeMicroseconds) }
+    public mutating func write(_ value: Duration) { write(value.wholeMicroseconds) }
 
-    mutating func write<T>(_ value: T?, _ body: (inout BinaryWriter, T) -> Void) {
+    public mutating func write<T>(_ value: T?, _ body: (inout BinaryWriter, T) -> Void) {
         if let value {
             bytes.append(1)
             body(&self, value)

@@ -163,18 +163,18 @@ public enum EventCodec {
 
     // MARK: Parts
 
-    private static func readOptionalInstant(_ reader: inout BinaryReader) throws(EventDecodingError) -> Instant? {
+    static func readOptionalInstant(_ reader: inout BinaryReader) throws(EventDecodingError) -> Instant? {
         try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readInstant() }
     }
 
-    private static func writeOutcome(_ outcome: RunOutcome, to writer: inout BinaryWriter) {
+    static func writeOutcome(_ outcome: RunOutcome, to writer: inout BinaryWriter) {
         writer.write(outcome.statusCode) { $0.write($1) }
         writer.write(outcome.duration) { $0.write($1) }
         writer.write(outcome.responseExcerpt) { $0.write($1) }
         writer.write(outcome.error) { $0.write($1) }
     }
 
-    private static func readOutcome(_ reader: inout BinaryReader) throws(EventDecodingError) -> RunOutcome {
+    static func readOutcome(_ reader: inout BinaryReader) throws(EventDecodingError) -> RunOutcome {
         RunOutcome(
             statusCode: try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readInt() },
             duration: try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readDuration() },
@@ -183,7 +183,7 @@ public enum EventCodec {
         )
     }
 
-    private static func writeDefinition(_ definition: TaskDefinition, to writer: inout BinaryWriter) {
+    static func writeDefinition(_ definition: TaskDefinition, to writer: inout BinaryWriter) {
         writer.write(definition.name)
         writer.write(definition.description)
         writer.write(definition.labels.count)
@@ -231,7 +231,7 @@ public enum EventCodec {
         }
     }
 
-    private static func readDefinition(_ reader: inout BinaryReader) throws(EventDecodingError) -> TaskDefinition {
+    static func readDefinition(_ reader: inout BinaryReader) throws(EventDecodingError) -> TaskDefinition {
         let name = try reader.readString()
         let description = try reader.readString()
         var labels: [String: String] = [:]

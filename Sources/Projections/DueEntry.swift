@@ -1,0 +1,53 @@
+public import Scheduling
+
+/// One attempt of a task that will fall due: the due index's element, ordered by due
+/// instant, then task id, then occurrence.
+public struct DueEntry: Sendable, Hashable, Comparable {
+    /// When it is due.
+    public let dueAt: Instant
+    /// The task.
+    public let taskID: TaskID
+    /// The occurrence; nil for the task's next scheduled occurrence (derived from `dueAt`).
+    let pendingOccurrence: OccurrenceID?
+    /// The attempt number.
+    public let attempt: Int
+
+    /// The occurrence the entry is for.
+    public var occurrence: OccurrenceID {
+        pendingOccurrence ?? .scheduled(taskID, at: dueAt)
+    }
+
+    public static func < (lhs: DueEntry, rhs: DueEntry) -> Bool {
+        if lhs.dueAt != rhs.dueAt { return lhs.dueAt < rhs.dueAt }
+        if lhs.taskID != rhs.taskID { return lhs.taskID < rhs.taskID }
+        if lhs.attempt != rhs.attempt { return lhs.attempt < rhs.attempt }
+        return (lhs.pendingOccurrence?.rawValue ?? "") < (rhs.pendingOccurrence?.rawValue ?? "")
+    }
+
+    /// The entries a task in `state` has: its next scheduled occurrence while active, and
+    /// its pending retries and triggers (manual ones also while paused).
+    static func entries(of state: TaskState) -> [DueEntry] {
+        var entries: [DueEntry] = []
+        if state.status == .active, let next = state.nextDueAt {
+            entries.append(DueEntry(dueAt: next, taskID: state.id, pendingOccurrence: nil, attempt: 1))
+        }
+        if state.status == .active || state.status == .paused {
+            for pending in state.pending.values where state.status == .active || pending.kind == .manual {
+                entries.append(DueEntry(
+                    dueAt: pending.dueAt, taskID: state.id, pendingOccurrence: pending.occurrence, attempt: pending.attempt
+                ))
+            }
+        }
+        return entries
+    }
+
+    /// Whether the entry is still one of `state`'s entries.
+    func isCurrent(in state: TaskState?) -> Bool {
+        guard let state else { return false }
+        if let occurrence = pendingOccurrence {
+            guard let pending = state.pending[occurrence], pending.dueAt == dueAt, pending.attempt == attempt else { return false }
+            return state.status == .active || (state.status == .paused && pending.kind == .manual)
+        }
+        return state.status == .active && state.nextDueAt == dueAt && attempt == 1
+    }
+}

@@ -1,0 +1,109 @@
+public import Journal
+public import Scheduling
+
+/// The state every reader of Almanac works from — tasks, recent runs, and the due index —
+/// as a pure fold of the journal's events in position order.
+///
+/// Invariant (tested): the state built live, event by event, equals the state rebuilt by
+/// replaying the journal from position 0, and equals a snapshot at N plus the tail after N.
+public struct Projection: Sendable {
+    /// Every task ever created, deleted ones included.
+    public private(set) var tasks: [TaskID: TaskState] = [:]
+    /// Recent runs of each task.
+    public private(set) var runLog: RunLog
+    /// The attempts that will fall due.
+    public private(set) var dueIndex = DueIndex()
+    /// The position of the last event applied (0 before any).
+    public private(set) var position: UInt64 = 0
+    /// Events whose stream version did not follow the task's version (0 for a sound journal).
+    public private(set) var inconsistencies = 0
+
+    /// Creates an empty projection.
+    public init(runRetention: Int = 20) {
+        runLog = RunLog(retention: runRetention)
+    }
+
+    /// Applies a journal record: decodes it and folds it in.
+    public mutating func apply(_ recorded: RecordedEvent) throws(ProjectionError) {
+        guard recorded.position > position else {
+            throw ProjectionError(position: recorded.position, message: "event applied out of order (after \(position))")
+        }
+        let event: TaskEvent
+        do {
+            event = try EventCodec.decode(
+                type: recorded.type,
+                schemaVersion: recorded.schemaVersion,
+                payload: recorded.payload,
+                taskID: TaskID(recorded.streamID.rawValue),
+                at: Instant(microsecondsSinceEpoch: recorded.recordedAt)
+            )
+        } catch {
+            throw ProjectionError(position: recorded.position, message: "cannot decode \(recorded.type): \(error)")
+        }
+        apply(event, position: recorded.position, streamVersion: recorded.streamVersion)
+    }
+
+    /// Folds in a decoded event recorded at `position` as version `streamVersion` of its task.
+    public mutating func apply(_ event: TaskEvent, position: UInt64, streamVersion: UInt64) {
+        let id = event.taskID
+        let before = tasks[id].map(DueEntry.entries(of:)) ?? []
+        if tasks[id] != nil {
+            tasks[id]!.apply(event)
+        } else if let created = TaskState.evolve(nil, event) {
+            tasks[id] = created
+        }
+        if let version = tasks[id]?.version, version != streamVersion { inconsistencies += 1 }
+        let after = tasks[id].map(DueEntry.entries(of:)) ?? []
+        if before != after { dueIndex.update(before: before, after: after) }
+        runLog.apply(event)
+        self.position = position
+        if dueIndex.needsCompaction { dueIndex = DueIndex(tasks: tasks.values) }
+    }
+
+    /// The earliest attempt due, if any.
+    public mutating func nextDue() -> DueEntry? {
+        let tasks = self.tasks
+        return dueIndex.first { $0.isCurrent(in: tasks[$0.taskID]) }
+    }
+
+    /// Every attempt due at or before `now`, earliest first, at most `limit`.
+    public mutating func due(at now: Instant, limit: Int = .max) -> [DueEntry] {
+        let tasks = self.tasks
+        return dueIndex.due(at: now, limit: limit) { $0.isCurrent(in: tasks[$0.taskID]) }
+    }
+
+    /// A stable digest of the whole state (tasks and run log), equal for equal states in any
+    /// process: FNV-1a over the snapshot encoding, as 16 hex digits.
+    public var digest: String {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in ProjectionSnapshot.encodeState(self) { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// Rebuilds a projection from its parts (snapshot loading).
+    init(tasks: [TaskID: TaskState], runLog: RunLog, position: UInt64) {
+        self.tasks = tasks
+        self.runLog = runLog
+        self.position = position
+        self.dueIndex = DueIndex(tasks: tasks.values)
+    }
+}
+
+extension Projection: Equatable {
+    /// Projections are equal when their tasks, run logs and positions are; the due index is
+    /// derived from the tasks.
+    public static func == (lhs: Projection, rhs: Projection) -> Bool {
+        lhs.position == rhs.position && lhs.tasks == rhs.tasks && lhs.runLog == rhs.runLog
+    }
+}
+
+/// A journal record that cannot be folded into the projection.
+public struct ProjectionError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The record's position.
+    public let position: UInt64
+    /// What is wrong.
+    public let message: String
+
+    public var description: String { "position \(position): \(message)" }
+}

@@ -1,0 +1,82 @@
+public import Journal
+public import Scheduling
+
+/// Builds projections from a journal: in full, up to a point, or from a snapshot plus the tail.
+public enum Replay {
+    /// How far to replay.
+    public enum Limit: Sendable, Hashable {
+        /// Everything.
+        case head
+        /// Every event up to and including this position.
+        case position(UInt64)
+        /// The longest prefix of the journal whose events were all recorded at or before this instant.
+        case instant(Instant)
+    }
+
+    /// Replays `journal` from position 0 up to `limit`.
+    public static func build(
+        from journal: some Journal,
+        until limit: Limit = .head,
+        runRetention: Int = 20,
+        batchSize: Int = 4096
+    ) async throws -> Projection {
+        var projection = Projection(runRetention: runRetention)
+        try await catchUp(&projection, from: journal, until: limit, batchSize: batchSize)
+        return projection
+    }
+
+    /// Starts from the newest usable snapshot at or before the limit's position, then replays
+    /// the tail; falls back to a full replay when no snapshot fits this build.
+    public static func fromSnapshot(
+        of journal: some Journal & SnapshotStore,
+        until limit: Limit = .head,
+        runRetention: Int = 20
+    ) async throws -> (projection: Projection, snapshotPosition: UInt64?) {
+        let ceiling: UInt64
+        switch limit {
+        case .head, .instant: ceiling = .max
+        case .position(let position): ceiling = position
+        }
+        var start = Projection(runRetention: runRetention)
+        var used: UInt64?
+        if let snapshot = try await journal.latestSnapshot(atOrBefore: ceiling),
+            let loaded = try ProjectionSnapshot.load(snapshot, runRetention: runRetention),
+            try await snapshotFits(loaded.position, limit: limit, journal: journal)
+        {
+            start = loaded
+            used = snapshot.position
+        }
+        try await catchUp(&start, from: journal, until: limit, batchSize: 4096)
+        return (start, used)
+    }
+
+    /// Applies every event after the projection's position, up to `limit`.
+    public static func catchUp(
+        _ projection: inout Projection,
+        from journal: some Journal,
+        until limit: Limit = .head,
+        batchSize: Int = 4096
+    ) async throws {
+        while true {
+            let batch = try await journal.read(after: projection.position, limit: batchSize)
+            if batch.isEmpty { return }
+            for event in batch {
+                switch limit {
+                case .head: break
+                case .position(let last): if event.position > last { return }
+                case .instant(let instant): if event.recordedAt > instant.microsecondsSinceEpoch { return }
+                }
+                try projection.apply(event)
+            }
+        }
+    }
+
+    /// Whether a snapshot at `position` lies within `limit` (for an instant: its last event
+    /// was recorded at or before it).
+    private static func snapshotFits(_ position: UInt64, limit: Limit, journal: some Journal) async throws -> Bool {
+        guard case .instant(let instant) = limit else { return true }
+        guard position > 0 else { return true }
+        guard let last = try await journal.read(after: position - 1, limit: 1).first else { return false }
+        return last.recordedAt <= instant.microsecondsSinceEpoch
+    }
+}

@@ -1,0 +1,102 @@
+/// The binary form of a ``TaskState`` inside projection snapshots.
+///
+/// Deterministic: dictionaries are written in key order, so equal states encode to equal
+/// bytes and a digest of the bytes is a digest of the state.
+public enum TaskStateCodec {
+    /// The layout version of this encoding; a snapshot of another version is not trusted.
+    public static let version: UInt16 = 1
+
+    /// Appends the state to `writer`.
+    public static func encode(_ state: TaskState, to writer: inout BinaryWriter) {
+        writer.write(state.id.rawValue)
+        EventCodec.writeDefinition(state.definition, to: &writer)
+        writer.write(UInt8(TaskStatus.allCases.firstIndex(of: state.status) ?? 0))
+        writer.write(state.version)
+        writer.write(state.createdAt)
+        writer.write(state.updatedAt)
+        writer.write(state.nextDueAt) { $0.write($1) }
+        writer.write(state.inFlight.count)
+        for run in state.inFlight.keys.sorted() {
+            let start = state.inFlight[run]!
+            writer.write(start.occurrence.rawValue)
+            writer.write(start.attempt)
+            writer.write(start.scheduledAt)
+            writer.write(start.dueAt)
+            writer.write(start.occurrenceKind == .manual)
+            writer.write(start.nextDueAt) { $0.write($1) }
+        }
+        writer.write(state.pending.count)
+        for occurrence in state.pending.keys.sorted() {
+            let pending = state.pending[occurrence]!
+            writer.write(occurrence.rawValue)
+            writer.write(pending.scheduledAt)
+            writer.write(pending.attempt)
+            writer.write(pending.dueAt)
+            writer.write(pending.kind == .manual)
+        }
+        writer.write(state.counts.runs)
+        writer.write(state.counts.succeeded)
+        writer.write(state.counts.failed)
+        writer.write(state.counts.skipped)
+        writer.write(state.lastRun) { writer, last in
+            writer.write(last.run.rawValue)
+            writer.write(last.result.rawValue)
+            writer.write(last.at)
+            writer.write(last.statusCode) { $0.write($1) }
+        }
+        writer.write(state.recentTriggers.count)
+        for trigger in state.recentTriggers { writer.write(trigger) }
+    }
+
+    /// Reads a state written by ``encode(_:to:)``.
+    public static func decode(from reader: inout BinaryReader) throws(EventDecodingError) -> TaskState {
+        let id = TaskID(try reader.readString())
+        let definition = try EventCodec.readDefinition(&reader)
+        let statusIndex = Int(try reader.readByte())
+        guard statusIndex < TaskStatus.allCases.count else { throw .malformed("task status \(statusIndex) is unknown") }
+        let version = try reader.readUInt64()
+        let createdAt = try reader.readInstant()
+        var state = TaskState(id: id, definition: definition, createdAt: createdAt, nextDueAt: nil)
+        state.status = TaskStatus.allCases[statusIndex]
+        state.version = version
+        state.updatedAt = try reader.readInstant()
+        state.nextDueAt = try EventCodec.readOptionalInstant(&reader)
+        for _ in 0..<max(0, try reader.readInt()) {
+            let occurrence = OccurrenceID(rawValue: try reader.readString())
+            let attempt = try reader.readInt()
+            let scheduledAt = try reader.readInstant()
+            let dueAt = try reader.readInstant()
+            let manual = try reader.readBool()
+            let start = RunStart(
+                run: RunID(occurrence, attempt: attempt), occurrence: occurrence, scheduledAt: scheduledAt, dueAt: dueAt,
+                attempt: attempt, occurrenceKind: manual ? .manual : .scheduled,
+                nextDueAt: try EventCodec.readOptionalInstant(&reader)
+            )
+            state.inFlight[start.run] = start
+        }
+        for _ in 0..<max(0, try reader.readInt()) {
+            let occurrence = OccurrenceID(rawValue: try reader.readString())
+            state.pending[occurrence] = PendingAttempt(
+                occurrence: occurrence,
+                scheduledAt: try reader.readInstant(),
+                attempt: try reader.readInt(),
+                dueAt: try reader.readInstant(),
+                kind: try reader.readBool() ? .manual : .scheduled
+            )
+        }
+        state.counts = RunCounts(
+            runs: try reader.readInt(), succeeded: try reader.readInt(),
+            failed: try reader.readInt(), skipped: try reader.readInt()
+        )
+        state.lastRun = try reader.readOptional { (reader) throws(EventDecodingError) in
+            let run = RunID(rawValue: try reader.readString())
+            guard let result = LastRun.Result(rawValue: try reader.readString()) else { throw .malformed("unknown last-run result") }
+            return LastRun(
+                run: run, result: result, at: try reader.readInstant(),
+                statusCode: try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readInt() }
+            )
+        }
+        for _ in 0..<max(0, try reader.readInt()) { state.recentTriggers.append(try reader.readString()) }
+        return state
+    }
+}
