@@ -57,6 +57,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "bench-replay",
+            dependencies: ["Journal", "Scheduling", "Projections"],
+            path: "tools/bench/replay",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "bench-journal",
             dependencies: ["Journal"],
             path: "tools/bench/journal",
