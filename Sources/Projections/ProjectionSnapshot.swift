@@ -9,16 +9,26 @@ public enum ProjectionSnapshot {
     /// The format name this build writes and accepts.
     public static let format = "projections/1+tasks/\(TaskStateCodec.version)+runs/1"
 
-    /// The snapshot of `projection`.
+    /// The snapshot of `projection`: a CRC32C of the state, then the state.
     public static func make(_ projection: Projection) -> StoredSnapshot {
-        StoredSnapshot(position: projection.position, format: format, bytes: encodeState(projection))
+        let state = encodeState(projection)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(state.count + 4)
+        let checksum = state.withUnsafeBytes { CRC32C.update(0, $0) }
+        withUnsafeBytes(of: checksum.bigEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: state)
+        return StoredSnapshot(position: projection.position, format: format, bytes: bytes)
     }
 
     /// The projection a snapshot holds, or nil when its format is not this build's.
     public static func load(_ snapshot: StoredSnapshot, runRetention: Int = 20) throws(ProjectionError) -> Projection? {
         guard snapshot.format == format else { return nil }
         do {
-            return try snapshot.bytes.withUnsafeBytes { raw throws(EventDecodingError) in
+            return try snapshot.bytes.withUnsafeBytes { all throws(EventDecodingError) in
+                guard all.count >= 4 else { throw EventDecodingError(message: "too short") }
+                let stored = UInt32(bigEndian: all.loadUnaligned(as: UInt32.self))
+                let raw = UnsafeRawBufferPointer(rebasing: all[4...])
+                guard CRC32C.update(0, raw) == stored else { throw EventDecodingError(message: "checksum mismatch") }
                 var reader = BinaryReader(raw)
                 var tasks: [TaskID: TaskState] = [:]
                 let taskCount = try reader.readInt()

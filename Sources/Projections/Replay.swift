@@ -26,7 +26,8 @@ public enum Replay {
     }
 
     /// Starts from the newest usable snapshot at or before the limit's position, then replays
-    /// the tail; falls back to a full replay when no snapshot fits this build.
+    /// the tail. Falls back to a full replay when there is no snapshot, when its format is
+    /// not this build's, or when it is damaged: a snapshot is never trusted wrongly.
     public static func fromSnapshot(
         of journal: some Journal & SnapshotStore,
         until limit: Limit = .head,
@@ -40,7 +41,7 @@ public enum Replay {
         var start = Projection(runRetention: runRetention)
         var used: UInt64?
         if let snapshot = try await journal.latestSnapshot(atOrBefore: ceiling),
-            let loaded = try ProjectionSnapshot.load(snapshot, runRetention: runRetention),
+            let loaded = try? ProjectionSnapshot.load(snapshot, runRetention: runRetention),
             try await snapshotFits(loaded.position, limit: limit, journal: journal)
         {
             start = loaded
