@@ -247,7 +247,7 @@ public enum EventCodec {
             let source = try reader.readString()
             let zone = try reader.readString()
             do {
-                kind = .cron(try CronSchedule(expression: CronExpression(source), timeZoneIdentifier: zone))
+                kind = .cron(try CronScheduleMemo.schedule(source: source, zone: zone))
             } catch {
                 throw EventDecodingError(message: "stored cron schedule \"\(source)\" in \(zone) no longer parses: \(error)")
             }
