@@ -23,6 +23,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // MARK: Storage foundation
@@ -40,6 +42,17 @@ let package = Package(
         .target(
             name: "Projections",
             dependencies: ["Journal", "Scheduling", .product(name: "HeapModule", package: "swift-collections")],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Engine
+        .target(
+            name: "Engine",
+            dependencies: [
+                "Journal", "Scheduling", "Projections",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
 
@@ -70,12 +83,20 @@ let package = Package(
         ),
 
         // MARK: Test support and tests
-        .target(name: "AlmanacTesting", dependencies: ["Journal"], swiftSettings: swiftSettings),
+        .target(name: "AlmanacTesting", dependencies: ["Journal", "Scheduling", "Engine"], swiftSettings: swiftSettings),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "AlmanacTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SchedulingTests",
             dependencies: ["Scheduling"],
             exclude: ["Vectors"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EngineTests",
+            dependencies: [
+                "Engine", "Journal", "Scheduling", "Projections", "AlmanacTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

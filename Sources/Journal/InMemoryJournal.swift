@@ -14,7 +14,7 @@ public final class InMemoryJournal: Journal, SnapshotStore {
     }
 
     private let state = Mutex(State())
-    private let notifier = HeadNotifier(head: 0)
+    private let notifier = PositionNotifier(head: 0)
 
     /// Creates an empty journal.
     public init() {}

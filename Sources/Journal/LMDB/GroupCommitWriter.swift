@@ -37,7 +37,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let maxEventsPerCommit: Int
     /// The most record bytes one commit takes (a single larger append still goes alone).
     static let maxBytesPerCommit = 32 << 20
-    private let notifier: HeadNotifier
+    private let notifier: PositionNotifier
 
     private let condition = MonotonicCondition()
     private var queue: [Pending] = []
@@ -70,7 +70,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         indexFlushThreshold: Int,
         maxEventsPerCommit: Int,
         gatheringWindow: Duration,
-        notifier: HeadNotifier
+        notifier: PositionNotifier
     ) {
         // At most one second: a window is a few hundred microseconds in practice.
         let window = min(max(gatheringWindow, .zero), .seconds(1))

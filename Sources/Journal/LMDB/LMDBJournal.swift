@@ -56,7 +56,7 @@ public final class LMDBJournal: Journal {
     let streams: Database
     let meta: Database
     let snapshots: Database
-    private let notifier: HeadNotifier
+    private let notifier: PositionNotifier
     let writer: GroupCommitWriter?
     private let writerLock: WriterLock?
 
@@ -99,7 +99,7 @@ public final class LMDBJournal: Journal {
         }
         identity = try Self.checkFormat(environment: environment, meta: meta, directory: directory)
         let tail = try Self.readTail(environment: environment, events: events)
-        notifier = HeadNotifier(head: tail.position)
+        notifier = PositionNotifier(head: tail.position)
         if configuration.readOnly {
             writer = nil
         } else {

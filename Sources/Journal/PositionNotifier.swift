@@ -1,7 +1,8 @@
 import Synchronization
 
-/// Wakes tasks waiting for the journal's head to pass a position.
-final class HeadNotifier: Sendable {
+/// Wakes tasks waiting for a position (a journal's head, a projection's applied position)
+/// to pass a given value. Waits end early, with an error, on `close()` or cancellation.
+public final class PositionNotifier: Sendable {
     private struct Waiter {
         let position: UInt64
         let continuation: CheckedContinuation<Void, any Error>
@@ -16,12 +17,16 @@ final class HeadNotifier: Sendable {
 
     private let state: Mutex<State>
 
-    init(head: UInt64) {
+    /// Creates a notifier whose position starts at `head`.
+    public init(head: UInt64) {
         state = Mutex(State(head: head))
     }
 
-    /// Records a new head and wakes every waiter it passes.
-    func advance(to head: UInt64) {
+    /// The current position.
+    public var position: UInt64 { state.withLock { $0.head } }
+
+    /// Records a new position and wakes every waiter it passes.
+    public func advance(to head: UInt64) {
         let ready: [Waiter] = state.withLock { state in
             guard head > state.head else { return [] }
             state.head = head
@@ -37,7 +42,7 @@ final class HeadNotifier: Sendable {
     }
 
     /// Wakes every waiter with a "closed" error; later waits fail at once.
-    func close() {
+    public func close() {
         let all: [Waiter] = state.withLock { state in
             state.closed = true
             defer { state.waiters = [:] }
@@ -46,8 +51,8 @@ final class HeadNotifier: Sendable {
         for waiter in all { waiter.continuation.resume(throwing: JournalError.closedJournal) }
     }
 
-    /// Returns once the head is beyond `position`.
-    func wait(after position: UInt64) async throws {
+    /// Returns once the position is beyond `position`.
+    public func wait(after position: UInt64) async throws {
         let id = state.withLock { state in
             defer { state.nextID += 1 }
             return state.nextID

@@ -1,0 +1,59 @@
+public import Journal
+public import Scheduling
+
+/// The only write path: decides a command on the task's current state, appends the events
+/// with the task's version as the expected version (deciding again on a conflict), and
+/// returns once they are durable and applied.
+public struct CommandService: Sendable {
+    /// What a command did.
+    public struct Outcome: Sendable, Hashable {
+        /// The events appended (empty when the command had already taken effect).
+        public let events: [TaskEvent]
+        /// The task's version afterwards (its ETag).
+        public let version: UInt64
+        /// The journal position of the last event appended, or the store's position.
+        public let position: UInt64
+    }
+
+    let journal: any Journal
+    let store: ProjectionStore
+    let clock: any WallClock
+    /// How often a command is decided again after losing a race for its task.
+    let maxAttempts = 8
+
+    /// Creates a command service.
+    public init(journal: any Journal, store: ProjectionStore, clock: any WallClock) {
+        self.journal = journal
+        self.store = store
+        self.clock = clock
+    }
+
+    /// Executes `command`: throws ``DomainError`` when the rules refuse it (nothing is
+    /// appended) and ``JournalError`` when storage fails.
+    @discardableResult
+    public func execute(_ command: TaskCommand) async throws -> Outcome {
+        for _ in 0..<maxAttempts {
+            let state = await store.state(of: command.taskID)
+            let events = try TaskDecider.decide(command, state: state, now: clock.now())
+            guard !events.isEmpty else {
+                return Outcome(events: [], version: state?.version ?? 0, position: await store.position)
+            }
+            let request = AppendRequest(events, decidedOn: state, task: command.taskID)
+            switch await journal.append([request])[0] {
+            case .success(let result):
+                try await store.catchUp()
+                return Outcome(events: events, version: result.streamVersion, position: result.lastPosition)
+            case .failure(let error) where error.code == .wrongExpectedVersion:
+                // Another writer changed the task first: see its events, then decide again.
+                try await store.catchUp()
+            case .failure(let error):
+                throw error
+            }
+        }
+        throw JournalError(
+            code: .wrongExpectedVersion,
+            message: "task \(command.taskID) kept changing while the command was decided; try again",
+            streamID: StreamID(command.taskID.rawValue)
+        )
+    }
+}

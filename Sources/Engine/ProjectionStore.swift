@@ -1,0 +1,70 @@
+public import Journal
+public import Projections
+public import Scheduling
+
+/// The live projection of one process: applies committed events in position order, and
+/// answers the questions the command service and the scheduler ask.
+///
+/// Writers call ``catchUp()`` after their appends commit; it reads every event after the
+/// projection's position from the journal, so events are applied in global position order
+/// however the appends' completions interleave.
+public actor ProjectionStore {
+    /// The current projection.
+    public private(set) var projection: Projection
+    private let journal: any Journal
+    private let applied: PositionNotifier
+    private var busy = false
+    private var queued: [CheckedContinuation<Void, Never>] = []
+
+    /// Creates a store starting from `projection` (empty, or loaded from a snapshot).
+    public init(journal: any Journal, projection: Projection = Projection()) {
+        self.journal = journal
+        self.projection = projection
+        self.applied = PositionNotifier(head: projection.position)
+    }
+
+    /// The position of the last event applied.
+    public var position: UInt64 { projection.position }
+
+    /// Applies every committed event after the current position.
+    public func catchUp() async throws {
+        await acquire()
+        defer { release() }
+        while true {
+            let batch = try await journal.read(after: projection.position, limit: 4096)
+            if batch.isEmpty { break }
+            for event in batch { try projection.apply(event) }
+        }
+        applied.advance(to: projection.position)
+    }
+
+    /// The task's current state.
+    public func state(of task: TaskID) -> TaskState? { projection.tasks[task] }
+
+    /// Every task's state.
+    public var tasks: [TaskID: TaskState] { projection.tasks }
+
+    /// Attempts due at or before `now`, earliest first.
+    public func due(at now: Instant, limit: Int) -> [DueEntry] { projection.due(at: now, limit: limit) }
+
+    /// The earliest attempt that will fall due.
+    public func nextDue() -> DueEntry? { projection.nextDue() }
+
+    /// Returns once events after `position` have been applied.
+    public nonisolated func waitForChange(after position: UInt64) async throws {
+        try await applied.wait(after: position)
+    }
+
+    // One catch-up at a time: an actor is re-entrant across the journal reads' awaits.
+    private func acquire() async {
+        if !busy {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { queued.append($0) }
+    }
+
+    private func release() {
+        if queued.isEmpty { busy = false } else { queued.removeFirst().resume() }
+    }
+}

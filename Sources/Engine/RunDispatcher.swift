@@ -1,0 +1,88 @@
+import Journal
+public import ServiceLifecycle
+import Synchronization
+import Scheduling
+
+/// Runs claimed attempts on an executor with bounded concurrency, and records each outcome
+/// through the command service.
+///
+/// The scheduler claims no more attempts than there are free slots, so when the pool is
+/// saturated due attempts wait in the due index — their lateness grows and is recorded at
+/// the claim — and none is dropped.
+public final class RunDispatcher: Service, Sendable {
+    private let executor: any RunExecutor
+    private let commands: CommandService
+    private let clock: any WallClock
+    /// The most attempts in flight at once.
+    public let maxConcurrent: Int
+    private let inFlight = Mutex(0)
+    /// Counts recorded attempts, so waiters can await the next one.
+    private let recorded = PositionNotifier(head: 0)
+    private let recordedCount = Mutex<UInt64>(0)
+    private let stream: AsyncStream<RunRequest>
+    private let input: AsyncStream<RunRequest>.Continuation
+
+    /// Creates a dispatcher.
+    public init(executor: any RunExecutor, commands: CommandService, clock: any WallClock, maxConcurrent: Int = 256) {
+        self.executor = executor
+        self.commands = commands
+        self.clock = clock
+        self.maxConcurrent = max(1, maxConcurrent)
+        (stream, input) = AsyncStream.makeStream(of: RunRequest.self)
+    }
+
+    /// Slots free for new attempts.
+    public var freeSlots: Int { inFlight.withLock { maxConcurrent - $0 } }
+
+    /// Attempts handed over and not yet recorded.
+    public var running: Int { inFlight.withLock { $0 } }
+
+    /// Hands claimed attempts over; the caller made sure there were slots for them.
+    public func dispatch(_ requests: [RunRequest]) {
+        guard !requests.isEmpty else { return }
+        inFlight.withLock { $0 += requests.count }
+        for request in requests { input.yield(request) }
+    }
+
+    /// Stops accepting attempts; `run()` returns once those handed over are recorded.
+    public func finish() { input.finish() }
+
+    /// Executes attempts until ``finish()`` is called (or the service group shuts down).
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            for await request in stream.cancelOnGracefulShutdown() {
+                group.addTask { await self.perform(request) }
+            }
+        }
+    }
+
+    /// Returns once no attempt is in flight.
+    public func waitUntilIdle() async throws {
+        while true {
+            let seen = recorded.position
+            if running == 0 { return }
+            try await recorded.wait(after: seen)
+        }
+    }
+
+    private func perform(_ request: RunRequest) async {
+        let result = await executor.execute(request)
+        let action: TaskCommand.Action
+        switch result {
+        case .succeeded(let outcome): action = .completeRun(request.start.run, outcome)
+        case .failed(let outcome): action = .failRun(request.start.run, outcome)
+        }
+        do {
+            try await commands.execute(TaskCommand(taskID: request.taskID, actor: "scheduler", action: action))
+        } catch {
+            // The run stays in flight in the journal; recovery at the next start fails it
+            // as interrupted and retries it under the same idempotency key.
+        }
+        inFlight.withLock { $0 -= 1 }
+        let count = recordedCount.withLock { value in
+            value += 1
+            return value
+        }
+        recorded.advance(to: count)
+    }
+}

@@ -1,0 +1,204 @@
+public import Journal
+public import Logging
+import Projections
+public import Scheduling
+public import ServiceLifecycle
+
+/// The scheduler loop: sleeps until the earliest due attempt (or until a command changes
+/// what is due), claims everything due in one group commit, and hands the claims to the
+/// dispatcher. ``tick(now:)`` is one wake-up, callable directly in tests.
+public final class Scheduler: Service, Sendable {
+    /// Scheduler settings.
+    public struct Configuration: Sendable, Hashable {
+        /// How late a scheduled occurrence may be found before its task's misfire policy applies.
+        public var misfireGrace: Duration
+        /// The most attempts decided in one group commit.
+        public var batchSize: Int
+        /// The most decisions one tick makes before letting the loop look again.
+        public var maxDecisionsPerTick: Int
+
+        /// Creates settings; the defaults suit a server.
+        public init(misfireGrace: Duration = .seconds(60), batchSize: Int = 4096, maxDecisionsPerTick: Int = 50_000) {
+            self.misfireGrace = misfireGrace
+            self.batchSize = batchSize
+            self.maxDecisionsPerTick = maxDecisionsPerTick
+        }
+    }
+
+    /// What one tick did.
+    public struct TickSummary: Sendable, Hashable {
+        /// Attempts claimed and handed to the dispatcher.
+        public var claimed = 0
+        /// Occurrences skipped (misfire or overlap).
+        public var skipped = 0
+        /// Decisions refused or lost to a concurrent change (tried again next tick).
+        public var deferred = 0
+        /// Whether due attempts were left for lack of dispatcher slots or the tick's bound.
+        public var moreDue = false
+    }
+
+    private let journal: any Journal
+    private let store: ProjectionStore
+    private let dispatcher: RunDispatcher
+    private let commands: CommandService
+    private let clock: any WallClock
+    private let configuration: Configuration
+    private let logger: Logger
+
+    /// Creates a scheduler.
+    public init(
+        journal: any Journal,
+        store: ProjectionStore,
+        dispatcher: RunDispatcher,
+        commands: CommandService,
+        clock: any WallClock,
+        configuration: Configuration = Configuration(),
+        logger: Logger
+    ) {
+        self.journal = journal
+        self.store = store
+        self.dispatcher = dispatcher
+        self.commands = commands
+        self.clock = clock
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Recovers, then loops: tick, then sleep until the next due attempt or a change.
+    public func run() async throws {
+        try await recoverInterruptedRuns()
+        while !Task.isCancelled {
+            let now = clock.now()
+            let summary = try await tick(now: now)
+            let progressed = summary.claimed + summary.skipped > 0
+            if summary.moreDue && progressed && dispatcher.freeSlots > 0 { continue }
+            let position = await store.position
+            let next: Instant?
+            if !summary.moreDue {
+                next = await store.nextDue()?.dueAt
+            } else if progressed || dispatcher.running > 0 {
+                next = nil  // waiting for a slot: a run's outcome is a change and wakes the loop
+            } else {
+                next = now + .seconds(1)  // refused attempts: look again shortly
+            }
+            await waitForWork(until: next, after: position)
+        }
+    }
+
+    /// Fails every attempt left in flight by a previous process as interrupted (retrying it
+    /// per its task's policy, under the same idempotency key). Call once, before claiming.
+    public func recoverInterruptedRuns() async throws {
+        try await store.catchUp()
+        for (id, state) in await store.tasks where !state.inFlight.isEmpty {
+            do {
+                try await commands.execute(TaskCommand(
+                    taskID: id, actor: "scheduler", reason: "recovered at start", action: .recoverRuns
+                ))
+            } catch {
+                logger.error("recovery failed", metadata: ["task.id": "\(id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Claims or skips every attempt due at `now` (as dispatcher slots allow) and hands the
+    /// claims to the dispatcher.
+    @discardableResult
+    public func tick(now: Instant) async throws -> TickSummary {
+        try await store.catchUp()
+        var summary = TickSummary()
+        var decisions = 0
+        while decisions < configuration.maxDecisionsPerTick {
+            let free = dispatcher.freeSlots
+            let entries = await store.due(at: now, limit: configuration.batchSize)
+            if entries.isEmpty { return summary }
+            let (requests, planned) = await decide(entries, now: now, freeSlots: free)
+            decisions += entries.count
+            if requests.isEmpty {
+                // Everything due is a claim waiting for a free slot (or was refused).
+                summary.moreDue = true
+                summary.deferred += entries.count
+                return summary
+            }
+            let results = await journal.append(requests)
+            var started: [RunRequest] = []
+            for (result, plan) in zip(results, planned) {
+                switch result {
+                case .success:
+                    for event in plan.events {
+                        switch event.kind {
+                        case .runStarted(let start):
+                            started.append(RunRequest(
+                                taskID: plan.task, start: start, action: plan.action, firedAt: clock.now()
+                            ))
+                        case .occurrenceSkipped:
+                            summary.skipped += 1
+                        default:
+                            break
+                        }
+                    }
+                case .failure(let error):
+                    summary.deferred += 1
+                    if error.code != .wrongExpectedVersion { throw error }
+                }
+            }
+            summary.claimed += started.count
+            dispatcher.dispatch(started)
+            try await store.catchUp()
+            if planned.count < entries.count { summary.moreDue = true }
+        }
+        summary.moreDue = true
+        return summary
+    }
+
+    private struct Plan {
+        let task: TaskID
+        let action: WebhookAction
+        let events: [TaskEvent]
+    }
+
+    /// Decides each due entry on its task's state, chaining decisions for the same task so
+    /// they can share one commit. Claims stop when the dispatcher has no free slot.
+    private func decide(_ entries: [DueEntry], now: Instant, freeSlots: Int) async -> ([AppendRequest], [Plan]) {
+        var states: [TaskID: TaskState] = [:]
+        var requests: [AppendRequest] = []
+        var plans: [Plan] = []
+        var slots = freeSlots
+        for entry in entries {
+            let known = states[entry.taskID]
+            guard let state = known != nil ? known : await store.state(of: entry.taskID) else { continue }
+            let action = MisfirePlanner.action(
+                for: entry.occurrence, attempt: entry.attempt, dueAt: entry.dueAt,
+                state: state, now: now, grace: configuration.misfireGrace
+            )
+            if case .startRun = action, slots == 0 { continue }
+            let events: [TaskEvent]
+            do {
+                events = try TaskDecider.decide(TaskCommand(taskID: entry.taskID, actor: "scheduler", action: action), state: state, now: now)
+            } catch {
+                logger.debug("due attempt refused", metadata: ["task.id": "\(entry.taskID)", "error": "\(error)"])
+                continue
+            }
+            guard !events.isEmpty else { continue }
+            if events.contains(where: { if case .runStarted = $0.kind { true } else { false } }) { slots -= 1 }
+            requests.append(AppendRequest(events, decidedOn: state, task: entry.taskID))
+            plans.append(Plan(task: entry.taskID, action: state.definition.action, events: events))
+            var next = state
+            for event in events { next.apply(event) }
+            states[entry.taskID] = next
+        }
+        return (requests, plans)
+    }
+
+    /// Sleeps until `deadline` (if any) or until events after `position` are applied,
+    /// whichever comes first.
+    private func waitForWork(until deadline: Instant?, after position: UInt64) async {
+        await withTaskGroup(of: Void.self) { group in
+            if let deadline {
+                group.addTask { try? await self.clock.sleep(until: deadline) }
+            }
+            group.addTask { try? await self.store.waitForChange(after: position) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+}

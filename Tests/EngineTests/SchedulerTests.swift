@@ -1,0 +1,258 @@
+import AlmanacTesting
+import Engine
+import Foundation
+import Journal
+import Logging
+import Projections
+import Scheduling
+import Testing
+
+@Suite("Scheduler on a manual clock", .timeLimit(.minutes(2)))
+struct SchedulerTests {
+    @Test func occurrencesFireAtTheirDueInstantsAndRecordTheirOutcome() async throws {
+        let executor = RecordingExecutor()
+        try await EngineFixture.with(executor: executor) { engine in
+            try await engine.run("a", .createTask(everyMinute("a")))
+            #expect(try await engine.tick(at: at(59)).claimed == 0)
+            #expect(executor.requests.isEmpty)
+            #expect(try await engine.tick(at: at(60)).claimed == 1)
+            #expect(try await engine.tick(at: at(60)).claimed == 0, "an occurrence is claimed once")
+            let request = try #require(executor.requests.first)
+            #expect(request.start.scheduledAt == at(60))
+            #expect(request.start.occurrence == .scheduled("a", at: at(60)))
+            #expect(request.firedAt == at(60))
+            #expect(try await engine.names(of: "a") == ["TaskCreated", "RunStarted", "RunSucceeded"])
+            let runs = await engine.runs(of: "a")
+            #expect(runs.map(\.outcome) == [.succeeded])
+            #expect(runs.first?.lateness == .zero)
+            #expect(try await engine.tick(at: at(180)).claimed == 2, "two occurrences due, within the grace period")
+            #expect(executor.requests.map(\.start.scheduledAt) == [at(60), at(120), at(180)])
+        }
+    }
+
+    @Test func aCronTaskFollowsTheDaylightSavingRuleOnTheLoop() async throws {
+        let executor = RecordingExecutor()
+        let newYork = try CronSchedule(expression: CronExpression("0 30 2 * * *"), timeZoneIdentifier: "America/New_York")
+        let clock = ManualClock(now: Instant(secondsSinceEpoch: 1_772_841_600))  // 2026-03-07T00:00:00Z
+        try await EngineFixture.with(clock: clock, executor: executor) { engine in
+            var definition = everyMinute("nightly")
+            definition.schedule = Schedule(.cron(newYork))
+            try await engine.run("nightly", .createTask(definition))
+            for _ in 0..<3 {
+                let next = try #require(await engine.store.nextDue())
+                try await engine.tick(at: next.dueAt)
+            }
+            // 02:30 EST on the 7th, the gap's end (03:00 EDT) on the 8th, 02:30 EDT on the 9th.
+            #expect(executor.requests.map(\.start.scheduledAt.secondsSinceEpoch) == [1_772_868_600, 1_772_953_200, 1_773_037_800])
+        }
+    }
+
+    @Test(arguments: [
+        (MisfirePolicy.runOnce, ["TaskCreated"] + Array(repeating: "OccurrenceSkipped", count: 9) + ["RunStarted", "RunSucceeded"], 1),
+        (MisfirePolicy.runAll(limit: 3), ["TaskCreated"] + Array(repeating: "OccurrenceSkipped", count: 7) + ["RunStarted", "RunSucceeded", "RunStarted", "RunSucceeded", "RunStarted", "RunSucceeded"], 3),
+        (MisfirePolicy.skip, ["TaskCreated"] + Array(repeating: "OccurrenceSkipped", count: 10), 0),
+    ])
+    func misfirePoliciesAfterDowntime(policy: MisfirePolicy, expected: [String], runs: Int) async throws {
+        let executor = RecordingExecutor()
+        try await EngineFixture.with(executor: executor, grace: .seconds(10)) { engine in
+            try await engine.run("a", .createTask(everyMinute("a", misfire: policy)))
+            // Down for ten minutes: occurrences at 60 … 600 are all found more than the
+            // 10-second grace late, at 630.
+            while try await engine.tick(at: at(630)).moreDue {}
+            try await engine.dispatcher.waitUntilIdle()
+            #expect(executor.requests.count == runs)
+            let names = try await engine.names(of: "a")
+            #expect(names.filter { $0 == "OccurrenceSkipped" }.count == expected.filter { $0 == "OccurrenceSkipped" }.count)
+            #expect(names.filter { $0 == "RunStarted" }.count == runs)
+            let skipped = try await engine.events(of: "a").compactMap { event -> SkipReason? in
+                if case .occurrenceSkipped(let skip) = event.kind { return skip.reason }
+                return nil
+            }
+            #expect(skipped.allSatisfy { $0 == .misfire })
+            // The runs are the latest missed occurrences, and the next one is in the future.
+            #expect(executor.requests.map(\.start.scheduledAt) == Array([at(600), at(540), at(480)].prefix(runs)).reversed())
+            #expect(await engine.store.state(of: "a")?.nextDueAt == at(660))
+        }
+    }
+
+    @Test func aLateOccurrenceWithinTheGraceRunsNormally() async throws {
+        let executor = RecordingExecutor()
+        try await EngineFixture.with(executor: executor, grace: .seconds(60)) { engine in
+            try await engine.run("a", .createTask(everyMinute("a", misfire: .skip)))
+            try await engine.tick(at: at(100))
+            #expect(executor.requests.map(\.start.scheduledAt) == [at(60)])
+            #expect(await engine.runs(of: "a").first?.lateness == .seconds(40))
+        }
+    }
+
+    @Test func forbiddenOverlapSkipsWhileARunIsInFlight() async throws {
+        let executor = GatedExecutor()
+        try await EngineFixture.with(executor: executor) { engine in
+            try await engine.run("a", .createTask(everyMinute("a", overlap: .forbid)))
+            engine.clock.advance(to: at(60))
+            try await engine.scheduler.tick(now: at(60))
+            await executor.waitForHeld(1)
+            engine.clock.advance(to: at(120))
+            let summary = try await engine.scheduler.tick(now: at(120))
+            #expect(summary.skipped == 1)
+            #expect(summary.claimed == 0)
+            try await engine.run("a", .triggerTask(trigger: "by-hand"))
+            #expect(try await engine.scheduler.tick(now: at(121)).skipped == 1, "manual triggers obey the policy")
+            executor.open()
+            try await engine.dispatcher.waitUntilIdle()
+            #expect(await engine.runs(of: "a").map(\.outcome) == [.succeeded, .skipped, .skipped])
+        }
+    }
+
+    @Test func retriesBackOffUnderTheSameIdempotencyKeyWithoutBlockingTheSchedule() async throws {
+        let executor = RecordingExecutor()
+        executor.answer(.failed(RunOutcome(statusCode: 500, error: "HTTP 500")), .failed(RunOutcome(error: "timed out")))
+        let retry = RetryPolicy(maxAttempts: 3, initialBackoff: .seconds(8), multiplier: 2, maxBackoff: .seconds(30))
+        try await EngineFixture.with(executor: executor) { engine in
+            try await engine.run("a", .createTask(everyMinute("a", retry: retry)))
+            try await engine.tick(at: at(60))
+            let firstRetry = try #require(await engine.store.state(of: "a")?.pending.values.first)
+            #expect(firstRetry.attempt == 2)
+            #expect(firstRetry.dueAt >= at(60) && firstRetry.dueAt <= at(68))
+            try await engine.tick(at: firstRetry.dueAt)
+            let secondRetry = try #require(await engine.store.state(of: "a")?.pending.values.first)
+            #expect(secondRetry.attempt == 3)
+            try await engine.tick(at: secondRetry.dueAt)
+            try await engine.tick(at: at(120))
+            let attempts = executor.requests.map { ($0.start.occurrence, $0.start.attempt) }
+            #expect(attempts.map(\.0) == [.scheduled("a", at: at(60)), .scheduled("a", at: at(60)), .scheduled("a", at: at(60)), .scheduled("a", at: at(120))])
+            #expect(attempts.map(\.1) == [1, 2, 3, 1])
+            #expect(await engine.runs(of: "a").map(\.outcome) == [.retrying, .retrying, .succeeded, .succeeded])
+        }
+    }
+
+    @Test func exhaustedRetriesLeaveTheRunFailedForGood() async throws {
+        let executor = RecordingExecutor(defaultResult: .failed(RunOutcome(statusCode: 503, error: "HTTP 503")))
+        try await EngineFixture.with(executor: executor) { engine in
+            try await engine.run("a", .createTask(everyMinute("a", retry: RetryPolicy(maxAttempts: 2, initialBackoff: .seconds(1)))))
+            try await engine.tick(at: at(60))
+            try await engine.tick(at: at(62))
+            #expect(await engine.runs(of: "a").map(\.outcome) == [.retrying, .failed])
+            #expect(await engine.store.state(of: "a")?.counts.failed == 2)
+            #expect(await engine.store.state(of: "a")?.pending.isEmpty == true)
+        }
+    }
+
+    @Test func pausingDuringARetryWaitHoldsTheRetryUntilResumed() async throws {
+        let executor = RecordingExecutor()
+        executor.answer(.failed(RunOutcome(statusCode: 500)))
+        try await EngineFixture.with(executor: executor) { engine in
+            try await engine.run("a", .createTask(everyMinute("a", retry: RetryPolicy(maxAttempts: 2, initialBackoff: .seconds(5)))))
+            try await engine.tick(at: at(60))
+            try await engine.run("a", .pauseTask, reason: "receiver maintenance")
+            #expect(try await engine.tick(at: at(90)).claimed == 0)
+            #expect(executor.requests.count == 1)
+            engine.clock.advance(to: at(100))
+            try await engine.run("a", .resumeTask)
+            try await engine.tick(at: at(100))
+            #expect(executor.requests.map(\.start.attempt) == [1, 2])
+            let paused = try await engine.events(of: "a").first { $0.kind == .paused }
+            #expect(paused?.reason == "receiver maintenance")
+            #expect(paused?.actor == "alice")
+        }
+    }
+
+    @Test func anUpdateOrDeleteJustBeforeTheTickWins() async throws {
+        let executor = RecordingExecutor()
+        try await EngineFixture.with(executor: executor) { engine in
+            try await engine.run("a", .createTask(everyMinute("a")))
+            try await engine.run("b", .createTask(everyMinute("b")))
+            engine.clock.advance(to: at(60))
+            var hourly = everyMinute("a")
+            hourly.schedule = Schedule(.interval(every: .seconds(3600), anchor: start))
+            try await engine.run("a", .updateTask(hourly))
+            try await engine.run("b", .deleteTask)
+            #expect(try await engine.tick(at: at(60)).claimed == 0)
+            #expect(executor.requests.isEmpty)
+            #expect(await engine.store.nextDue()?.dueAt == at(3600))
+        }
+    }
+
+    @Test func saturatedDispatchersLeaveDueRunsWaitingNeverDropped() async throws {
+        let executor = GatedExecutor()
+        try await EngineFixture.with(executor: executor, maxConcurrent: 2) { engine in
+            for name in ["a", "b", "c", "d", "e"] { try await engine.run(TaskID(name), .createTask(everyMinute(name))) }
+            engine.clock.advance(to: at(60))
+            let first = try await engine.scheduler.tick(now: at(60))
+            #expect(first.claimed == 2)
+            #expect(first.moreDue)
+            await executor.waitForHeld(2)
+            executor.open()
+            try await engine.dispatcher.waitUntilIdle()
+            engine.clock.advance(to: at(65))
+            while try await engine.scheduler.tick(now: at(65)).moreDue { try await engine.dispatcher.waitUntilIdle() }
+            try await engine.dispatcher.waitUntilIdle()
+            #expect(Set(executor.requests.map(\.taskID)) == ["a", "b", "c", "d", "e"])
+            // The ones that waited record their lateness.
+            var lateness: [Duration] = []
+            for name in ["a", "b", "c", "d", "e"] { lateness += await engine.runs(of: TaskID(name)).map(\.lateness) }
+            #expect(lateness.sorted() == [.zero, .zero, .seconds(5), .seconds(5), .seconds(5)])
+        }
+    }
+
+    @Test func runsInFlightAtACrashAreFailedAsInterruptedAndRetriedWithTheSameKey() async throws {
+        let journal = InMemoryJournal()
+        let clock = ManualClock(now: start)
+        do {
+            // A first process claims the occurrence; its dispatcher never runs, as if the
+            // process died right after the claim's commit.
+            let store = ProjectionStore(journal: journal)
+            let commands = CommandService(journal: journal, store: store, clock: clock)
+            let dispatcher = RunDispatcher(executor: RecordingExecutor(), commands: commands, clock: clock)
+            let scheduler = Scheduler(
+                journal: journal, store: store, dispatcher: dispatcher, commands: commands, clock: clock,
+                logger: Logger(label: "test")
+            )
+            try await commands.execute(TaskCommand(
+                taskID: "a", actor: "alice",
+                action: .createTask(everyMinute("a", retry: RetryPolicy(maxAttempts: 3, initialBackoff: .seconds(2))))
+            ))
+            clock.advance(to: at(60))
+            #expect(try await scheduler.tick(now: at(60)).claimed == 1)
+        }
+        let executor = RecordingExecutor()
+        clock.advance(to: at(70))
+        try await EngineFixture.with(journal: journal, clock: clock, executor: executor) { engine in
+            try await engine.scheduler.recoverInterruptedRuns()
+            let retry = try #require(await engine.store.state(of: "a")?.pending.values.first)
+            try await engine.tick(at: retry.dueAt)
+            let started = try await engine.events(of: "a").compactMap { event -> RunStart? in
+                if case .runStarted(let start) = event.kind { return start }
+                return nil
+            }
+            #expect(started.map(\.occurrence) == [.scheduled("a", at: at(60)), .scheduled("a", at: at(60))])
+            #expect(started.map(\.attempt) == [1, 2])
+            #expect(await engine.runs(of: "a").map(\.outcome) == [.interrupted, .succeeded])
+            let recovered = try await engine.events(of: "a").first { if case .runFailed = $0.kind { true } else { false } }
+            #expect(recovered?.reason == "recovered at start")
+        }
+    }
+
+    @Test func theLoopSleepsUntilTheEarliestDueInstantAndWakesForAnEarlierOne() async throws {
+        let executor = RecordingExecutor()
+        try await EngineFixture.with(executor: executor) { engine in
+            try await engine.run("hourly", .createTask({
+                var definition = everyMinute("hourly")
+                definition.schedule = Schedule(.interval(every: .seconds(3600), anchor: start))
+                return definition
+            }()))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await engine.scheduler.run() }
+                #expect(await eventually { engine.clock.earliestDeadline == at(3600) }, "asleep until the hourly occurrence")
+                // A new task due sooner wakes the loop, which sleeps again until it.
+                try await engine.run("soon", .createTask(everyMinute("soon")))
+                #expect(await eventually { engine.clock.earliestDeadline == at(60) })
+                engine.clock.advance(to: at(60))
+                #expect(await eventually { executor.requests.count == 1 })
+                #expect(executor.requests.first?.taskID == "soon")
+                #expect(await eventually { engine.clock.earliestDeadline == at(120) })
+                group.cancelAll()
+            }
+        }
+    }
+}
