@@ -46,14 +46,27 @@ public struct Projection: Sendable {
     /// Folds in a decoded event recorded at `position` as version `streamVersion` of its task.
     public mutating func apply(_ event: TaskEvent, position: UInt64, streamVersion: UInt64) {
         let id = event.taskID
-        let before = tasks[id].map(DueEntry.entries(of:)) ?? []
-        if tasks[id] != nil {
-            tasks[id]!.apply(event)
+        let before: [DueEntry]
+        let after: [DueEntry]
+        let version: UInt64?
+        if let index = tasks.index(forKey: id) {
+            // One lookup; the state is mutated in place through the values view, so its
+            // collections are never copied on write.
+            before = DueEntry.entries(of: tasks.values[index])
+            tasks.values[index].apply(event)
+            after = DueEntry.entries(of: tasks.values[index])
+            version = tasks.values[index].version
         } else if let created = TaskState.evolve(nil, event) {
+            before = []
+            after = DueEntry.entries(of: created)
+            version = created.version
             tasks[id] = created
+        } else {
+            before = []
+            after = []
+            version = nil
         }
-        if let version = tasks[id]?.version, version != streamVersion { inconsistencies += 1 }
-        let after = tasks[id].map(DueEntry.entries(of:)) ?? []
+        if let version, version != streamVersion { inconsistencies += 1 }
         if before != after { dueIndex.update(before: before, after: after) }
         runLog.apply(event)
         self.position = position
