@@ -1,6 +1,6 @@
 extension Duration {
     /// The duration truncated to whole microseconds.
-    var wholeMicroseconds: Int64 {
+    public var wholeMicroseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
     }

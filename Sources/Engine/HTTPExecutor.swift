@@ -1,0 +1,147 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Scheduling
+
+/// Performs attempts as HTTP calls through one owned AsyncHTTPClient.
+///
+/// Redirects are not followed (a redirect is a failure, as Standard Webhooks says, and
+/// following one is an SSRF route). Each call has the task's timeout as its deadline; the
+/// response is read up to a bound and its first 4 KiB kept as the run's excerpt. Only a 2xx
+/// status is success. Every call carries the occurrence id as `Idempotency-Key` — the same
+/// for every attempt and after a crash — so receivers can make delivery effectively once.
+public final class HTTPExecutor: RunExecutor {
+    /// Executor settings.
+    public struct Configuration: Sendable, Hashable {
+        /// How long connecting may take.
+        public var connectTimeout: Duration
+        /// How many response bytes are read at most; the rest is not read.
+        public var maxResponseBytes: Int
+        /// How many leading response bytes are kept as the run's excerpt.
+        public var excerptBytes: Int
+
+        /// Creates settings; the defaults suit a server.
+        public init(connectTimeout: Duration = .seconds(5), maxResponseBytes: Int = 64 * 1024, excerptBytes: Int = 4096) {
+            self.connectTimeout = connectTimeout
+            self.maxResponseBytes = maxResponseBytes
+            self.excerptBytes = excerptBytes
+        }
+    }
+
+    private let client: HTTPClient
+    private let clock: any WallClock
+    private let configuration: Configuration
+
+    /// Creates an executor with its own HTTP client; call ``shutdown()`` when done.
+    public init(clock: any WallClock, configuration: Configuration = Configuration()) {
+        self.clock = clock
+        self.configuration = configuration
+        let connect = TimeAmount.microseconds(configuration.connectTimeout.wholeMicroseconds)
+        client = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: HTTPClient.Configuration(
+                redirectConfiguration: .disallow,
+                timeout: HTTPClient.Configuration.Timeout(connect: connect)
+            )
+        )
+    }
+
+    /// Closes the client's connections.
+    public func shutdown() async throws {
+        try await client.shutdown()
+    }
+
+    public func execute(_ request: RunRequest) async -> RunResult {
+        let started = clock.now()
+        let http = makeRequest(request)
+        let timeout = TimeAmount.microseconds(max(1, request.action.timeout.wholeMicroseconds))
+        do {
+            let response = try await client.execute(http, timeout: timeout)
+            var excerpt: [UInt8] = []
+            var read = 0
+            for try await chunk in response.body {
+                let bytes = chunk.readableBytesView
+                if excerpt.count < configuration.excerptBytes {
+                    excerpt.append(contentsOf: bytes.prefix(configuration.excerptBytes - excerpt.count))
+                }
+                read += bytes.count
+                if read >= configuration.maxResponseBytes { break }
+            }
+            let status = Int(response.status.code)
+            let outcome = RunOutcome(
+                statusCode: status,
+                duration: clock.now() - started,
+                responseExcerpt: String(decoding: excerpt, as: UTF8.self),
+                error: (200..<300).contains(status) ? nil : "HTTP \(status) \(response.status.reasonPhrase)"
+            )
+            return (200..<300).contains(status) ? .succeeded(outcome) : .failed(outcome)
+        } catch {
+            return .failed(RunOutcome(duration: clock.now() - started, error: Self.describe(error, timeout: request.action.timeout)))
+        }
+    }
+
+    /// The HTTP request for an attempt: the task's headers, then Almanac's own (which win),
+    /// and the body with its placeholders filled in.
+    func makeRequest(_ request: RunRequest) -> HTTPClientRequest {
+        var http = HTTPClientRequest(url: request.action.url)
+        http.method = HTTPMethod(rawValue: request.action.method.uppercased())
+        for header in request.action.headers { http.headers.add(name: header.name, value: header.value) }
+        let start = request.start
+        let own: [(String, String)] = [
+            ("Idempotency-Key", start.occurrence.rawValue),
+            ("Almanac-Task-Id", request.taskID.rawValue),
+            ("Almanac-Run-Id", start.run.rawValue),
+            ("Almanac-Scheduled-At", start.scheduledAt.description),
+            ("Almanac-Attempt", String(start.attempt)),
+            ("User-Agent", "Almanac"),
+        ]
+        for (name, value) in own { http.headers.replaceOrAdd(name: name, value: value) }
+        if let body = request.action.body {
+            http.body = .bytes(ByteBuffer(string: Self.fill(body, for: request)))
+        }
+        return http
+    }
+
+    /// The body with `{{taskId}}`, `{{runId}}`, `{{occurrenceId}}`, `{{scheduledAt}}`,
+    /// `{{firedAt}}` and `{{attempt}}` replaced.
+    static func fill(_ template: String, for request: RunRequest) -> String {
+        guard template.contains("{{") else { return template }
+        let values: [(String, String)] = [
+            ("{{taskId}}", request.taskID.rawValue),
+            ("{{runId}}", request.start.run.rawValue),
+            ("{{occurrenceId}}", request.start.occurrence.rawValue),
+            ("{{scheduledAt}}", request.start.scheduledAt.description),
+            ("{{firedAt}}", request.firedAt.description),
+            ("{{attempt}}", String(request.start.attempt)),
+        ]
+        var result = template
+        for (placeholder, value) in values { result = result.replacingAll(placeholder, with: value) }
+        return result
+    }
+
+    /// A failure's reason, in words an operator can act on.
+    static func describe(_ error: any Error, timeout: Duration) -> String {
+        if let error = error as? HTTPClientError {
+            if [.deadlineExceeded, .readTimeout, .writeTimeout].contains(error) { return "timed out after \(timeout)" }
+            if error == .connectTimeout { return "connection timed out" }
+            if error == .remoteConnectionClosed { return "the receiver closed the connection" }
+            return "HTTP client error: \(error)"
+        }
+        return "connection failed: \(error)"
+    }
+}
+
+extension String {
+    /// Every occurrence of `target` replaced by `replacement`.
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        var result = ""
+        var rest = self[...]
+        while let range = rest.range(of: target) {
+            result += rest[..<range.lowerBound]
+            result += replacement
+            rest = rest[range.upperBound...]
+        }
+        return result + rest
+    }
+}
