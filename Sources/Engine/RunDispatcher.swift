@@ -16,6 +16,10 @@ public final class RunDispatcher: Service, Sendable {
     /// The most attempts in flight at once.
     public let maxConcurrent: Int
     private let inFlight = Mutex(0)
+    /// Attempts handed to the executor whose outcome is not recorded yet, by run.
+    private let unrecorded = Mutex<[RunID: TaskID]>([:])
+    /// How long a graceful shutdown waits for running attempts.
+    public let shutdownDeadline: Duration
     /// Counts recorded attempts, so waiters can await the next one.
     private let recorded = PositionNotifier(head: 0)
     private let recordedCount = Mutex<UInt64>(0)
@@ -23,7 +27,14 @@ public final class RunDispatcher: Service, Sendable {
     private let input: AsyncStream<RunRequest>.Continuation
 
     /// Creates a dispatcher.
-    public init(executor: any RunExecutor, commands: CommandService, clock: any WallClock, maxConcurrent: Int = 256) {
+    public init(
+        executor: any RunExecutor,
+        commands: CommandService,
+        clock: any WallClock,
+        maxConcurrent: Int = 256,
+        shutdownDeadline: Duration = .seconds(30)
+    ) {
+        self.shutdownDeadline = shutdownDeadline
         self.executor = executor
         self.commands = commands
         self.clock = clock
@@ -47,11 +58,41 @@ public final class RunDispatcher: Service, Sendable {
     /// Stops accepting attempts; `run()` returns once those handed over are recorded.
     public func finish() { input.finish() }
 
-    /// Executes attempts until ``finish()`` is called (or the service group shuts down).
+    /// Executes attempts until ``finish()`` is called or the service group shuts down
+    /// gracefully. Then it takes no new attempts, lets those running finish until the
+    /// shutdown deadline, cancels the rest, and records them as interrupted (they are
+    /// retried under the same idempotency key per their task's policy).
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             for await request in stream.cancelOnGracefulShutdown() {
                 group.addTask { await self.perform(request) }
+            }
+            let deadline = clock.now() + shutdownDeadline
+            let drained = await withTaskGroup(of: Bool.self) { race in
+                race.addTask { (try? await self.waitUntilIdle()) != nil && self.running == 0 }
+                race.addTask {
+                    try? await self.clock.sleep(until: deadline)
+                    return false
+                }
+                let first = await race.next() ?? false
+                race.cancelAll()
+                return first
+            }
+            if !drained { group.cancelAll() }
+        }
+        await recordInterrupted()
+    }
+
+    /// Fails the attempts that were cancelled at shutdown as interrupted.
+    private func recordInterrupted() async {
+        let abandoned = unrecorded.withLock { Set($0.values) }
+        for task in abandoned.sorted() {
+            do {
+                try await commands.execute(TaskCommand(
+                    taskID: task, actor: "scheduler", reason: "interrupted by shutdown", action: .recoverRuns
+                ))
+            } catch {
+                // Left in flight: recovery at the next start records them instead.
             }
         }
     }
@@ -66,7 +107,13 @@ public final class RunDispatcher: Service, Sendable {
     }
 
     private func perform(_ request: RunRequest) async {
+        unrecorded.withLock { $0[request.start.run] = request.taskID }
         let result = await executor.execute(request)
+        if Task.isCancelled {
+            // Shutdown cut the attempt short: `run()` records it as interrupted.
+            finishedOne()
+            return
+        }
         let action: TaskCommand.Action
         switch result {
         case .succeeded(let outcome): action = .completeRun(request.start.run, outcome)
@@ -74,10 +121,15 @@ public final class RunDispatcher: Service, Sendable {
         }
         do {
             try await commands.execute(TaskCommand(taskID: request.taskID, actor: "scheduler", action: action))
+            unrecorded.withLock { $0[request.start.run] = nil }
         } catch {
             // The run stays in flight in the journal; recovery at the next start fails it
             // as interrupted and retries it under the same idempotency key.
         }
+        finishedOne()
+    }
+
+    private func finishedOne() {
         inFlight.withLock { $0 -= 1 }
         let count = recordedCount.withLock { value in
             value += 1

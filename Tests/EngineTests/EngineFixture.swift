@@ -100,33 +100,48 @@ func everyMinute(
     )
 }
 
-/// An executor whose attempts wait until the test opens the gate; records what it got.
+/// An executor whose attempts wait until the test opens the gate (or the attempt is
+/// cancelled); records what it got.
 final class GatedExecutor: RunExecutor {
-    private let state = Mutex<(open: Bool, requests: [RunRequest], waiting: [CheckedContinuation<Void, Never>])>((false, [], []))
+    private struct State {
+        var open = false
+        var requests: [RunRequest] = []
+        var waiting: [RunID: CheckedContinuation<Bool, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
 
     var requests: [RunRequest] { state.withLock { $0.requests } }
     var waitingCount: Int { state.withLock { $0.waiting.count } }
 
     func execute(_ request: RunRequest) async -> RunResult {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let open = state.withLock { state in
-                state.requests.append(request)
-                if !state.open { state.waiting.append(continuation) }
-                return state.open
+        let run = request.start.run
+        let opened = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let answer: Bool? = state.withLock { state in
+                    state.requests.append(request)
+                    if state.open { return true }
+                    if Task.isCancelled { return false }
+                    state.waiting[run] = continuation
+                    return nil
+                }
+                if let answer { continuation.resume(returning: answer) }
             }
-            if open { continuation.resume() }
+        } onCancel: {
+            let continuation = state.withLock { $0.waiting.removeValue(forKey: run) }
+            continuation?.resume(returning: false)
         }
-        return .succeeded(RunOutcome(statusCode: 200))
+        return opened ? .succeeded(RunOutcome(statusCode: 200)) : .failed(RunOutcome(error: "cancelled"))
     }
 
     /// Lets every waiting and later attempt finish.
     func open() {
         let waiting = state.withLock { state in
             state.open = true
-            defer { state.waiting = [] }
-            return state.waiting
+            defer { state.waiting = [:] }
+            return Array(state.waiting.values)
         }
-        for continuation in waiting { continuation.resume() }
+        for continuation in waiting { continuation.resume(returning: true) }
     }
 
     /// Waits (yielding, never sleeping) until `count` attempts are held.

@@ -233,6 +233,35 @@ struct SchedulerTests {
         }
     }
 
+    @Test func gracefulShutdownWaitsForRunningAttemptsThenRecordsTheRestAsInterrupted() async throws {
+        let journal = InMemoryJournal()
+        let clock = ManualClock(now: start)
+        let store = ProjectionStore(journal: journal)
+        let commands = CommandService(journal: journal, store: store, clock: clock)
+        let executor = GatedExecutor()
+        let dispatcher = RunDispatcher(executor: executor, commands: commands, clock: clock, shutdownDeadline: .seconds(10))
+        let scheduler = Scheduler(journal: journal, store: store, dispatcher: dispatcher, commands: commands, clock: clock, logger: Logger(label: "test"))
+        try await commands.execute(TaskCommand(taskID: "a", actor: "alice", action: .createTask(everyMinute("a", retry: RetryPolicy(maxAttempts: 2, initialBackoff: .seconds(1))))))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await dispatcher.run() }
+            clock.advance(to: at(60))
+            #expect(try await scheduler.tick(now: at(60)).claimed == 1)
+            await executor.waitForHeld(1)
+            dispatcher.finish()  // what a graceful shutdown does to the stream
+            // Within the deadline the attempt may still finish; past it, it is cut short.
+            #expect(await eventually { clock.sleeperCount == 1 })
+            clock.advance(to: at(71))
+            try await group.waitForAll()
+        }
+        try await store.catchUp()
+        let state = try #require(await store.state(of: "a"))
+        #expect(state.inFlight.isEmpty)
+        #expect(state.lastRun?.result == .interrupted)
+        #expect(state.pending.values.first?.attempt == 2, "retried under the same occurrence")
+        let failed = try await journal.read(stream: "a", after: 0, limit: 10).map(\.type)
+        #expect(failed == ["TaskCreated", "RunStarted", "RunFailed", "RunRetryScheduled"])
+    }
+
     @Test func theLoopSleepsUntilTheEarliestDueInstantAndWakesForAnEarlierOne() async throws {
         let executor = RecordingExecutor()
         try await EngineFixture.with(executor: executor) { engine in
