@@ -69,6 +69,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "engine-torture",
+            dependencies: [
+                "Engine", "Journal", "Scheduling", "Projections", "AlmanacTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "tools/engine-torture",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "bench-cron",
             dependencies: ["Scheduling"],
             path: "tools/bench/cron",
@@ -108,7 +117,7 @@ let package = Package(
         .testTarget(
             name: "EngineTests",
             dependencies: [
-                "Engine", "Journal", "Scheduling", "Projections", "AlmanacTesting",
+                "Engine", "Journal", "Scheduling", "Projections", "AlmanacTesting", "engine-torture",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
