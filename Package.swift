@@ -85,7 +85,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "bench-replay",
-            dependencies: ["Journal", "Scheduling", "Projections"],
+            dependencies: ["Journal", "Scheduling", "Projections", "AlmanacTesting"],
             path: "tools/bench/replay",
             swiftSettings: swiftSettings
         ),

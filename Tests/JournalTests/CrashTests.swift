@@ -10,7 +10,7 @@ struct CrashTests {
     @Test(.timeLimit(.minutes(3)))
     func everyAcknowledgedAppendSurvivesSIGKILL() async throws {
         let torture = try BuiltProduct.path("journal-torture")
-        var generator = SeededGenerator(seed: 0x5EED_CAFE)
+        var generator = SeededRandom(seed: 0x5EED_CAFE)
         try await TemporaryDirectory.with(prefix: "almanac-crash") { path in
             var allAcks: [(stream: String, version: UInt64, first: UInt64, last: UInt64)] = []
             let rounds = 24
@@ -54,18 +54,5 @@ struct CrashTests {
                 #expect(event.payload == TorturePayload.bytes(stream: StreamID(ack.stream), version: event.streamVersion))
             }
         }
-    }
-}
-
-/// A small deterministic random number generator (SplitMix64), so a failing run repeats.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

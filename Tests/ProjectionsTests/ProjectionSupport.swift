@@ -1,20 +1,8 @@
+import AlmanacTesting
 import Foundation
 import Journal
 import Projections
 import Scheduling
-
-/// A small deterministic random number generator (SplitMix64), so a failing run repeats.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 let epoch = Instant(secondsSinceEpoch: 1_795_420_800)  // 2026-11-23T08:00:00Z
 

@@ -1,3 +1,4 @@
+import AlmanacTesting
 import Foundation
 import Journal
 import Projections

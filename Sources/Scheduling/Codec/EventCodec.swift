@@ -37,12 +37,7 @@ public enum EventCodec {
             writer.write(trigger)
             writer.write(occurrence.rawValue)
         case .runStarted(let start):
-            writer.write(start.occurrence.rawValue)
-            writer.write(start.attempt)
-            writer.write(start.scheduledAt)
-            writer.write(start.dueAt)
-            writer.write(start.occurrenceKind == .manual)
-            writer.write(start.nextDueAt) { $0.write($1) }
+            writeRunStart(start, to: &writer)
         case .runSucceeded(let run, let outcome):
             writer.write(run.rawValue)
             writeOutcome(outcome, to: &writer)
@@ -117,16 +112,7 @@ public enum EventCodec {
             let trigger = try reader.readString()
             kind = .runTriggered(trigger: trigger, occurrence: OccurrenceID(rawValue: try reader.readString()))
         case "RunStarted":
-            let occurrence = OccurrenceID(rawValue: try reader.readString())
-            let attempt = try reader.readInt()
-            let scheduledAt = try reader.readInstant()
-            let dueAt = try reader.readInstant()
-            let manual = try reader.readBool()
-            kind = .runStarted(RunStart(
-                run: RunID(occurrence, attempt: attempt), occurrence: occurrence, scheduledAt: scheduledAt,
-                dueAt: dueAt, attempt: attempt, occurrenceKind: manual ? .manual : .scheduled,
-                nextDueAt: try readOptionalInstant(&reader)
-            ))
+            kind = .runStarted(try readRunStart(&reader))
         case "RunSucceeded":
             let run = RunID(rawValue: try reader.readString())
             kind = .runSucceeded(run: run, outcome: try readOutcome(&reader))
@@ -162,6 +148,30 @@ public enum EventCodec {
     }
 
     // MARK: Parts
+
+    /// A claim's data: occurrence, attempt, scheduled and due instants, manual flag, next due.
+    static func writeRunStart(_ start: RunStart, to writer: inout BinaryWriter) {
+        writer.write(start.occurrence.rawValue)
+        writer.write(start.attempt)
+        writer.write(start.scheduledAt)
+        writer.write(start.dueAt)
+        writer.write(start.occurrenceKind == .manual)
+        writer.write(start.nextDueAt) { $0.write($1) }
+    }
+
+    /// Reads what ``writeRunStart(_:to:)`` wrote; the run id is derived.
+    static func readRunStart(_ reader: inout BinaryReader) throws(EventDecodingError) -> RunStart {
+        let occurrence = OccurrenceID(rawValue: try reader.readString())
+        let attempt = try reader.readInt()
+        let scheduledAt = try reader.readInstant()
+        let dueAt = try reader.readInstant()
+        let manual = try reader.readBool()
+        return RunStart(
+            run: RunID(occurrence, attempt: attempt), occurrence: occurrence, scheduledAt: scheduledAt,
+            dueAt: dueAt, attempt: attempt, occurrenceKind: manual ? .manual : .scheduled,
+            nextDueAt: try readOptionalInstant(&reader)
+        )
+    }
 
     static func readOptionalInstant(_ reader: inout BinaryReader) throws(EventDecodingError) -> Instant? {
         try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readInstant() }

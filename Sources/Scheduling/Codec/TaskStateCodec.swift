@@ -17,13 +17,7 @@ public enum TaskStateCodec {
         writer.write(state.nextDueAt) { $0.write($1) }
         writer.write(state.inFlight.count)
         for run in state.inFlight.keys.sorted() {
-            let start = state.inFlight[run]!
-            writer.write(start.occurrence.rawValue)
-            writer.write(start.attempt)
-            writer.write(start.scheduledAt)
-            writer.write(start.dueAt)
-            writer.write(start.occurrenceKind == .manual)
-            writer.write(start.nextDueAt) { $0.write($1) }
+            EventCodec.writeRunStart(state.inFlight[run]!, to: &writer)
         }
         writer.write(state.pending.count)
         for occurrence in state.pending.keys.sorted() {
@@ -62,16 +56,7 @@ public enum TaskStateCodec {
         state.updatedAt = try reader.readInstant()
         state.nextDueAt = try EventCodec.readOptionalInstant(&reader)
         for _ in 0..<max(0, try reader.readInt()) {
-            let occurrence = OccurrenceID(rawValue: try reader.readString())
-            let attempt = try reader.readInt()
-            let scheduledAt = try reader.readInstant()
-            let dueAt = try reader.readInstant()
-            let manual = try reader.readBool()
-            let start = RunStart(
-                run: RunID(occurrence, attempt: attempt), occurrence: occurrence, scheduledAt: scheduledAt, dueAt: dueAt,
-                attempt: attempt, occurrenceKind: manual ? .manual : .scheduled,
-                nextDueAt: try EventCodec.readOptionalInstant(&reader)
-            )
+            let start = try EventCodec.readRunStart(&reader)
             state.inFlight[start.run] = start
         }
         for _ in 0..<max(0, try reader.readInt()) {

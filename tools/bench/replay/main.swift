@@ -19,6 +19,7 @@
 // `--phase startup` and `--phase memory` run one measurement on an existing journal in `--dir`.
 // Domain time is simulated (`Instant`s advanced by the generator); only the benchmark's own
 // timings read a clock (`ContinuousClock`).
+import AlmanacTesting
 import Foundation
 import Glibc
 import Journal
@@ -152,24 +153,6 @@ func mebibytes(_ bytes: Int) -> String { fixed(Double(bytes) / 1_048_576, 1) + "
 /// Events per second, grouped.
 func rate(_ count: Int, _ seconds: Double) -> String { grouped(Int(Double(count) / max(seconds, 1e-9))) }
 
-/// Deterministic pseudo-random numbers (SplitMix64): every run with one seed generates the
-/// same journal.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// True with probability `p`.
-    mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
-}
-
 /// Memory figures of this process from `/proc/self/status`, in bytes.
 struct ResidentMemory {
     /// All resident pages (`VmRSS`).
@@ -272,7 +255,7 @@ struct DefinitionFactory {
 
     /// The definition of task number `number`, created at `now`: 45 % cron, 45 % interval,
     /// 10 % one-time.
-    func definition(number: Int, now: Instant, random: inout SplitMix64) -> TaskDefinition {
+    func definition(number: Int, now: Instant, random: inout SeededRandom) -> TaskDefinition {
         let schedule: Schedule
         switch number % 20 {
         case 0..<9:
@@ -329,7 +312,7 @@ struct Decision {
 /// Decides commands with the real `TaskDecider` and keeps each task's state by applying the
 /// events it decides, exactly as a server would between journal round trips.
 struct Scheduler {
-    var random: SplitMix64
+    var random: SeededRandom
     let definitions: DefinitionFactory
     let eventsPerTask: Int
     /// Commands the decider refused (none are expected).
@@ -337,7 +320,7 @@ struct Scheduler {
     private(set) var firstRefusal: String?
 
     init(seed: UInt64, eventsPerTask: Int) throws {
-        random = SplitMix64(seed: seed)
+        random = SeededRandom(seed: seed)
         definitions = try DefinitionFactory()
         self.eventsPerTask = eventsPerTask
     }
