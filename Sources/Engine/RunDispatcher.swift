@@ -1,4 +1,5 @@
 import Journal
+public import Logging
 public import ServiceLifecycle
 import Synchronization
 import Scheduling
@@ -13,6 +14,7 @@ public final class RunDispatcher: Service, Sendable {
     private let executor: any RunExecutor
     private let commands: CommandService
     private let clock: any WallClock
+    private let logger: Logger
     /// The most attempts in flight at once.
     public let maxConcurrent: Int
     private let inFlight = Mutex(0)
@@ -32,8 +34,10 @@ public final class RunDispatcher: Service, Sendable {
         commands: CommandService,
         clock: any WallClock,
         maxConcurrent: Int = 256,
-        shutdownDeadline: Duration = .seconds(30)
+        shutdownDeadline: Duration = .seconds(30),
+        logger: Logger
     ) {
+        self.logger = logger
         self.shutdownDeadline = shutdownDeadline
         self.executor = executor
         self.commands = commands
@@ -93,6 +97,7 @@ public final class RunDispatcher: Service, Sendable {
                 ))
             } catch {
                 // Left in flight: recovery at the next start records them instead.
+                logger.error("interrupted runs not recorded", metadata: ["task.id": "\(task)", "error": "\(error)"])
             }
         }
     }
@@ -125,6 +130,10 @@ public final class RunDispatcher: Service, Sendable {
         } catch {
             // The run stays in flight in the journal; recovery at the next start fails it
             // as interrupted and retries it under the same idempotency key.
+            logger.error(
+                "run outcome not recorded",
+                metadata: ["task.id": "\(request.taskID)", "run.id": "\(request.start.run)", "error": "\(error)"]
+            )
         }
         finishedOne()
     }

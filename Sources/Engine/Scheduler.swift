@@ -111,7 +111,9 @@ public final class Scheduler: Service, Sendable {
             let free = dispatcher.freeSlots
             let entries = await store.due(at: now, limit: configuration.batchSize)
             if entries.isEmpty { return summary }
-            let (requests, planned) = await decide(entries, now: now, freeSlots: free)
+            // Decisions carry the instant they are made, so a long tick records honest lateness.
+            let decidedAt = max(now, clock.now())
+            let (requests, planned) = await decide(entries, now: decidedAt, freeSlots: free)
             decisions += entries.count
             if requests.isEmpty {
                 // Everything due is a claim waiting for a free slot (or was refused).
@@ -142,8 +144,10 @@ public final class Scheduler: Service, Sendable {
                 }
             }
             summary.claimed += started.count
-            dispatcher.dispatch(started)
+            // Apply the claims before handing them over: an attempt can finish at once, and
+            // its outcome is decided on the projection, which must already hold its claim.
             try await store.catchUp()
+            dispatcher.dispatch(started)
             if planned.count < entries.count { summary.moreDue = true }
         }
         summary.moreDue = true

@@ -29,7 +29,7 @@ struct EngineFixture {
         let store = ProjectionStore(journal: journal)
         try await store.catchUp()
         let commands = CommandService(journal: journal, store: store, clock: clock)
-        let dispatcher = RunDispatcher(executor: executor, commands: commands, clock: clock, maxConcurrent: maxConcurrent)
+        let dispatcher = RunDispatcher(executor: executor, commands: commands, clock: clock, maxConcurrent: maxConcurrent, logger: Logger(label: "test"))
         let scheduler = Scheduler(
             journal: journal, store: store, dispatcher: dispatcher, commands: commands, clock: clock,
             configuration: .init(misfireGrace: grace), logger: Logger(label: "test")

@@ -203,7 +203,7 @@ struct SchedulerTests {
             // process died right after the claim's commit.
             let store = ProjectionStore(journal: journal)
             let commands = CommandService(journal: journal, store: store, clock: clock)
-            let dispatcher = RunDispatcher(executor: RecordingExecutor(), commands: commands, clock: clock)
+            let dispatcher = RunDispatcher(executor: RecordingExecutor(), commands: commands, clock: clock, logger: Logger(label: "test"))
             let scheduler = Scheduler(
                 journal: journal, store: store, dispatcher: dispatcher, commands: commands, clock: clock,
                 logger: Logger(label: "test")
@@ -239,7 +239,7 @@ struct SchedulerTests {
         let store = ProjectionStore(journal: journal)
         let commands = CommandService(journal: journal, store: store, clock: clock)
         let executor = GatedExecutor()
-        let dispatcher = RunDispatcher(executor: executor, commands: commands, clock: clock, shutdownDeadline: .seconds(10))
+        let dispatcher = RunDispatcher(executor: executor, commands: commands, clock: clock, shutdownDeadline: .seconds(10), logger: Logger(label: "test"))
         let scheduler = Scheduler(journal: journal, store: store, dispatcher: dispatcher, commands: commands, clock: clock, logger: Logger(label: "test"))
         try await commands.execute(TaskCommand(taskID: "a", actor: "alice", action: .createTask(everyMinute("a", retry: RetryPolicy(maxAttempts: 2, initialBackoff: .seconds(1))))))
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -282,6 +282,28 @@ struct SchedulerTests {
                 #expect(await eventually { engine.clock.earliestDeadline == at(120) })
                 group.cancelAll()
             }
+        }
+    }
+}
+
+@Suite("Scheduler outcomes under load", .timeLimit(.minutes(2)))
+struct SchedulerLoadTests {
+    /// Many attempts finishing at once must all be recorded as they ended — none left in
+    /// flight, none later recorded as interrupted.
+    @Test func everyOutcomeOfAFastExecutorIsRecorded() async throws {
+        let executor = RecordingExecutor()
+        try await EngineFixture.with(executor: executor, maxConcurrent: 1_000) { engine in
+            for index in 0..<300 { try await engine.run(TaskID("t\(index)"), .createTask(everyMinute("t\(index)"))) }
+            for minute in 1...3 {
+                try await engine.tick(at: at(Int64(minute) * 60))
+            }
+            #expect(executor.requests.count == 900)
+            var succeeded = 0
+            for (_, state) in await engine.store.tasks {
+                #expect(state.inFlight.isEmpty)
+                succeeded += state.counts.succeeded
+            }
+            #expect(succeeded == 900)
         }
     }
 }

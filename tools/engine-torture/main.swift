@@ -34,8 +34,8 @@ do {
     try await store.catchUp()
     let commands = CommandService(journal: journal, store: store, clock: clock)
     let executor = HTTPExecutor(clock: clock)
-    let dispatcher = RunDispatcher(executor: executor, commands: commands, clock: clock, maxConcurrent: 64)
     let logger = Logger(label: "engine-torture")
+    let dispatcher = RunDispatcher(executor: executor, commands: commands, clock: clock, maxConcurrent: 64, logger: logger)
     let scheduler = Scheduler(
         journal: journal, store: store, dispatcher: dispatcher, commands: commands, clock: clock, logger: logger
     )
