@@ -78,6 +78,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "bench-scheduler",
+            dependencies: [
+                "Engine", "Journal", "Scheduling", "Projections", "AlmanacTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "tools/bench/scheduler",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "bench-cron",
             dependencies: ["Scheduling"],
             path: "tools/bench/cron",
