@@ -12,6 +12,7 @@ public struct BinaryReader {
     /// Whether every byte was read.
     public var isAtEnd: Bool { offset == bytes.count }
 
+    /// Reads a LEB128 varint.
     public mutating func readUInt64() throws(EventDecodingError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
@@ -25,21 +26,25 @@ public struct BinaryReader {
         }
     }
 
+    /// Reads a zigzag-encoded signed number.
     public mutating func readInt64() throws(EventDecodingError) -> Int64 {
         let raw = try readUInt64()
         return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
     }
 
+    /// Reads a signed number as an `Int`.
     public mutating func readInt() throws(EventDecodingError) -> Int {
         Int(truncatingIfNeeded: try readInt64())
     }
 
+    /// Reads one byte.
     public mutating func readByte() throws(EventDecodingError) -> UInt8 {
         guard offset < bytes.count else { throw .malformed("the payload ends early") }
         defer { offset += 1 }
         return bytes[offset]
     }
 
+    /// Reads a boolean byte, refusing anything but 0 or 1.
     public mutating func readBool() throws(EventDecodingError) -> Bool {
         switch try readByte() {
         case 0: false
@@ -48,12 +53,14 @@ public struct BinaryReader {
         }
     }
 
+    /// Reads a double from 8 little-endian bytes.
     public mutating func readDouble() throws(EventDecodingError) -> Double {
         guard bytes.count - offset >= 8 else { throw .malformed("the payload ends early") }
         defer { offset += 8 }
         return Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)))
     }
 
+    /// Reads a length-prefixed UTF-8 string.
     public mutating func readString() throws(EventDecodingError) -> String {
         let count = Int(try readUInt64())
         guard count >= 0, bytes.count - offset >= count else { throw .malformed("a string runs past the payload") }
@@ -61,14 +68,17 @@ public struct BinaryReader {
         return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]), as: UTF8.self)
     }
 
+    /// Reads an instant (signed microseconds since the epoch).
     public mutating func readInstant() throws(EventDecodingError) -> Instant {
         Instant(microsecondsSinceEpoch: try readInt64())
     }
 
+    /// Reads a duration (signed microseconds).
     public mutating func readDuration() throws(EventDecodingError) -> Duration {
         .microseconds(try readInt64())
     }
 
+    /// Reads a presence byte, then the value with `body` when it is 1.
     public mutating func readOptional<T>(_ body: (inout BinaryReader) throws(EventDecodingError) -> T) throws(EventDecodingError) -> T? {
         try readBool() ? try body(&self) : nil
     }
