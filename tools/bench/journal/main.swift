@@ -11,6 +11,7 @@ import Journal
 struct Options {
     var scale = 1.0
     var directory: String?
+    var indexFlushThreshold: Int?
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -18,8 +19,9 @@ struct Options {
             switch argument {
             case "--scale": scale = Double(iterator.next() ?? "") ?? scale
             case "--dir": directory = iterator.next()
+            case "--index-flush": indexFlushThreshold = Int(iterator.next() ?? "")
             default:
-                print("usage: bench-journal [--scale X] [--dir DIR]")
+                print("usage: bench-journal [--scale X] [--dir DIR] [--index-flush N]")
                 exit(64)
             }
         }
@@ -79,7 +81,9 @@ func appendScenario(journal: LMDBJournal, name: String, appenders: Int, appendsE
 
 let directory = options.directory ?? FileManager.default.temporaryDirectory.path + "/almanac-bench-\(UUID().uuidString.prefix(8))"
 defer { if options.directory == nil { try? FileManager.default.removeItem(atPath: directory) } }
-let journal = try LMDBJournal(directory: directory, configuration: .init(mapSize: 32 << 30))
+var configuration = LMDBJournal.Configuration(mapSize: 32 << 30)
+if let threshold = options.indexFlushThreshold { configuration.indexFlushThreshold = threshold }
+let journal = try LMDBJournal(directory: directory, configuration: configuration)
 
 print("## Durable appends (\(ProcessInfo.processInfo.activeProcessorCount) cores)\n")
 print("| appenders | events | seconds | events/s | p50 ms | p99 ms | commits | events/commit |")
