@@ -30,10 +30,16 @@ public struct CommandService: Sendable {
 
     /// Executes `command`: throws ``DomainError`` when the rules refuse it (nothing is
     /// appended) and ``JournalError`` when storage fails.
+    ///
+    /// With `expectedVersion` (an `If-Match`), the command is decided only on that version of
+    /// the task: any other version, before or during the append, throws ``VersionMismatch``.
     @discardableResult
-    public func execute(_ command: TaskCommand) async throws -> Outcome {
+    public func execute(_ command: TaskCommand, expectedVersion: UInt64? = nil) async throws -> Outcome {
         for _ in 0..<maxAttempts {
             let state = await store.state(of: command.taskID)
+            if let expectedVersion, let state, state.version != expectedVersion {
+                throw VersionMismatch(taskID: command.taskID, expected: expectedVersion, actual: state.version)
+            }
             let events = try TaskDecider.decide(command, state: state, now: clock.now())
             guard !events.isEmpty else {
                 return Outcome(events: [], version: state?.version ?? 0, position: await store.position)
@@ -43,6 +49,10 @@ public struct CommandService: Sendable {
             case .success(let result):
                 try await store.catchUp()
                 return Outcome(events: events, version: result.streamVersion, position: result.lastPosition)
+            case .failure(let error) where error.code == .wrongExpectedVersion && expectedVersion != nil:
+                try await store.catchUp()
+                let actual = await store.state(of: command.taskID)?.version ?? 0
+                throw VersionMismatch(taskID: command.taskID, expected: expectedVersion!, actual: actual)
             case .failure(let error) where error.code == .wrongExpectedVersion:
                 // Another writer changed the task first: see its events, then decide again.
                 try await store.catchUp()
@@ -55,5 +65,19 @@ public struct CommandService: Sendable {
             message: "task \(command.taskID) kept changing while the command was decided; try again",
             streamID: StreamID(command.taskID.rawValue)
         )
+    }
+}
+
+/// A command made on a version of the task that is no longer current (HTTP 412).
+public struct VersionMismatch: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The task.
+    public let taskID: TaskID
+    /// The version the caller decided on.
+    public let expected: UInt64
+    /// The task's version now.
+    public let actual: UInt64
+
+    public var description: String {
+        "task \(taskID) is at version \(actual), not \(expected): read it again and retry"
     }
 }

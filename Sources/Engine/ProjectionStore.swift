@@ -41,6 +41,14 @@ public actor ProjectionStore {
     /// The task's current state.
     public func state(of task: TaskID) -> TaskState? { projection.tasks[task] }
 
+    /// Runs `body` on the current projection, on the store's actor (no copy is made).
+    public func read<T: Sendable>(_ body: (borrowing Projection) throws -> T) rethrows -> T {
+        try body(projection)
+    }
+
+    /// The projection's digest and the position it is at, read together.
+    public func digest() -> (position: UInt64, digest: String) { (projection.position, projection.digest) }
+
     /// Every task's state.
     public var tasks: [TaskID: TaskState] { projection.tasks }
 

@@ -120,3 +120,42 @@ private struct MatchMemo {
         return result
     }
 }
+
+/// How a DST transition changed a cron firing, as the schedule preview reports it.
+public enum DSTAdjustment: String, Sendable, Hashable {
+    /// The wall time the expression names did not exist (spring-forward); the firing moved to
+    /// the first instant after the gap.
+    case shifted
+    /// The wall time occurs twice (fall-back); a fixed-time expression fires once, at the first.
+    case merged
+    /// The wall time occurs twice and the expression follows elapsed time: this firing is one
+    /// of the two passes.
+    case repeated
+}
+
+extension CronSchedule {
+    /// The zone's offset from UTC, in seconds east, at `instant`.
+    public func utcOffset(at instant: Instant) -> Int64 {
+        zone.offsets[zone.segment(containing: instant.secondsSinceEpoch)]
+    }
+
+    /// Whether a DST transition shifted, merged or repeated the firing at `occurrence` (one of
+    /// this schedule's firings), or nil when it fell on an ordinary wall time.
+    public func dstAdjustment(at occurrence: Instant) -> DSTAdjustment? {
+        let utc = occurrence.secondsSinceEpoch
+        let index = zone.segment(containing: utc)
+        let local = utc + zone.offsets[index]
+        if expression.rules.firstMatch(onOrAfter: local, lastYear: CivilDateTime(secondsSinceEpoch: local).year) != local {
+            return .shifted
+        }
+        // Ambiguous wall time: the same local second also exists in a neighbouring segment.
+        let neighbours = [index - 1, index + 1].filter { zone.offsets.indices.contains($0) }
+        for other in neighbours {
+            let candidate = local - zone.offsets[other]
+            if candidate != utc, zone.segment(containing: candidate) == other {
+                return expression.followsElapsedTime ? .repeated : .merged
+            }
+        }
+        return nil
+    }
+}

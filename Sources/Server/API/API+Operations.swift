@@ -1,0 +1,200 @@
+import Engine
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Journal
+import NIOCore
+import Projections
+import Prometheus
+import Scheduling
+import ServiceLifecycle
+
+/// Health, readiness, metrics, the OpenAPI document, schedule previews and the event stream.
+extension API {
+    func health() -> Response {
+        json(.ok, .object([("status", .string("ok"))]))
+    }
+
+    /// 200 when the journal answers, the projection has applied everything in it, and the
+    /// scheduler runs; 503 otherwise. Carries the head position and the projection's digest.
+    func ready() async -> Response {
+        var head: UInt64?
+        var journalProblem: String?
+        do {
+            head = try await journal.head()
+        } catch {
+            journalProblem = "\(error)"
+        }
+        let (position, digest) = await store.digest()
+        let caughtUp = head.map { position >= $0 } ?? false
+        let running = status.schedulerRunning
+        let ready = head != nil && caughtUp && running
+        var fields: [(String, JSONOut)] = [
+            ("status", .string(ready ? "ready" : "unavailable")),
+            ("journal", .string(journalProblem ?? "open")),
+            ("headPosition", head.map { .uint($0) } ?? .null),
+            ("projectionPosition", .uint(position)),
+            ("projectionCaughtUp", .bool(caughtUp)),
+            ("schedulerRunning", .bool(running)),
+            ("digest", .string(digest)),
+        ]
+        if let journal = journal as? LMDBJournal, let info = try? journal.storageInfo() {
+            fields.append(("journalUsedBytes", .int(info.usedBytes)))
+            fields.append(("journalMapBytes", .int(info.mapSize)))
+        }
+        return json(ready ? .ok : .serviceUnavailable, .object(fields))
+    }
+
+    /// Prometheus text: counters kept as things happen, and gauges read now.
+    func metricsText() async -> Response {
+        if let journal = journal as? LMDBJournal {
+            if let info = try? journal.storageInfo() {
+                metrics.gauge("almanac_journal_used_bytes", Double(info.usedBytes), help: "Bytes of the journal's LMDB map in use.")
+                metrics.gauge("almanac_journal_map_bytes", Double(info.mapSize), help: "The journal's LMDB map size (its capacity).")
+            }
+            let statistics = journal.commitStatistics()
+            metrics.gauge("almanac_journal_group_commits", Double(statistics.commits),
+                          help: "Group commits (one fsync each) since the journal opened.")
+            metrics.gauge("almanac_journal_group_commit_events", Double(statistics.events),
+                          help: "Events written by those group commits; divided by commits, the mean batch size.")
+        }
+        if let head = try? await journal.head() {
+            metrics.gauge("almanac_journal_head_position", Double(head), help: "The position of the journal's last event.")
+        }
+        let (tasks, due, position) = await store.read { projection in
+            (projection.tasks.count, projection.dueIndex.liveCount, projection.position)
+        }
+        metrics.gauge("almanac_tasks", Double(tasks), help: "Tasks in the projection, deleted ones included.")
+        metrics.gauge("almanac_due_index_size", Double(due), help: "Attempts waiting in the due index.")
+        metrics.gauge("almanac_projection_position", Double(position), help: "The last journal position the projection applied.")
+        metrics.gauge("almanac_runs_in_flight", Double(status.dispatcher?.running ?? 0), help: "Attempts being executed now.")
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
+    }
+
+    func openAPI() -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
+    }
+
+    /// The next occurrences of a schedule, in UTC and in its zone, flagged where DST moved them.
+    func preview(_ request: Request) async throws -> Response {
+        let body = try await readJSON(request)
+        let reader = FieldReader()
+        let fields = reader.object(body, at: "", allowed: ["schedule", "count", "after"])
+        guard let fields else { throw Problem.invalid(reader.problems) }
+        let schedule = reader.required(
+            TaskInput.schedule(fields["schedule"], reader: reader, now: nil, path: "schedule"), fields["schedule"], at: "schedule")
+        let count = reader.integer(fields["count"], at: "count", range: 1...1000) ?? 10
+        let after = reader.instant(fields["after"], at: "after") ?? clock.now()
+        guard reader.problems.isEmpty, let schedule else { throw Problem.invalid(reader.problems) }
+        var zone = "UTC"
+        var cron: CronSchedule?
+        if case .cron(let value) = schedule.kind {
+            cron = value
+            zone = value.timeZone.identifier
+        }
+        let occurrences = schedule.occurrences(after: after, count: count).map { instant -> JSONOut in
+            var entry: [(String, JSONOut)] = [("at", .string(instant.rfc3339))]
+            let offset = cron?.utcOffset(at: instant) ?? 0
+            entry.append(("local", .string(API.localTime(instant, offset: offset))))
+            if let adjustment = cron?.dstAdjustment(at: instant) {
+                entry.append(("dst", .string(adjustment.rawValue)))
+            }
+            return .object(entry)
+        }
+        return json(.ok, .object([("timeZone", .string(zone)), ("occurrences", .array(occurrences))]))
+    }
+
+    /// RFC 3339 local time with its offset, e.g. `2026-03-08T03:00:00-04:00`.
+    static func localTime(_ instant: Instant, offset: Int64) -> String {
+        let local = Instant(microsecondsSinceEpoch: instant.microsecondsSinceEpoch + offset * 1_000_000).rfc3339.dropLast()
+        if offset == 0 { return local + "Z" }
+        let sign = offset < 0 ? "-" : "+"
+        let minutes = abs(offset) / 60
+        return local + sign + String(format: "%02d:%02d", minutes / 60, minutes % 60)
+    }
+
+    // MARK: - Event stream
+
+    /// Server-Sent Events: every journal event after `Last-Event-ID` (or `?after=`, or from
+    /// now), each with `id:` = its position, and a heartbeat comment when nothing happens.
+    /// Ends when the client goes away or the server shuts down.
+    func stream(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        var start: UInt64
+        if let last = request.headers[.lastEventID] {
+            guard let position = UInt64(last.trimmingCharacters(in: .whitespaces)) else {
+                throw Problem.invalid("Last-Event-ID", "must be a journal position")
+            }
+            start = position
+        } else if request.uri.queryParameters.get("after") != nil {
+            start = try queryPosition(request, "after")
+        } else {
+            start = try await journal.head()
+        }
+        let journal = self.journal
+        let clock = self.clock
+        let heartbeat = configuration.heartbeat
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        let body = ResponseBody { [start] writer in
+            try await writer.write(ByteBuffer(string: ": stream from position \(start)\nretry: 2000\n\n"))
+            var position = start
+            do {
+                while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    let batch = try await journal.read(after: position, limit: 256)
+                    if batch.isEmpty {
+                        if try await !API.waitForEvents(journal, after: position, clock: clock, timeout: heartbeat) {
+                            try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
+                        }
+                        continue
+                    }
+                    var text: [UInt8] = []
+                    for event in batch {
+                        text.append(contentsOf: "id: \(event.position)\nevent: \(event.type)\ndata: ".utf8)
+                        Representation.event(event).write(into: &text)
+                        text.append(contentsOf: "\n\n".utf8)
+                        position = event.position
+                    }
+                    try await writer.write(ByteBuffer(bytes: text))
+                }
+            } catch is CancellationError {
+                // the server is shutting down
+            } catch let error as JournalError where error.code == .closed {
+                // the journal closed: the server is shutting down
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// Waits for an event after `position` or for `timeout`; true if events arrived.
+    static func waitForEvents(_ journal: any Journal, after position: UInt64, clock: any WallClock, timeout: Duration) async throws -> Bool {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                // A graceful shutdown ends the wait (and so the stream) at once.
+                try await cancelWhenGracefulShutdown { try await journal.waitForEvents(after: position) }
+                return true
+            }
+            group.addTask {
+                try await clock.sleep(until: clock.now() + timeout)
+                return false
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? false
+        }
+    }
+}
+
+/// The OpenAPI 3.1 document (`docs/openapi.json`, bundled as a resource).
+enum OpenAPIDocument {
+    static let bytes: [UInt8] = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"),
+            let data = try? Data(contentsOf: url)
+        else { return Array(#"{"error":"openapi.json missing from the bundle"}"#.utf8) }
+        return Array(data)
+    }()
+}

@@ -1,0 +1,112 @@
+import Engine
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Scheduling
+
+/// Reading requests and writing responses.
+extension API {
+    static let jsonContentType = "application/json"
+
+    /// The request body as JSON: 415 when it is not JSON, 413 when too large, 400 when malformed.
+    func readJSON(_ request: Request) async throws -> JSONValue {
+        if let type = request.headers[.contentType] {
+            let mediaType = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            guard mediaType == "application/json" || mediaType.hasSuffix("+json") else {
+                throw Problem(.unsupportedMediaType, code: "unsupported-media-type", title: "Unsupported media type",
+                              detail: "send the body as application/json, not \(type)")
+            }
+        }
+        let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
+        guard buffer.readableBytes > 0 else { throw Problem.badRequest("the request needs a JSON body") }
+        do {
+            return try JSONValue.parse(Array(buffer.readableBytesView))
+        } catch {
+            throw Problem.badRequest("the body is not valid JSON: \(error.detail)")
+        }
+    }
+
+    func json(_ status: HTTPResponse.Status, _ document: JSONOut, headers: HTTPFields = [:]) -> Response {
+        var headers = headers
+        headers[.contentType] = API.jsonContentType
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: document.bytes)))
+    }
+
+    /// Who is asking: the `Almanac-Actor` header (self-declared; there is no authentication
+    /// yet), or `api`.
+    func actor(_ request: Request) throws -> String {
+        guard let actor = request.headers[.almanacActor] else { return "api" }
+        guard (1...128).contains(actor.count) else {
+            throw Problem.invalid("Almanac-Actor", "must be 1 to 128 characters")
+        }
+        return actor
+    }
+
+    /// The `Almanac-Reason` header, recorded with the command's events.
+    func reason(_ request: Request) throws -> String? {
+        guard let reason = request.headers[.almanacReason] else { return nil }
+        guard reason.count <= 1024 else { throw Problem.invalid("Almanac-Reason", "must be at most 1024 characters") }
+        return reason.isEmpty ? nil : reason
+    }
+
+    /// The version an `If-Match` header names (`"3"`, `W/"3"`), nil for none or `*`.
+    func ifMatch(_ request: Request) throws -> UInt64? {
+        guard let value = request.headers[.ifMatch] else { return nil }
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        if trimmed == "*" { return nil }
+        let bare = trimmed.hasPrefix("W/") ? String(trimmed.dropFirst(2)) : trimmed
+        guard bare.count >= 3, bare.hasPrefix("\""), bare.hasSuffix("\""), let version = UInt64(bare.dropFirst().dropLast()) else {
+            throw Problem.invalid("If-Match", "must be an ETag of this API, such as \"3\"")
+        }
+        return version
+    }
+
+    func taskID(_ parameters: [String: String]) throws -> TaskID {
+        let id = TaskID(parameters["id"] ?? "")
+        guard id.isValid else { throw Problem.notFound("no task has the id \(id.rawValue)") }
+        return id
+    }
+
+    /// A query parameter parsed as a whole number in `range`.
+    func queryInteger(_ request: Request, _ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = request.uri.queryParameters.get(name) else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw Problem.invalid(name, "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+
+    func queryPosition(_ request: Request, _ name: String) throws -> UInt64 {
+        guard let text = request.uri.queryParameters.get(name) else { return 0 }
+        guard let number = UInt64(text) else { throw Problem.invalid(name, "must be a journal position (a whole number ≥ 0)") }
+        return number
+    }
+
+    func queryInstant(_ request: Request, _ name: String) throws -> Instant? {
+        guard let text = request.uri.queryParameters.get(name) else { return nil }
+        guard let instant = Instant(rfc3339: text) else {
+            throw Problem.invalid(name, "\"\(text)\" is not an RFC 3339 instant")
+        }
+        return instant
+    }
+
+    /// An opaque cursor: the base64url of `text`.
+    static func cursor(_ text: String) -> String {
+        Data(text.utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    func queryCursor(_ request: Request) throws -> String? {
+        guard let text = request.uri.queryParameters.get("cursor") else { return nil }
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64), let decoded = String(data: data, encoding: .utf8) else {
+            throw Problem.invalid("cursor", "is not a cursor this API returned")
+        }
+        return decoded
+    }
+
+    static func etag(_ version: UInt64) -> String { "\"\(version)\"" }
+}

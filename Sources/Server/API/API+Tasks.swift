@@ -1,0 +1,319 @@
+import Engine
+import HTTPTypes
+import Hummingbird
+import Logging
+import Journal
+import Projections
+import Scheduling
+
+/// Task commands and task reads.
+extension API {
+    static let table: [Route] = [
+        Route("healthz", [.get: { api, _, _, _ in api.health() }]),
+        Route("readyz", [.get: { api, _, _, _ in await api.ready() }]),
+        Route("metrics", [.get: { api, _, _, _ in await api.metricsText() }]),
+        Route("v1/openapi.json", [.get: { api, _, _, _ in api.openAPI() }]),
+        Route("v1/tasks", [
+            .post: { api, request, _, context in try await api.createTask(request, context: context) },
+            .get: { api, request, _, _ in try await api.listTasks(request) },
+        ]),
+        Route("v1/tasks/:id", [
+            .get: { api, request, parameters, _ in try await api.getTask(request, parameters) },
+            .put: { api, request, parameters, _ in try await api.replaceTask(request, parameters) },
+            .delete: { api, request, parameters, _ in try await api.deleteTask(request, parameters) },
+        ]),
+        Route("v1/tasks/:id/pause", [.post: { api, request, parameters, _ in
+            try await api.simpleCommand(request, parameters, name: "pause", action: .pauseTask)
+        }]),
+        Route("v1/tasks/:id/resume", [.post: { api, request, parameters, _ in
+            try await api.simpleCommand(request, parameters, name: "resume", action: .resumeTask)
+        }]),
+        Route("v1/tasks/:id/trigger", [.post: { api, request, parameters, _ in try await api.trigger(request, parameters) }]),
+        Route("v1/tasks/:id/runs", [.get: { api, request, parameters, _ in try await api.taskRuns(request, parameters) }]),
+        Route("v1/tasks/:id/events", [.get: { api, request, parameters, _ in try await api.taskEvents(request, parameters) }]),
+        Route("v1/runs", [.get: { api, request, _, _ in try await api.runs(request, task: nil) }]),
+        Route("v1/events", [.get: { api, request, _, _ in try await api.events(request) }]),
+        Route("v1/schedules/preview", [.post: { api, request, _, _ in try await api.preview(request) }]),
+        Route("v1/stream", [.get: { api, request, _, context in try await api.stream(request, context: context) }]),
+    ]
+
+    // MARK: - Commands
+
+    func createTask(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let body = try await readJSON(request)
+        let actor = try actor(request)
+        let reason = try reason(request)
+        let now = clock.now()
+        var id = TaskIDs.generate(at: now)
+        if let key = request.headers[.idempotencyKey] {
+            guard (1...255).contains(key.count) else { throw Problem.invalid("Idempotency-Key", "must be 1 to 255 characters") }
+            id = TaskIDs.derived(fromIdempotencyKey: key)
+            if let existing = await store.state(of: id) {
+                // A retry: the first result, if the request is the same one.
+                let definition = try TaskInput.definition(from: body, now: nil)
+                guard definition == existing.definition else {
+                    metrics.command("create", result: "refused")
+                    throw Problem(.unprocessableContent, code: "idempotency-key-reused", title: "Idempotency-Key reused",
+                                  detail: "this Idempotency-Key was first used with a different request (task \(id))")
+                }
+                metrics.command("create", result: "noop")
+                return taskResponse(existing, status: .created, replayed: true)
+            }
+        }
+        let definition: TaskDefinition
+        do {
+            definition = try TaskInput.definition(from: body, now: now)
+        } catch {
+            metrics.command("create", result: "invalid")
+            throw error
+        }
+        let outcome = try await execute(TaskCommand(taskID: id, actor: actor, reason: reason, action: .createTask(definition)), name: "create")
+        guard let state = await store.state(of: id) else { throw Problem.notFound("task \(id) vanished") }
+        context.logger.debug("task created", metadata: ["task.id": "\(id)", "position": "\(outcome.position)"])
+        return taskResponse(state, status: .created, replayed: outcome.events.isEmpty)
+    }
+
+    func replaceTask(_ request: Request, _ parameters: [String: String]) async throws -> Response {
+        let id = try taskID(parameters)
+        let body = try await readJSON(request)
+        let expected = try ifMatch(request)
+        let definition: TaskDefinition
+        do {
+            definition = try TaskInput.definition(from: body, now: clock.now())
+        } catch {
+            metrics.command("update", result: "invalid")
+            throw error
+        }
+        try await execute(
+            TaskCommand(taskID: id, actor: try actor(request), reason: try reason(request), action: .updateTask(definition)),
+            name: "update", expectedVersion: expected
+        )
+        return try await currentTask(id)
+    }
+
+    func deleteTask(_ request: Request, _ parameters: [String: String]) async throws -> Response {
+        let id = try taskID(parameters)
+        let expected = try ifMatch(request)
+        try await execute(
+            TaskCommand(taskID: id, actor: try actor(request), reason: try reason(request), action: .deleteTask),
+            name: "delete", expectedVersion: expected
+        )
+        return Response(status: .noContent)
+    }
+
+    func simpleCommand(_ request: Request, _ parameters: [String: String], name: String, action: TaskCommand.Action) async throws -> Response {
+        let id = try taskID(parameters)
+        let expected = try ifMatch(request)
+        try await execute(
+            TaskCommand(taskID: id, actor: try actor(request), reason: try reason(request), action: action),
+            name: name, expectedVersion: expected
+        )
+        return try await currentTask(id)
+    }
+
+    func trigger(_ request: Request, _ parameters: [String: String]) async throws -> Response {
+        let id = try taskID(parameters)
+        let expected = try ifMatch(request)
+        var trigger = TaskIDs.generate(at: clock.now()).rawValue
+        if let key = request.headers[.idempotencyKey] {
+            guard (1...128).contains(key.count), TaskID(key).isValid || key.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                throw Problem.invalid("Idempotency-Key", "must be 1 to 128 visible ASCII characters")
+            }
+            trigger = key
+        }
+        try await execute(
+            TaskCommand(taskID: id, actor: try actor(request), reason: try reason(request), action: .triggerTask(trigger: trigger)),
+            name: "trigger", expectedVersion: expected
+        )
+        let occurrence = OccurrenceID.manual(id, trigger: trigger)
+        var headers = HTTPFields()
+        headers[.location] = "/v1/tasks/\(id)/runs"
+        return json(.accepted, .object([
+            ("taskId", .string(id.rawValue)),
+            ("triggerId", .string(trigger)),
+            ("occurrenceId", .string(occurrence.rawValue)),
+        ]), headers: headers)
+    }
+
+    @discardableResult
+    func execute(_ command: TaskCommand, name: String, expectedVersion: UInt64? = nil) async throws -> CommandService.Outcome {
+        do {
+            let outcome = try await commands.execute(command, expectedVersion: expectedVersion)
+            metrics.command(name, result: outcome.events.isEmpty ? "noop" : "ok")
+            return outcome
+        } catch let error as DomainError {
+            metrics.command(name, result: "refused")
+            throw error
+        } catch let error as VersionMismatch {
+            metrics.command(name, result: "refused")
+            throw error
+        } catch {
+            metrics.command(name, result: "error")
+            throw error
+        }
+    }
+
+    // MARK: - Reads
+
+    func taskResponse(_ state: TaskState, status: HTTPResponse.Status = .ok, replayed: Bool = false) -> Response {
+        var headers = HTTPFields()
+        headers[.eTag] = API.etag(state.version)
+        if status == .created { headers[.location] = "/v1/tasks/\(state.id)" }
+        if replayed { headers[.idempotentReplayed] = "true" }
+        return json(status, Representation.task(state), headers: headers)
+    }
+
+    func currentTask(_ id: TaskID) async throws -> Response {
+        guard let state = await store.state(of: id) else { throw Problem.notFound("no task has the id \(id)") }
+        return taskResponse(state)
+    }
+
+    func getTask(_ request: Request, _ parameters: [String: String]) async throws -> Response {
+        let id = try taskID(parameters)
+        guard let asOf = request.uri.queryParameters.get("asOf") else { return try await currentTask(id) }
+        // The task as it was at a journal position or an instant: its stream folded up to there.
+        let position = UInt64(asOf)
+        let instant = position == nil ? Instant(rfc3339: asOf) : nil
+        guard position != nil || instant != nil else {
+            throw Problem.invalid("asOf", "must be a journal position or an RFC 3339 instant")
+        }
+        var state: TaskState?
+        var version: UInt64 = 0
+        reading: while true {
+            let batch = try await journal.read(stream: .init(id.rawValue), after: version, limit: 1024)
+            if batch.isEmpty { break }
+            for recorded in batch {
+                if let position, recorded.position > position { break reading }
+                if let instant, recorded.recordedAt > instant.microsecondsSinceEpoch { break reading }
+                let event = try EventCodec.decode(
+                    type: recorded.type, schemaVersion: recorded.schemaVersion, payload: recorded.payload,
+                    taskID: id, at: Instant(microsecondsSinceEpoch: recorded.recordedAt)
+                )
+                state = TaskState.evolve(state, event)
+                version = recorded.streamVersion
+            }
+        }
+        guard let state else { throw Problem.notFound("task \(id) did not exist at \(asOf)") }
+        return taskResponse(state)
+    }
+
+    func listTasks(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        var statuses: Set<TaskStatus> = [.active, .paused, .completed]
+        let statusValues = query.getAll("status").flatMap { $0.split(separator: ",") }
+        if !statusValues.isEmpty {
+            statuses = []
+            for value in statusValues {
+                guard let status = TaskStatus(rawValue: String(value)) else {
+                    throw Problem.invalid("status", "\"\(value)\" is not a status; use active, paused, completed or deleted")
+                }
+                statuses.insert(status)
+            }
+        }
+        var labels: [(String, String?)] = []
+        for value in query.getAll("label") {
+            let parts = value.split(separator: "=", maxSplits: 1)
+            guard let key = parts.first, !key.isEmpty else { throw Problem.invalid("label", "write key=value or key") }
+            labels.append((String(key), parts.count > 1 ? String(parts[1]) : nil))
+        }
+        let prefix = query.get("namePrefix").map { String($0) } ?? ""
+        let limit = try queryInteger(request, "limit", default: 100, range: 1...1000)
+        let after = try queryCursor(request)
+        let page: [TaskState] = await store.read { projection in
+            var matching: [TaskState] = []
+            for state in projection.tasks.values {
+                if let after, state.id.rawValue <= after { continue }
+                guard statuses.contains(state.status), state.definition.name.hasPrefix(prefix) else { continue }
+                guard labels.allSatisfy({ key, value in
+                    guard let actual = state.definition.labels[key] else { return false }
+                    return value == nil || actual == value
+                }) else { continue }
+                matching.append(state)
+            }
+            matching.sort { $0.id < $1.id }
+            return Array(matching.prefix(limit + 1))
+        }
+        let items = page.prefix(limit)
+        let next = page.count > limit ? items.last.map { JSONOut.string(API.cursor($0.id.rawValue)) } ?? .null : .null
+        return json(.ok, .object([("items", .array(items.map(Representation.task))), ("nextCursor", next)]))
+    }
+
+    func taskRuns(_ request: Request, _ parameters: [String: String]) async throws -> Response {
+        let id = try taskID(parameters)
+        guard await store.state(of: id) != nil else { throw Problem.notFound("no task has the id \(id)") }
+        return try await runs(request, task: id)
+    }
+
+    /// Runs newest first (by start, then id), from the run log kept in memory (the most
+    /// recent runs of each task; the journal keeps them all).
+    func runs(_ request: Request, task: TaskID?) async throws -> Response {
+        let query = request.uri.queryParameters
+        var taskFilter = task
+        if task == nil, let text = query.get("taskId") { taskFilter = TaskID(String(text)) }
+        var outcome: RunRecord.Outcome?
+        if let text = query.get("outcome") {
+            guard let value = RunRecord.Outcome(rawValue: String(text)) else {
+                throw Problem.invalid("outcome", "must be one of \(RunRecord.Outcome.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            outcome = value
+        }
+        let since = try queryInstant(request, "since")
+        let until = try queryInstant(request, "until")
+        let limit = try queryInteger(request, "limit", default: 100, range: 1...1000)
+        var before: (Int64, String)?
+        if let cursor = try queryCursor(request) {
+            let parts = cursor.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, let micros = Int64(parts[0]) else { throw Problem.invalid("cursor", "is not a cursor this API returned") }
+            before = (micros, String(parts[1]))
+        }
+        let page: [(TaskID, RunRecord)] = await store.read { projection in
+            let ids = taskFilter.map { [$0] } ?? Array(projection.tasks.keys)
+            var matching: [(TaskID, RunRecord)] = []
+            for id in ids {
+                for record in projection.runLog.records(of: id) {
+                    if let outcome, record.outcome != outcome { continue }
+                    if let since, record.startedAt < since { continue }
+                    if let until, record.startedAt > until { continue }
+                    if let before {
+                        let key = (record.startedAt.microsecondsSinceEpoch, record.run.rawValue)
+                        if !(key < before) { continue }
+                    }
+                    matching.append((id, record))
+                }
+            }
+            matching.sort { ($0.1.startedAt, $0.1.run) > ($1.1.startedAt, $1.1.run) }
+            return Array(matching.prefix(limit + 1))
+        }
+        let items = page.prefix(limit)
+        var next = JSONOut.null
+        if page.count > limit, let last = items.last {
+            next = .string(API.cursor("\(last.1.startedAt.microsecondsSinceEpoch) \(last.1.run.rawValue)"))
+        }
+        return json(.ok, .object([
+            ("items", .array(items.map { Representation.run($0.1, task: $0.0) })),
+            ("nextCursor", next),
+        ]))
+    }
+
+    func taskEvents(_ request: Request, _ parameters: [String: String]) async throws -> Response {
+        let id = try taskID(parameters)
+        let after = try queryPosition(request, "after")
+        let limit = try queryInteger(request, "limit", default: 100, range: 1...1000)
+        guard await store.state(of: id) != nil else { throw Problem.notFound("no task has the id \(id)") }
+        let events = try await journal.read(stream: .init(id.rawValue), after: after, limit: limit)
+        return json(.ok, .object([
+            ("items", .array(events.map(Representation.event))),
+            ("nextAfter", events.last.map { .uint($0.streamVersion) } ?? .uint(after)),
+        ]))
+    }
+
+    func events(_ request: Request) async throws -> Response {
+        let after = try queryPosition(request, "after")
+        let limit = try queryInteger(request, "limit", default: 100, range: 1...1000)
+        let events = try await journal.read(after: after, limit: limit)
+        return json(.ok, .object([
+            ("items", .array(events.map(Representation.event))),
+            ("nextAfter", events.last.map { .uint($0.position) } ?? .uint(after)),
+        ]))
+    }
+}

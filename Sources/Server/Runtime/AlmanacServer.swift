@@ -1,0 +1,162 @@
+public import Engine
+import Foundation
+import Hummingbird
+public import Journal
+public import Logging
+import NIOCore
+import Projections
+import Scheduling
+public import ServiceLifecycle
+public import UnixSignals
+
+/// Everything `almanac serve` runs, in one service group: the HTTP server, the scheduler,
+/// the run dispatcher and the metrics observer, over one LMDB journal.
+public struct AlmanacServer: Sendable {
+    /// How the server is set up.
+    public struct Configuration: Sendable {
+        /// The directory of the LMDB journal (created when missing).
+        public var dataDirectory: String
+        /// The address to listen on.
+        public var host: String
+        /// The port (0: any free port).
+        public var port: Int
+        /// The LMDB map size: the journal's capacity in bytes.
+        public var mapSize: Int
+        /// HTTP API settings.
+        public var api: APIConfiguration
+        /// The most webhook calls in flight at once.
+        public var maxConcurrentRuns: Int
+        /// Scheduler settings (misfire grace and batch sizes).
+        public var scheduler: Scheduler.Configuration
+
+        public init(
+            dataDirectory: String = "./data", host: String = "127.0.0.1", port: Int = 8080, mapSize: Int = 1 << 34,
+            api: APIConfiguration = APIConfiguration(), maxConcurrentRuns: Int = 256,
+            scheduler: Scheduler.Configuration = Scheduler.Configuration()
+        ) {
+            self.dataDirectory = dataDirectory
+            self.host = host
+            self.port = port
+            self.mapSize = mapSize
+            self.api = api
+            self.maxConcurrentRuns = maxConcurrentRuns
+            self.scheduler = scheduler
+        }
+    }
+
+    public let configuration: Configuration
+    let clock: any WallClock
+    let logger: Logger
+
+    public init(configuration: Configuration, clock: any WallClock, logger: Logger) {
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Opens the journal, rebuilds the projections, and serves until SIGTERM or SIGINT (or
+    /// the task is cancelled). `onListening` receives the bound port once the server listens.
+    public func run(
+        gracefulShutdownSignals: [UnixSignal] = [.sigterm, .sigint],
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws {
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        let journal = try LMDBJournal(
+            directory: configuration.dataDirectory, configuration: .init(mapSize: configuration.mapSize)
+        )
+        defer { journal.close() }
+        let started = clock.now()
+        let store = ProjectionStore(journal: journal)
+        try await store.catchUp()
+        let (position, digest) = await store.digest()
+        logger.info("projections rebuilt", metadata: [
+            "position": "\(position)", "digest": "\(digest)",
+            "milliseconds": "\((clock.now() - started).wholeMicroseconds / 1000)",
+        ])
+
+        let metrics = ServerMetrics()
+        let status = ServerStatus()
+        let commands = CommandService(journal: journal, store: store, clock: clock)
+        let executor = HTTPExecutor(clock: clock)
+        let dispatcher = RunDispatcher(
+            executor: executor, commands: commands, clock: clock, maxConcurrent: configuration.maxConcurrentRuns,
+            logger: logger
+        )
+        status.dispatcher = dispatcher
+        let scheduler = Scheduler(
+            journal: journal, store: store, dispatcher: dispatcher, commands: commands, clock: clock,
+            configuration: configuration.scheduler, logger: logger
+        )
+        let api = API(
+            journal: journal, store: store, commands: commands, clock: clock, metrics: metrics, status: status,
+            configuration: configuration.api
+        )
+        let logger = self.logger
+        let host = configuration.host
+        let application = Application(
+            responder: api.responder,
+            configuration: .init(address: .hostname(host, port: configuration.port), serverName: "Almanac"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                logger.info("listening", metadata: ["url": "http://\(host):\(port)"])
+                await onListening(port)
+            },
+            logger: logger
+        )
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: dispatcher),
+                .init(service: SchedulerService(scheduler: scheduler, status: status)),
+                .init(service: MetricsObserver(journal: journal, metrics: metrics, from: position)),
+                .init(service: application),
+            ],
+            gracefulShutdownSignals: gracefulShutdownSignals,
+            logger: logger
+        ))
+        do {
+            try await group.run()
+        } catch {
+            try? await executor.shutdown()
+            throw error
+        }
+        try await executor.shutdown()
+        let head = (try? journal.currentHead()).map(String.init) ?? "unknown"
+        logger.info("stopped", metadata: ["position": "\(head)"])
+    }
+}
+
+/// The scheduler loop as a service that stops at a graceful shutdown, reporting whether it
+/// runs to `/readyz`.
+struct SchedulerService: Service {
+    let scheduler: Scheduler
+    let status: ServerStatus
+
+    func run() async throws {
+        status.schedulerRunning = true
+        defer { status.schedulerRunning = false }
+        do {
+            try await cancelWhenGracefulShutdown { try await scheduler.run() }
+        } catch is CancellationError {
+            // shut down
+        }
+    }
+}
+
+/// Follows the journal and counts events, runs and lateness for `/metrics`.
+struct MetricsObserver: Service {
+    let journal: any Journal
+    let metrics: ServerMetrics
+    let from: UInt64
+
+    init(journal: any Journal, metrics: ServerMetrics, from: UInt64) {
+        self.journal = journal
+        self.metrics = metrics
+        self.from = from
+    }
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            for try await event in journal.subscribe(after: from) { metrics.observe(event) }
+        }
+    }
+}

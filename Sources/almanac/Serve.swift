@@ -1,0 +1,104 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Logging
+import Server
+
+/// `almanac serve`: the HTTP API, the scheduler and the webhook executor over one journal.
+/// Every option can also be set through its `ALMANAC_…` environment variable.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the scheduler and its HTTP API on a data directory.",
+        discussion: """
+            Every option can also be given as an environment variable: ALMANAC_DATA_DIR, ALMANAC_HOST,
+            ALMANAC_PORT, ALMANAC_MAP_SIZE, ALMANAC_LOG_LEVEL, ALMANAC_LOG_FORMAT, ALMANAC_CORS_ORIGINS
+            (comma-separated), ALMANAC_MAX_BODY_BYTES, ALMANAC_MAX_CONCURRENT_RUNS. A flag wins over
+            its variable.
+            """
+    )
+
+    private static let environment = ProcessInfo.processInfo.environment
+
+    @Option(help: "The journal's directory (created when missing).")
+    var dataDir: String = environment["ALMANAC_DATA_DIR"] ?? "./data"
+
+    @Option(help: "The address to listen on.")
+    var host: String = environment["ALMANAC_HOST"] ?? "127.0.0.1"
+
+    @Option(help: "The port to listen on (0: any free port).")
+    var port: Int = environment["ALMANAC_PORT"].flatMap(Int.init) ?? 8080
+
+    @Option(help: "The journal's capacity (LMDB map size), e.g. 16GiB, 512MiB or a byte count.")
+    var mapSize: String = environment["ALMANAC_MAP_SIZE"] ?? "16GiB"
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = environment["ALMANAC_LOG_LEVEL"] ?? "info"
+
+    @Option(help: "json, text, or auto (json unless standard error is a terminal).")
+    var logFormat: String = environment["ALMANAC_LOG_FORMAT"] ?? "auto"
+
+    @Option(help: "Origins allowed to call the API from a browser, comma-separated (`*` for any). CORS is off without it.")
+    var corsOrigins: String = environment["ALMANAC_CORS_ORIGINS"] ?? ""
+
+    @Option(help: "The largest request body accepted, in bytes.")
+    var maxBodyBytes: Int = environment["ALMANAC_MAX_BODY_BYTES"].flatMap(Int.init) ?? 256 * 1024
+
+    @Option(help: "The most webhook calls in flight at once.")
+    var maxConcurrentRuns: Int = environment["ALMANAC_MAX_CONCURRENT_RUNS"].flatMap(Int.init) ?? 256
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
+        guard ByteSize.parse(mapSize) != nil else {
+            throw ValidationError("--map-size \"\(mapSize)\" is not a size; write e.g. 16GiB, 512MiB or 1073741824")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard ["json", "text", "auto"].contains(logFormat) else {
+            throw ValidationError("--log-format must be json, text or auto")
+        }
+        guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
+        guard maxConcurrentRuns >= 1 else { throw ValidationError("--max-concurrent-runs must be at least 1") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let json = logFormat == "auto" ? isatty(STDERR_FILENO) == 0 : logFormat == "json"
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "almanac")
+        let origins = corsOrigins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let configuration = AlmanacServer.Configuration(
+            dataDirectory: dataDir, host: host, port: port, mapSize: ByteSize.parse(mapSize) ?? 1 << 34,
+            api: APIConfiguration(maxBodyBytes: maxBodyBytes, corsOrigins: origins),
+            maxConcurrentRuns: maxConcurrentRuns
+        )
+        let server = AlmanacServer(configuration: configuration, clock: SystemWallClock(), logger: logger)
+        let host = self.host
+        do {
+            try await server.run(onListening: { port in
+                // One line on standard output, for scripts and tests that start on port 0.
+                FileHandle.standardOutput.write(Data("almanac: listening on http://\(host):\(port)\n".utf8))
+            })
+        } catch {
+            logger.critical("almanac serve failed", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Sizes such as `16GiB`, `512MiB`, `64KiB` or a plain byte count.
+enum ByteSize {
+    static func parse(_ text: String) -> Int? {
+        let units: [(String, Int)] = [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("B", 1)]
+        for (suffix, size) in units where text.hasSuffix(suffix) {
+            guard let count = Int(text.dropLast(suffix.count)), count > 0 else { return nil }
+            let (product, overflow) = count.multipliedReportingOverflow(by: size)
+            return overflow ? nil : product
+        }
+        return Int(text).flatMap { $0 > 0 ? $0 : nil }
+    }
+}
