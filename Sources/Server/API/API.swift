@@ -139,7 +139,7 @@ public struct API: Sendable {
             switch error.code {
             case .journalFull:
                 return Problem(.init(code: 507, reasonPhrase: "Insufficient Storage"), code: "journal-full",
-                               title: "The journal is full", detail: "\(error.message) Nothing was recorded; grow the map size (--map-size) and restart.")
+                               title: "The journal is full", detail: "\(error.message); nothing was recorded")
             case .closed, .readOnly, .locked:
                 return Problem(.serviceUnavailable, code: "journal-unavailable", title: "The journal is not writable",
                                detail: error.message)

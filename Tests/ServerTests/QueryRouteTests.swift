@@ -1,0 +1,199 @@
+import AlmanacTesting
+import Engine
+import Foundation
+import HTTPTypes
+import Journal
+import Scheduling
+import Server
+import Testing
+
+/// Runs, events, previews, health, readiness, metrics, the OpenAPI document, CORS and the
+/// router's own errors.
+@Suite("API: queries and operations")
+struct QueryRouteTests {
+    /// Runs two occurrences of a task through the command service, as the scheduler would:
+    /// the first succeeds, the second fails.
+    private func runTwice(_ api: APIHarness, task: String) async throws {
+        let id = TaskID(task)
+        for (second, status) in [(10, 200), (20, 500)] {
+            let occurrence = OccurrenceID.scheduled(id, at: APIHarness.start + .seconds(Int64(second)))
+            api.clock.advance(to: APIHarness.start + .seconds(Int64(second)) + .milliseconds(3))
+            try await api.commands.execute(TaskCommand(taskID: id, actor: "scheduler", action: .startRun(occurrence)))
+            api.clock.advance(by: .milliseconds(40))
+            let outcome = RunOutcome(statusCode: status, duration: .milliseconds(40), responseExcerpt: "status \(status)",
+                                     error: status == 200 ? nil : "HTTP \(status)")
+            let run = RunID(occurrence, attempt: 1)
+            try await api.commands.execute(TaskCommand(
+                taskID: id, actor: "scheduler", action: status == 200 ? .completeRun(run, outcome) : .failRun(run, outcome)
+            ))
+        }
+    }
+
+    @Test func runsAreListedNewestFirstWithFiltersAndCursors() async throws {
+        try await APIHarness.with { (api: APIHarness) async throws in
+            let id = try await api.create(Bodies.every())
+            let other = try await api.create(Bodies.every(name: "other"))
+            try await runTwice(api, task: id)
+
+            let runs = try await api.send(.get, "/v1/tasks/\(id)/runs")
+            #expect(runs.status == 200)
+            #expect(runs.items.map { $0["outcome"] as? String } == ["failed", "succeeded"])
+            let succeeded = runs.items[1]
+            #expect(succeeded["id"] as? String == "\(id)@\(Instant(rfc3339: "2026-03-01T00:00:10Z")!.microsecondsSinceEpoch)#1")
+            #expect(succeeded["taskId"] as? String == id)
+            #expect(succeeded["scheduledAt"] as? String == "2026-03-01T00:00:10Z")
+            #expect(succeeded["startedAt"] as? String == "2026-03-01T00:00:10.003Z")
+            #expect(succeeded["finishedAt"] as? String == "2026-03-01T00:00:10.043Z")
+            #expect(succeeded["latenessMs"] as? Double == 3)
+            #expect(succeeded["durationMs"] as? Double == 40)
+            #expect(succeeded["statusCode"] as? Int == 200)
+            #expect(succeeded["responseExcerpt"] as? String == "status 200")
+            #expect(succeeded["attempt"] as? Int == 1)
+            #expect(runs.items[0]["error"] as? String == "HTTP 500")
+
+            let failed = try await api.send(.get, "/v1/runs?outcome=failed").items
+            #expect(failed.count == 1 && failed[0]["taskId"] as? String == id)
+            #expect(try await api.send(.get, "/v1/runs?taskId=\(other)").items.isEmpty)
+            #expect(try await api.send(.get, "/v1/runs?since=2026-03-01T00:00:15Z").items.count == 1)
+            #expect(try await api.send(.get, "/v1/runs?until=2026-03-01T00:00:15Z").items.count == 1)
+            #expect(try await api.send(.get, "/v1/runs?outcome=great").status == 422)
+            #expect(try await api.send(.get, "/v1/tasks/missing/runs").status == 404)
+
+            let first = try await api.send(.get, "/v1/runs?limit=1")
+            let cursor = try #require(first.object["nextCursor"] as? String)
+            let second = try await api.send(.get, "/v1/runs?limit=1&cursor=\(cursor)")
+            #expect(first.items[0]["outcome"] as? String == "failed")
+            #expect(second.items[0]["outcome"] as? String == "succeeded")
+            #expect(second.object["nextCursor"] is NSNull)
+
+            let task = try await api.send(.get, "/v1/tasks/\(id)").object
+            #expect(task["counts"] as? [String: Int] == ["runs": 2, "succeeded": 1, "failed": 1, "skipped": 0])
+            let last = try #require(task["lastRun"] as? [String: Any])
+            #expect(last["outcome"] as? String == "failed")
+            #expect(last["statusCode"] as? Int == 500)
+        }
+    }
+
+    @Test func theEventFeedPagesThroughTheJournal() async throws {
+        try await APIHarness.with { (api: APIHarness) async throws in
+            let id = try await api.create(Bodies.every())
+            try await runTwice(api, task: id)
+            let all = try await api.send(.get, "/v1/events?limit=1000").items
+            #expect(all.map { $0["position"] as? Int } == Array(1...5))
+            #expect(all.map { $0["type"] as? String } == ["TaskCreated", "RunStarted", "RunSucceeded", "RunStarted", "RunFailed"])
+            let started = try #require(all[1]["data"] as? [String: Any])
+            #expect(started["attempt"] as? Int == 1)
+            #expect(started["scheduledAt"] as? String == "2026-03-01T00:00:10Z")
+            #expect(all[1]["actor"] as? String == "scheduler")
+            let page = try await api.send(.get, "/v1/events?after=2&limit=2").object
+            #expect((page["items"] as? [[String: Any]])?.map { $0["position"] as? Int } == [3, 4])
+            #expect(page["nextAfter"] as? Int == 4)
+            #expect(try await api.send(.get, "/v1/events?after=-1").status == 422)
+            #expect(try await api.send(.get, "/v1/tasks/\(id)/events?after=3").items.map { $0["version"] as? Int } == [4, 5])
+        }
+    }
+
+    @Test func previewFlagsOccurrencesThatDSTMovedOrMerged() async throws {
+        try await APIHarness.with { (api: APIHarness) async throws in
+            let spring = try await api.send(.post, "/v1/schedules/preview", json: #"""
+                {"schedule":{"cron":"0 30 2 * * *","timeZone":"America/New_York"},"after":"2026-03-07T00:00:00Z","count":3}
+                """#)
+            #expect(spring.status == 200)
+            let occurrences = try #require(spring.object["occurrences"] as? [[String: String]])
+            #expect(occurrences.map { $0["at"] } == ["2026-03-07T07:30:00Z", "2026-03-08T07:00:00Z", "2026-03-09T06:30:00Z"])
+            #expect(occurrences.map { $0["local"] } == ["2026-03-07T02:30:00-05:00", "2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00"])
+            #expect(occurrences.map { $0["dst"] } == [nil, "shifted", nil])
+
+            let fall = try await api.send(.post, "/v1/schedules/preview", json: #"""
+                {"schedule":{"cron":"0 30 1 * * *","timeZone":"America/New_York"},"after":"2026-11-01T00:00:00Z","count":1}
+                """#)
+            #expect((fall.object["occurrences"] as? [[String: String]])?.first?["dst"] == "merged")
+            let hourly = try await api.send(.post, "/v1/schedules/preview", json: #"""
+                {"schedule":{"cron":"0 30 * * * *","timeZone":"America/New_York"},"after":"2026-11-01T05:00:00Z","count":2}
+                """#)
+            #expect((hourly.object["occurrences"] as? [[String: String]])?.map { $0["dst"] } == ["repeated", "repeated"])
+
+            let interval = try await api.send(.post, "/v1/schedules/preview", json: #"{"schedule":{"every":"1h"}}"#)
+            #expect((interval.object["occurrences"] as? [Any])?.count == 10)
+            #expect(interval.object["timeZone"] as? String == "UTC")
+
+            let invalid = try await api.send(.post, "/v1/schedules/preview", json: #"{"schedule":{"cron":"0 0 31 4 *"}}"#)
+            #expect(invalid.status == 422)
+            #expect(invalid.invalidFields == ["schedule.cron"])
+            #expect(try await api.send(.post, "/v1/schedules/preview", json: #"{"schedule":{"every":"1h"},"count":0}"#).status == 422)
+            #expect(try await api.head == 0)
+        }
+    }
+
+    @Test func healthReadinessAndMetrics() async throws {
+        try await APIHarness.with { (api: APIHarness) async throws in
+            #expect(try await api.send(.get, "/healthz").status == 200)
+            let notReady = try await api.send(.get, "/readyz")
+            #expect(notReady.status == 503)
+            #expect(notReady.object["schedulerRunning"] as? Bool == false)
+            api.status.schedulerRunning = true
+            _ = try await api.create(Bodies.every())
+            let ready = try await api.send(.get, "/readyz")
+            #expect(ready.status == 200)
+            #expect(ready.object["headPosition"] as? Int == 1)
+            #expect(ready.object["projectionPosition"] as? Int == 1)
+            let digest = await api.store.digest()
+            #expect(ready.object["digest"] as? String == digest.digest)
+
+            _ = try await api.send(.post, "/v1/tasks", json: "{}")
+            let metrics = try await api.send(.get, "/metrics")
+            #expect(metrics.status == 200)
+            #expect(metrics.header("Content-Type")?.hasPrefix("text/plain") == true)
+            for line in [
+                #"almanac_commands_total{action="create",result="ok"} 1"#,
+                #"almanac_commands_total{action="create",result="invalid"} 1"#,
+                #"almanac_http_requests_total{route="v1/tasks",method="POST",status="201"} 1"#,
+                #"almanac_http_requests_total{route="v1/tasks",method="POST",status="422"} 1"#,
+                "almanac_due_index_size 1",
+                "almanac_tasks 1",
+            ] {
+                #expect(metrics.body.contains(line), "missing: \(line)")
+            }
+            #expect(metrics.body.contains("almanac_http_request_duration_seconds_bucket"))
+        }
+    }
+
+    @Test func theRouterAnswers404And405AsProblems() async throws {
+        try await APIHarness.with { (api: APIHarness) async throws in
+            let missing = try await api.send(.get, "/v2/nothing")
+            #expect(missing.status == 404)
+            #expect(missing.header("Content-Type") == "application/problem+json")
+            let wrongMethod = try await api.send(.patch, "/v1/tasks")
+            #expect(wrongMethod.status == 405)
+            #expect(wrongMethod.header("Allow") == "GET, HEAD, POST")
+            #expect(try await api.send(.delete, "/v1/runs").status == 405)
+        }
+    }
+
+    @Test func theOpenAPIDocumentIsServed() async throws {
+        try await APIHarness.with { (api: APIHarness) async throws in
+            let reply = try await api.send(.get, "/v1/openapi.json")
+            #expect(reply.status == 200)
+            #expect(reply.object["openapi"] as? String == "3.1.0")
+            let paths = try #require(reply.object["paths"] as? [String: Any])
+            for path in ["/v1/tasks", "/v1/tasks/{id}", "/v1/runs", "/v1/events", "/v1/stream", "/v1/schedules/preview", "/readyz"] {
+                #expect(paths[path] != nil, "\(path) is not described")
+            }
+        }
+    }
+
+    @Test func corsIsOffByDefaultAndAllowsConfiguredOrigins() async throws {
+        let origin: HTTPFields = [.origin: "https://ops.example"]
+        try await APIHarness.with { (api: APIHarness) async throws in
+            #expect(try await api.send(.get, "/healthz", headers: origin).header("Access-Control-Allow-Origin") == nil)
+        }
+        try await APIHarness.with(configuration: APIConfiguration(corsOrigins: ["https://ops.example"])) { (api: APIHarness) async throws in
+            #expect(try await api.send(.get, "/healthz", headers: origin).header("Access-Control-Allow-Origin") == "https://ops.example")
+            let other: HTTPFields = [.origin: "https://evil.example"]
+            #expect(try await api.send(.get, "/healthz", headers: other).header("Access-Control-Allow-Origin") == nil)
+            let preflight = try await api.send(.options, "/v1/tasks", headers: origin)
+            #expect(preflight.status == 204)
+            #expect(preflight.header("Access-Control-Allow-Methods") == "GET, HEAD, POST")
+        }
+    }
+}

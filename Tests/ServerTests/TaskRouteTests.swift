@@ -1,0 +1,263 @@
+import AlmanacTesting
+import Engine
+import Foundation
+import HTTPTypes
+import Journal
+import Scheduling
+import Server
+import Testing
+
+/// Task commands and reads through the router, against a real projection store.
+@Suite("API: tasks")
+struct TaskRouteTests {
+    @Test func createsTasksOfEachScheduleKindAndReadsThemBack() async throws {
+        try await APIHarness.with { (api: APIHarness) async throws in
+            let reply = try await api.send(.post, "/v1/tasks", json: Bodies.cron)
+            #expect(reply.status == 201)
+            let task = reply.object
+            let id = try #require(task["id"] as? String)
+            #expect(reply.header("Location") == "/v1/tasks/\(id)")
+            #expect(reply.header("ETag") == "\"1\"")
+            #expect(task["name"] as? String == "nightly-report")
+            #expect(task["labels"] as? [String: String] == ["team": "billing"])
+            #expect(task["schedule"] as? [String: String] == ["cron": "0 30 2 * * *", "timeZone": "Europe/Lisbon"])
+            let action = try #require(task["action"] as? [String: Any])
+            #expect(action["method"] as? String == "PUT")
+            #expect(action["timeout"] as? String == "10s")
+            #expect(action["headers"] as? [String: String] == ["X-Token": "abc"])
+            #expect((task["retry"] as? [String: Any])?["maxBackoff"] as? String == "5m")
+            #expect(task["overlap"] as? String == "forbid")
+            #expect(task["misfire"] as? String == "runAll")
+            #expect(task["misfireLimit"] as? Int == 5)
+            #expect(task["status"] as? String == "active")
+            #expect(task["version"] as? Int == 1)
+            // 02:30 in Lisbon on 1 March 2026 (UTC+0).
+            #expect(task["nextRunAt"] as? String == "2026-03-01T02:30:00Z")
+            #expect(task["createdAt"] as? String == "2026-03-01T00:00:00Z")
+            #expect((task["counts"] as? [String: Int]) == ["runs": 0, "succeeded": 0, "failed": 0, "skipped": 0])
+
+            let read = try await api.send(.get, "/v1/tasks/\(id)")
+            #expect(read.status == 200)
+            #expect(read.header("ETag") == "\"1\"")
+            #expect(read.body == reply.body)
+
+            let interval = try await api.send(.post, "/v1/tasks", json: Bodies.every("90s"))
+            #expect(interval.status == 201)
+            #expect(interval.object["schedule"] as? [String: String] == ["every": "1m30s"])
+            #expect(interval.object["nextRunAt"] as? String == "2026-03-01T00:01:30Z")
+
+            let once = try await api.send(.post, "/v1/tasks", json: Bodies.once)
+            #expect(once.status == 201)
+            #expect(once.object["nextRunAt"] as? String == "2026-03-01T00:00:05Z")
+            #expect(try await api.head == 3)
+        }
+    }
+
+    /// Every bad request is refused with problem+json naming the field, and nothing is appended.
+    @Test(arguments: [
+        ("{\"name\": ", 400, [String]()),
+        ("[1, 2]", 422, ["body"]),
+        (#"{"name":"x","schedule":{"every":"1s"},"action":{"url":"http://a/"},"colour":"red"}"#, 422, ["colour"]),
+        (#"{"name":42,"schedule":{"every":"1s"},"action":{"url":"http://a/"}}"#, 422, ["name"]),
+        (#"{"name":"x","schedule":{"cron":"61 * * * *"},"action":{"url":"http://a/"}}"#, 422, ["schedule.cron"]),
+        (#"{"name":"x","schedule":{"cron":"0 0 30 2 *"},"action":{"url":"http://a/"}}"#, 422, ["schedule.cron"]),
+        (#"{"name":"x","schedule":{"cron":"* * * * *","timeZone":"Mars/Olympus"},"action":{"url":"http://a/"}}"#, 422, ["schedule.timeZone"]),
+        (#"{"name":"x","schedule":{"every":"1s"},"action":{"url":"not a url"}}"#, 422, ["action.url"]),
+        (#"{"name":"x","schedule":{"every":"soon"},"action":{"url":"http://a/"}}"#, 422, ["schedule.every"]),
+        (#"{"name":"x","schedule":{"at":"2026-02-28T00:00:00Z"},"action":{"url":"http://a/"}}"#, 422, ["schedule.at"]),
+        (#"{"name":"x","schedule":{"at":"tomorrow"},"action":{"url":"http://a/"}}"#, 422, ["schedule.at"]),
+        (#"{"name":"x","schedule":{"every":"1s","at":"2027-01-01T00:00:00Z"},"action":{"url":"http://a/"}}"#, 422, ["schedule"]),
+        (#"{"name":"x","schedule":{},"action":{"url":"http://a/"}}"#, 422, ["schedule"]),
+        (#"{"name":"x","action":{"url":"http://a/"}}"#, 422, ["schedule"]),
+        (#"{"name":"x","schedule":{"every":"1s"},"action":{"url":"http://a/","timeout":"2h"}}"#, 422, ["action.timeout"]),
+        (#"{"name":"x","schedule":{"every":"1s"},"action":{"url":"http://a/","method":"BREW"}}"#, 422, ["action.method"]),
+        (#"{"name":"x","schedule":{"every":"1s"},"action":{"url":"http://a/"},"retry":{"maxAttempts":0}}"#, 422, ["retry.maxAttempts"]),
+        (#"{"name":"x","schedule":{"every":"1s"},"action":{"url":"http://a/"},"overlap":"sometimes"}"#, 422, ["overlap"]),
+        (#"{"name":"x","schedule":{"every":"1s","endAt":"2026-01-01T00:00:00Z"},"action":{"url":"http://a/"}}"#, 422, ["schedule"]),
+        ("{\"name\":\"\(String(repeating: "n", count: 201))\",\"schedule\":{\"every\":\"1s\"},\"action\":{\"url\":\"http://a/\"}}", 422, ["name"]),
+    ])
+    func badRequestsAreRefusedAndNothingIsAppended(body: String, status: Int, fields: [String]) async throws {
+        try await APIHarness.with { (api: APIHarness) async throws in
+            let reply = try await api.send(.post, "/v1/tasks", json: body)
+            #expect(reply.status == status, "\(body) → \(reply.body)")
+            #expect(reply.header("Content-Type") == "application/problem+json")
+            #expect(reply.object["status"] as? Int == status)
+            #expect((reply.object["type"] as? String)?.hasPrefix("urn:almanac:problem:") == true)
+            #expect(reply.object["title"] is String && reply.object["detail"] is String)
+            #expect(reply.invalidFields == fields, "\(reply.body)")
+            #expect(try await api.head == 0)
+        }
+    }
+
+    @Test func oversizedAndNonJSONBodiesAreRefused() async throws {
+        try await APIHarness.with(configuration: APIConfiguration(maxBodyBytes: 1024)) { (api: APIHarness) async throws in
+            let large = Bodies.every(extra: #","description":"\#(String(repeating: "d", count: 2000))""#)
+            #expect(try await api.send(.post, "/v1/tasks", json: large).status == 413)
+            let form = try await api.send(.post, "/v1/tasks", json: "a=b", headers: [.contentType: "application/x-www-form-urlencoded"])
+            #expect(form.status == 415)
+            #expect(try await api.send(.post, "/v1/tasks").status == 400)
+            #expect(try await api.head == 0)
+        }
+    }
+
+    @Test func anIdempotencyKeyMakesARetriedCreateReturnTheFirstResult() async throws {
+        try await APIHarness.with { (api: APIHarness) async throws in
+            let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "create-42"]
+            let first = try await api.send(.post, "/v1/tasks", json: Bodies.every(), headers: key)
+            api.clock.advance(by: .seconds(3))
+            let second = try await api.send(.post, "/v1/tasks", json: Bodies.every(), headers: key)
+            #expect(first.status == 201 && second.status == 201)
+            #expect(first.object["id"] as? String == second.object["id"] as? String)
+            #expect(second.header("Idempotent-Replayed") == "true")
+            #expect(first.header("Idempotent-Replayed") == nil)
+            let different = try await api.send(.post, "/v1/tasks", json: Bodies.every("20s"), headers: key)
+            #expect(different.status == 422)
+            #expect(try await api.head == 1)
+            let list = try await api.send(.get, "/v1/tasks")
+            #expect(list.items.count == 1)
+        }
+    }
+
+    @Test func replaceHonoursIfMatchAndUnknownTasksAre404() async throws {
+        try await APIHarness.with { (api: APIHarness) async throws in
+            let id = try await api.create(Bodies.every())
+            let stale: HTTPFields = [.ifMatch: "\"7\""]
+            let refused = try await api.send(.put, "/v1/tasks/\(id)", json: Bodies.every("20s"), headers: stale)
+            #expect(refused.status == 412)
+            #expect(try await api.head == 1)
+            let replaced = try await api.send(.put, "/v1/tasks/\(id)", json: Bodies.every("20s"), headers: [.ifMatch: "\"1\""])
+            #expect(replaced.status == 200)
+            #expect(replaced.header("ETag") == "\"2\"")
+            #expect(replaced.object["schedule"] as? [String: String] == ["every": "20s"])
+            let invalid = try await api.send(.put, "/v1/tasks/\(id)", json: Bodies.every("0s"))
+            #expect(invalid.status == 422)
+            #expect(try await api.head == 2)
+            #expect(try await api.send(.get, "/v1/tasks/nope").status == 404)
+            #expect(try await api.send(.put, "/v1/tasks/nope", json: Bodies.every()).status == 404)
+            #expect(try await api.send(.post, "/v1/tasks/nope/pause").status == 404)
+            #expect(try await api.send(.get, "/v1/tasks/not%20an%20id").status == 404)
+        }
+    }
+
+    @Test func pauseResumeDeleteAndTriggerRecordActorAndReason() async throws {
+        try await APIHarness.with { (api: APIHarness) async throws in
+            let id = try await api.create(Bodies.every())
+            let reason: HTTPFields = [HTTPField.Name("Almanac-Reason")!: "maintenance window", HTTPField.Name("Almanac-Actor")!: "ops"]
+            let paused = try await api.send(.post, "/v1/tasks/\(id)/pause", headers: reason)
+            #expect(paused.status == 200)
+            #expect(paused.object["status"] as? String == "paused")
+            #expect(paused.object["nextRunAt"] is NSNull)
+            #expect(try await api.send(.post, "/v1/tasks/\(id)/pause").status == 200)  // already paused: no event
+            let resumed = try await api.send(.post, "/v1/tasks/\(id)/resume")
+            #expect(resumed.object["status"] as? String == "active")
+            #expect(try await api.send(.post, "/v1/tasks/\(id)/resume").status == 409)
+
+            let trigger: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "manual-1"]
+            let triggered = try await api.send(.post, "/v1/tasks/\(id)/trigger", headers: trigger)
+            #expect(triggered.status == 202)
+            #expect(triggered.object["occurrenceId"] as? String == "\(id)!manual-1")
+            #expect(try await api.send(.post, "/v1/tasks/\(id)/trigger", headers: trigger).status == 202)
+
+            #expect(try await api.send(.delete, "/v1/tasks/\(id)").status == 204)
+            #expect(try await api.send(.delete, "/v1/tasks/\(id)").status == 204)
+            let deleted = try await api.send(.get, "/v1/tasks/\(id)")
+            #expect(deleted.object["status"] as? String == "deleted")
+            #expect(try await api.send(.post, "/v1/tasks/\(id)/pause").status == 409)
+
+            let events = try await api.send(.get, "/v1/tasks/\(id)/events").items
+            #expect(events.map { $0["type"] as? String } == ["TaskCreated", "TaskPaused", "TaskResumed", "RunTriggered", "TaskDeleted"])
+            #expect(events[1]["actor"] as? String == "ops")
+            #expect(events[1]["reason"] as? String == "maintenance window")
+            #expect(events[2]["actor"] as? String == "api")
+            #expect(events[2]["reason"] is NSNull)
+            #expect(events.map { $0["version"] as? Int } == [1, 2, 3, 4, 5])
+        }
+    }
+
+    @Test func listsFilterAndPageWithACursor() async throws {
+        try await APIHarness.with { (api: APIHarness) async throws in
+            var ids: [String] = []
+            for index in 0..<5 {
+                let labels = index % 2 == 0 ? #","labels":{"team":"billing"}"# : #","labels":{"team":"search"}"#
+                ids.append(try await api.create(Bodies.every(name: "job-\(index)", extra: labels)))
+                api.clock.advance(by: .milliseconds(2))
+            }
+            try await api.create(Bodies.every(name: "other"))
+            let paused = ids[4]
+            #expect(try await api.send(.post, "/v1/tasks/\(paused)/pause").status == 200)
+            #expect(try await api.send(.delete, "/v1/tasks/\(ids[3])").status == 204)
+
+            var seen: [String] = []
+            var cursor: String?
+            var pages = 0
+            repeat {
+                let uri = "/v1/tasks?namePrefix=job-&limit=2" + (cursor.map { "&cursor=\($0)" } ?? "")
+                let page = try await api.send(.get, uri)
+                #expect(page.status == 200)
+                seen += page.items.compactMap { $0["id"] as? String }
+                cursor = page.object["nextCursor"] as? String
+                pages += 1
+            } while cursor != nil && pages < 10
+            #expect(seen == [ids[0], ids[1], ids[2], ids[4]])  // creation order; the deleted one is left out
+            #expect(pages == 2)
+
+            let billing = try await api.send(.get, "/v1/tasks?label=team=billing").items.compactMap { $0["id"] as? String }
+            #expect(billing == [ids[0], ids[2], ids[4]])
+            let pausedOnly = try await api.send(.get, "/v1/tasks?status=paused").items.compactMap { $0["id"] as? String }
+            #expect(pausedOnly == [paused])
+            let deleted = try await api.send(.get, "/v1/tasks?status=deleted").items.compactMap { $0["id"] as? String }
+            #expect(deleted == [ids[3]])
+            #expect(try await api.send(.get, "/v1/tasks?status=sleeping").status == 422)
+            #expect(try await api.send(.get, "/v1/tasks?limit=5000").status == 422)
+            #expect(try await api.send(.get, "/v1/tasks?cursor=%%%").status == 422)
+        }
+    }
+
+    @Test func asOfShowsTheTaskAsItWasAtAPositionOrInstant() async throws {
+        try await APIHarness.with { (api: APIHarness) async throws in
+            let id = try await api.create(Bodies.every())
+            api.clock.advance(by: .seconds(60))
+            #expect(try await api.send(.post, "/v1/tasks/\(id)/pause").status == 200)
+            api.clock.advance(by: .seconds(60))
+            #expect(try await api.send(.put, "/v1/tasks/\(id)", json: Bodies.every("30s", name: "renamed")).status == 200)
+
+            let atOne = try await api.send(.get, "/v1/tasks/\(id)?asOf=1").object
+            #expect(atOne["status"] as? String == "active")
+            #expect(atOne["version"] as? Int == 1)
+            let atTwo = try await api.send(.get, "/v1/tasks/\(id)?asOf=2").object
+            #expect(atTwo["status"] as? String == "paused")
+            let byInstant = try await api.send(.get, "/v1/tasks/\(id)?asOf=2026-03-01T00:01:30Z").object
+            #expect(byInstant["version"] as? Int == 2)
+            #expect(byInstant["name"] as? String == "interval")
+            let now = try await api.send(.get, "/v1/tasks/\(id)").object
+            #expect(now["name"] as? String == "renamed")
+            #expect(try await api.send(.get, "/v1/tasks/\(id)?asOf=2020-01-01T00:00:00Z").status == 404)
+            #expect(try await api.send(.get, "/v1/tasks/\(id)?asOf=yesterday").status == 422)
+        }
+    }
+
+    @Test func aFullJournalAnswers507AndKeepsServing() async throws {
+        try await TemporaryDirectory.with(prefix: "almanac-api-full") { directory in
+            let journal = try LMDBJournal(directory: directory, configuration: .init(mapSize: 256 * 1024))
+            defer { journal.close() }
+            try await APIHarness.with(journal: journal) { (api: APIHarness) async throws in
+                var statuses: [Int] = []
+                let description = String(repeating: "x", count: 4000)
+                for index in 0..<200 {
+                    let reply = try await api.send(.post, "/v1/tasks", json: Bodies.every(name: "t\(index)", extra: #","description":"\#(description)""#))
+                    statuses.append(reply.status)
+                    if reply.status == 507 {
+                        #expect(reply.header("Content-Type") == "application/problem+json")
+                        break
+                    }
+                }
+                #expect(statuses.last == 507, "statuses: \(Set(statuses))")
+                #expect(statuses.dropLast().allSatisfy { $0 == 201 })
+                // Reads still work.
+                let list = try await api.send(.get, "/v1/tasks?limit=1000")
+                #expect(list.status == 200)
+                #expect(list.items.count == statuses.count - 1)
+            }
+        }
+    }
+}
