@@ -1,7 +1,7 @@
 # Almanac — build, test and benchmark entry points. `make test` is what CI runs.
 SWIFT ?= swift
 
-.PHONY: deps build test bench clean
+.PHONY: deps build test run bench clean
 
 ## Install the system packages the build needs (liblmdb-dev, pkg-config, tzdata).
 deps:
@@ -15,6 +15,12 @@ build: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	tools/schemathesis.sh
+
+## The server on http://127.0.0.1:8080 with its journal in ./data; options in ARGS.
+run: deps
+	$(SWIFT) build -c release --product almanac
+	.build/release/almanac serve $(ARGS)
 
 ## Release benchmarks; figures go to docs/benchmarks.md.
 bench: deps

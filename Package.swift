@@ -130,6 +130,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "bench-http-echo",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "tools/bench/http/echo",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "bench-journal",
             dependencies: ["Journal"],
             path: "tools/bench/journal",

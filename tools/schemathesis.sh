@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs schemathesis against the OpenAPI document a freshly started `almanac serve` serves:
+# every operation fuzzed from the schema, every check on. Fails on any server error (5xx)
+# or any response that does not match the document. Part of `make test`.
+#
+#   tools/schemathesis.sh [EXAMPLES]     EXAMPLES per operation, default 40
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+examples="${1:-40}"
+version="4.32.5"
+venv=".build/schemathesis-venv"
+
+if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$version"; then
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+    run=(); [ "$(id -u)" -eq 0 ] || run=(sudo)
+    "${run[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${run[@]}" apt-get install -y -qq python3 python3-venv python3-pip >/dev/null
+  fi
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "schemathesis==$version"
+fi
+
+swift build --product almanac >/dev/null
+data="$(mktemp -d)"
+log="$data/server.log"
+.build/debug/almanac serve --data-dir "$data/journal" --port 0 --log-level error --log-format text >"$log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$data"' EXIT
+
+port=""
+for _ in $(seq 1 300); do
+  port="$(sed -n 's|^almanac: listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$log")"
+  [ -n "$port" ] && break
+  kill -0 $server 2>/dev/null || { cat "$log"; echo "schemathesis: the server did not start" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$port" ] || { echo "schemathesis: the server did not report its port" >&2; exit 1; }
+
+# The event stream never ends by design; it is tested live in LiveServerTests instead.
+status=0
+"$venv/bin/schemathesis" run "http://127.0.0.1:$port/v1/openapi.json" \
+  --url "http://127.0.0.1:$port" \
+  --checks all \
+  --exclude-path /v1/stream \
+  --max-examples "$examples" \
+  --request-timeout 10 \
+  --generation-deterministic \
+  --no-color || status=$?
+if grep -qi "error\|critical" "$log"; then
+  echo "schemathesis: the server logged errors:" >&2
+  cat "$log" >&2
+fi
+exit $status
