@@ -39,10 +39,17 @@ done
 [ -n "$port" ] || { echo "schemathesis: the server did not report its port" >&2; exit 1; }
 
 # The event stream never ends by design; it is tested live in LiveServerTests instead.
+# Two checks are left out, for rules JSON Schema cannot express:
+# - positive_data_acceptance: schema-valid requests the API rightly refuses with 422 (a cursor
+#   it never issued, maxBackoff below initialBackoff, a cron expression that never fires, a
+#   one-time instant in the past, an Idempotency-Key reused with another body);
+# - use_after_free: a deleted task stays readable (status "deleted"), on purpose: its history
+#   is kept (docs/api.md).
 status=0
 "$venv/bin/schemathesis" run "http://127.0.0.1:$port/v1/openapi.json" \
   --url "http://127.0.0.1:$port" \
   --checks all \
+  --exclude-checks positive_data_acceptance,use_after_free \
   --exclude-path /v1/stream \
   --max-examples "$examples" \
   --request-timeout 10 \

@@ -49,6 +49,10 @@ struct JournalContractTests {
             #expect(try await journal.read(after: 9, limit: 4).map(\.position) == [10])
             #expect(try await journal.read(after: 10, limit: 4).isEmpty)
             #expect(try await journal.read(after: 0, limit: 0).isEmpty)
+            // Positions far past the head (up to the largest) read nothing, and do not wrap.
+            #expect(try await journal.read(after: 1 << 63, limit: 4).isEmpty)
+            #expect(try await journal.read(after: .max - 1, limit: 4).isEmpty)
+            #expect(try await journal.read(after: .max, limit: 4).isEmpty)
             #expect(texts(try await journal.read(stream: "even", after: 0, limit: 100)) == ["2", "4", "6", "8", "10"])
             #expect(texts(try await journal.read(stream: "even", after: 2, limit: 2)) == ["6", "8"])
             #expect(try await journal.read(stream: "missing", after: 0, limit: 10).isEmpty)

@@ -89,6 +89,8 @@ struct QueryRouteTests {
             #expect((page["items"] as? [[String: Any]])?.map { $0["position"] as? Int } == [3, 4])
             #expect(page["nextAfter"] as? Int == 4)
             #expect(try await api.send(.get, "/v1/events?after=-1").status == 422)
+            #expect(try await api.send(.get, "/v1/events?after=9223372036854775808").status == 422)
+            #expect(try await api.send(.get, "/v1/events?after=9223372036854775807").items.isEmpty)
             #expect(try await api.send(.get, "/v1/tasks/\(id)/events?after=3").items.map { $0["version"] as? Int } == [4, 5])
         }
     }

@@ -41,6 +41,10 @@ struct TaskRouteTests {
             #expect(read.header("ETag") == "\"1\"")
             #expect(read.body == reply.body)
 
+            let utc = try await api.send(.post, "/v1/tasks", json: #"{"name":"u","schedule":{"cron":"0 0 * * *"},"action":{"url":"http://[::1]:8080/x?a=%20b"}}"#)
+            #expect(utc.status == 201)
+            #expect(utc.object["schedule"] as? [String: String] == ["cron": "0 0 * * *", "timeZone": "UTC"])
+
             let interval = try await api.send(.post, "/v1/tasks", json: Bodies.every("90s"))
             #expect(interval.status == 201)
             #expect(interval.object["schedule"] as? [String: String] == ["every": "1m30s"])
@@ -49,7 +53,7 @@ struct TaskRouteTests {
             let once = try await api.send(.post, "/v1/tasks", json: Bodies.once)
             #expect(once.status == 201)
             #expect(once.object["nextRunAt"] as? String == "2026-03-01T00:00:05Z")
-            #expect(try await api.head == 3)
+            #expect(try await api.head == 4)
         }
     }
 
@@ -74,6 +78,11 @@ struct TaskRouteTests {
         (#"{"name":"x","schedule":{"every":"1s"},"action":{"url":"http://a/"},"retry":{"maxAttempts":0}}"#, 422, ["retry.maxAttempts"]),
         (#"{"name":"x","schedule":{"every":"1s"},"action":{"url":"http://a/"},"overlap":"sometimes"}"#, 422, ["overlap"]),
         (#"{"name":"x","schedule":{"every":"1s","endAt":"2026-01-01T00:00:00Z"},"action":{"url":"http://a/"}}"#, 422, ["schedule"]),
+        (#"{"name":"x","schedule":{"every":"1s"},"action":{"url":"http://h/a b"}}"#, 422, ["action.url"]),
+        (#"{"name":"x","schedule":{"every":"1s"},"action":{"url":"http://h/%zz"}}"#, 422, ["action.url"]),
+        (#"{"name":"x","schedule":{"every":"1s"},"action":{"url":"http://-/"}}"#, 422, ["action.url"]),
+        (#"{"name":"x","schedule":{"every":"1s"},"action":{"url":"http://h:99999/"}}"#, 422, ["action.url"]),
+        (#"{"name":"x","name":"y","schedule":{"every":"1s"},"action":{"url":"http://h/"}}"#, 400, []),
         ("{\"name\":\"\(String(repeating: "n", count: 201))\",\"schedule\":{\"every\":\"1s\"},\"action\":{\"url\":\"http://a/\"}}", 422, ["name"]),
     ])
     func badRequestsAreRefusedAndNothingIsAppended(body: String, status: Int, fields: [String]) async throws {
@@ -208,6 +217,8 @@ struct TaskRouteTests {
             let deleted = try await api.send(.get, "/v1/tasks?status=deleted").items.compactMap { $0["id"] as? String }
             #expect(deleted == [ids[3]])
             #expect(try await api.send(.get, "/v1/tasks?status=sleeping").status == 422)
+            #expect(try await api.send(.get, "/v1/tasks?status=").status == 422)
+            #expect(try await api.send(.get, "/v1/tasks?label==x").status == 422)
             #expect(try await api.send(.get, "/v1/tasks?limit=5000").status == 422)
             #expect(try await api.send(.get, "/v1/tasks?cursor=%%%").status == 422)
         }

@@ -353,7 +353,8 @@ public final class LMDBJournal: Journal {
         in txn: borrowing some ReadableTransaction & ~Copyable,
         _ visit: (UInt64, UnsafeRawBufferPointer) throws -> Bool
     ) throws {
-        let target = position &+ 1
+        guard position < UInt64.max else { return }  // nothing can follow the last position
+        let target = position + 1
         try txn.withCursor(in: events) { cursor in
             var entry = try cursor.seek(atLeast: JournalLayout.eventKey(target))
             if entry.flatMap({ JournalLayout.uint64($0.key) }) != target {
@@ -364,7 +365,7 @@ public final class LMDBJournal: Journal {
                 guard let first = JournalLayout.uint64(key), let segment = Segment.View(value) else {
                     throw corruptedSegment(JournalLayout.uint64(key))
                 }
-                var index = target > first ? Int(target - first) : 0
+                var index = target > first ? Int(clamping: target - first) : 0
                 while index < segment.count {
                     guard try visit(first + UInt64(index), segment.record(index)) else { return }
                     index += 1

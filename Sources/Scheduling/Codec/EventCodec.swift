@@ -209,7 +209,7 @@ public enum EventCodec {
         case .cron(let cron):
             writer.write(UInt8(1))
             writer.write(cron.expression.source)
-            writer.write(cron.timeZone.identifier)
+            writer.write(cron.timeZoneIdentifier)
         case .interval(let every, let anchor):
             writer.write(UInt8(2))
             writer.write(every)

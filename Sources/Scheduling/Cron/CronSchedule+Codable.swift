@@ -24,6 +24,6 @@ extension CronSchedule: Codable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(expression, forKey: .expression)
-        try container.encode(timeZone.identifier, forKey: .timeZone)
+        try container.encode(timeZoneIdentifier, forKey: .timeZone)
     }
 }

@@ -22,14 +22,22 @@ public struct CronSchedule: Sendable, Hashable {
     public let expression: CronExpression
     /// The zone whose wall clock the expression is read in.
     public let timeZone: TimeZone
+    /// The zone's name as it was given (`UTC` stays `UTC`, where Foundation would say `GMT`);
+    /// stored in events and shown by the API.
+    public let timeZoneIdentifier: String
 
     /// The zone's offsets and transitions, shared by all schedules in the zone.
     private let zone: ZoneRules
 
     /// Creates a schedule for an expression in a time zone.
     public init(expression: CronExpression, timeZone: TimeZone) {
+        self.init(expression: expression, timeZone: timeZone, identifier: timeZone.identifier)
+    }
+
+    private init(expression: CronExpression, timeZone: TimeZone, identifier: String) {
         self.expression = expression
         self.timeZone = timeZone
+        self.timeZoneIdentifier = identifier
         self.zone = ZoneRules.rules(for: timeZone)
     }
 
@@ -38,18 +46,18 @@ public struct CronSchedule: Sendable, Hashable {
         guard let timeZone = TimeZone(identifier: timeZoneIdentifier) else {
             throw UnknownTimeZoneError(identifier: timeZoneIdentifier)
         }
-        self.init(expression: expression, timeZone: timeZone)
+        self.init(expression: expression, timeZone: timeZone, identifier: timeZoneIdentifier)
     }
 
     /// Schedules are equal when their expressions are equal and their zones have the same identifier.
     public static func == (lhs: CronSchedule, rhs: CronSchedule) -> Bool {
-        lhs.expression == rhs.expression && lhs.timeZone.identifier == rhs.timeZone.identifier
+        lhs.expression == rhs.expression && lhs.timeZoneIdentifier == rhs.timeZoneIdentifier
     }
 
     /// Hashes the expression and the zone identifier.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(expression)
-        hasher.combine(timeZone.identifier)
+        hasher.combine(timeZoneIdentifier)
     }
 
     /// The first firing strictly after `instant`, or nil if there is none within

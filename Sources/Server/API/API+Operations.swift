@@ -73,10 +73,14 @@ extension API {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
     }
 
-    func openAPI() -> Response {
+    func openAPI() throws -> Response {
+        guard let document = OpenAPIDocument.bytes else {
+            throw Problem(.internalServerError, code: "internal", title: "Internal error",
+                          detail: "the OpenAPI document is missing from this build")
+        }
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: document)))
     }
 
     /// The next occurrences of a schedule, in UTC and in its zone, flagged where DST moved them.
@@ -94,9 +98,11 @@ extension API {
         var cron: CronSchedule?
         if case .cron(let value) = schedule.kind {
             cron = value
-            zone = value.timeZone.identifier
+            zone = value.timeZoneIdentifier
         }
-        let occurrences = schedule.occurrences(after: after, count: count).map { instant -> JSONOut in
+        // RFC 3339 has four-digit years: the preview ends with the year 9999.
+        let lastInstant = Instant(rfc3339: "9999-12-31T23:59:59.999999Z")!
+        let occurrences = schedule.occurrences(after: after, count: count).filter { $0 <= lastInstant }.map { instant -> JSONOut in
             var entry: [(String, JSONOut)] = [("at", .string(instant.rfc3339))]
             let offset = cron?.utcOffset(at: instant) ?? 0
             entry.append(("local", .string(API.localTime(instant, offset: offset))))
@@ -125,8 +131,8 @@ extension API {
     func stream(_ request: Request, context: BasicRequestContext) async throws -> Response {
         var start: UInt64
         if let last = request.headers[.lastEventID] {
-            guard let position = UInt64(last.trimmingCharacters(in: .whitespaces)) else {
-                throw Problem.invalid("Last-Event-ID", "must be a journal position")
+            guard let position = UInt64(last.trimmingCharacters(in: .whitespaces)), position <= UInt64(Int64.max) else {
+                throw Problem.invalid("Last-Event-ID", "must be a journal position: a whole number from 0 to \(Int64.max)")
             }
             start = position
         } else if request.uri.queryParameters.get("after") != nil {
@@ -189,12 +195,13 @@ extension API {
     }
 }
 
-/// The OpenAPI 3.1 document (`docs/openapi.json`, bundled as a resource).
+/// The OpenAPI 3.1 document, bundled as a resource (`Sources/Server/Resources/openapi.json`,
+/// which `docs/openapi.json` links to).
 enum OpenAPIDocument {
-    static let bytes: [UInt8] = {
+    static let bytes: [UInt8]? = {
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"),
-            let data = try? Data(contentsOf: url)
-        else { return Array(#"{"error":"openapi.json missing from the bundle"}"#.utf8) }
+            let data = try? Data(contentsOf: url), !data.isEmpty
+        else { return nil }
         return Array(data)
     }()
 }

@@ -79,7 +79,9 @@ extension API {
 
     func queryPosition(_ request: Request, _ name: String) throws -> UInt64 {
         guard let text = request.uri.queryParameters.get(name) else { return 0 }
-        guard let number = UInt64(text) else { throw Problem.invalid(name, "must be a journal position (a whole number ≥ 0)") }
+        guard let number = UInt64(text), number <= UInt64(Int64.max) else {
+            throw Problem.invalid(name, "must be a journal position: a whole number from 0 to \(Int64.max)")
+        }
         return number
     }
 
@@ -102,7 +104,7 @@ extension API {
         guard let text = request.uri.queryParameters.get("cursor") else { return nil }
         var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while base64.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), let decoded = String(data: data, encoding: .utf8) else {
+        guard !text.isEmpty, let data = Data(base64Encoded: base64), let decoded = String(data: data, encoding: .utf8), !decoded.isEmpty else {
             throw Problem.invalid("cursor", "is not a cursor this API returned")
         }
         return decoded

@@ -12,7 +12,7 @@ extension API {
         Route("healthz", [.get: { api, _, _, _ in api.health() }]),
         Route("readyz", [.get: { api, _, _, _ in await api.ready() }]),
         Route("metrics", [.get: { api, _, _, _ in await api.metricsText() }]),
-        Route("v1/openapi.json", [.get: { api, _, _, _ in api.openAPI() }]),
+        Route("v1/openapi.json", [.get: { api, _, _, _ in try api.openAPI() }]),
         Route("v1/tasks", [
             .post: { api, request, _, context in try await api.createTask(request, context: context) },
             .get: { api, request, _, _ in try await api.listTasks(request) },
@@ -200,7 +200,7 @@ extension API {
     func listTasks(_ request: Request) async throws -> Response {
         let query = request.uri.queryParameters
         var statuses: Set<TaskStatus> = [.active, .paused, .completed]
-        let statusValues = query.getAll("status").flatMap { $0.split(separator: ",") }
+        let statusValues = query.getAll("status").flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }
         if !statusValues.isEmpty {
             statuses = []
             for value in statusValues {
@@ -212,7 +212,7 @@ extension API {
         }
         var labels: [(String, String?)] = []
         for value in query.getAll("label") {
-            let parts = value.split(separator: "=", maxSplits: 1)
+            let parts = value.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard let key = parts.first, !key.isEmpty else { throw Problem.invalid("label", "write key=value or key") }
             labels.append((String(key), parts.count > 1 ? String(parts[1]) : nil))
         }

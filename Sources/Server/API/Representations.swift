@@ -59,7 +59,7 @@ public enum Representation {
         var fields: [(String, JSONOut)] = []
         switch schedule.kind {
         case .cron(let cron):
-            fields = [("cron", .string(cron.expression.source)), ("timeZone", .string(cron.timeZone.identifier))]
+            fields = [("cron", .string(cron.expression.source)), ("timeZone", .string(cron.timeZoneIdentifier))]
         case .once(let at):
             fields = [("at", .string(at.rfc3339))]
         case .interval(let every, let anchor):

@@ -11,7 +11,12 @@ enum TaskIDs {
         let millis = UInt64(max(0, now.microsecondsSinceEpoch / 1000))
         for shift in stride(from: 45, through: 0, by: -5) { text.append(alphabet[Int((millis >> UInt64(shift)) & 31)]) }
         var random = SystemRandomNumberGenerator()
-        for _ in 0..<16 { text.append(alphabet[Int(random.next() & 31)]) }
+        var bits = (random.next() as UInt64, random.next() as UInt64)  // 80 of these 128 bits are used
+        for index in 0..<16 {
+            if index == 8 { bits.0 = bits.1 }
+            text.append(alphabet[Int(bits.0 & 31)])
+            bits.0 >>= 5
+        }
         return TaskID(String(decoding: text, as: UTF8.self))
     }
 

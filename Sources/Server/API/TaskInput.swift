@@ -1,4 +1,3 @@
-import Foundation
 import Scheduling
 
 /// Reads a task definition from a request body (`POST /v1/tasks`, `PUT /v1/tasks/{id}`),
@@ -115,11 +114,8 @@ enum TaskInput {
         guard let fields = reader.object(value, at: "action", allowed: actionFields) else { return nil }
         let url = reader.required(reader.string(fields["url"], at: "action.url", maxLength: 2048), fields["url"], at: "action.url")
         if let url {
-            let components = URLComponents(string: url)
-            if components == nil || !["http", "https"].contains(components?.scheme?.lowercased() ?? "")
-                || (components?.host ?? "").isEmpty
-            {
-                reader.fail("action.url", "\"\(url)\" is not an absolute http or https URL")
+            if let problem = WebhookURL.problem(url) {
+                reader.fail("action.url", "\"\(url)\" is not a usable webhook URL: it \(problem)")
             }
         }
         var method = "POST"
