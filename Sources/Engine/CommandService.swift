@@ -47,7 +47,7 @@ public struct CommandService: Sendable {
             let request = AppendRequest(events, decidedOn: state, task: command.taskID)
             switch await journal.append([request])[0] {
             case .success(let result):
-                try await store.catchUp()
+                try await store.catchUp(through: result.lastPosition)
                 return Outcome(events: events, version: result.streamVersion, position: result.lastPosition)
             case .failure(let error) where error.code == .wrongExpectedVersion && expectedVersion != nil:
                 try await store.catchUp()

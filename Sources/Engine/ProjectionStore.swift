@@ -28,8 +28,17 @@ public actor ProjectionStore {
 
     /// Applies every committed event after the current position.
     public func catchUp() async throws {
+        try await catchUp(through: nil)
+    }
+
+    /// Applies committed events until the projection has applied `position` (or, with nil,
+    /// everything committed). Callers that wait for each other's catch-up return as soon as
+    /// one of them has read far enough, so a burst of commands costs one journal read.
+    public func catchUp(through position: UInt64?) async throws {
+        if let position, projection.position >= position { return }
         await acquire()
         defer { release() }
+        if let position, projection.position >= position { return }
         while true {
             let batch = try await journal.read(after: projection.position, limit: 4096)
             if batch.isEmpty { break }

@@ -9,12 +9,10 @@ import Server
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the scheduler and its HTTP API on a data directory.",
-        discussion: """
-            Every option can also be given as an environment variable: ALMANAC_DATA_DIR, ALMANAC_HOST,
-            ALMANAC_PORT, ALMANAC_MAP_SIZE, ALMANAC_LOG_LEVEL, ALMANAC_LOG_FORMAT, ALMANAC_CORS_ORIGINS
-            (comma-separated), ALMANAC_MAX_BODY_BYTES, ALMANAC_MAX_CONCURRENT_RUNS. A flag wins over
-            its variable.
-            """
+        discussion: "Every option can also be given as an environment variable: ALMANAC_DATA_DIR, ALMANAC_HOST, "
+            + "ALMANAC_PORT, ALMANAC_MAP_SIZE, ALMANAC_LOG_LEVEL, ALMANAC_LOG_FORMAT, ALMANAC_CORS_ORIGINS "
+            + "(comma-separated), ALMANAC_MAX_BODY_BYTES, ALMANAC_MAX_CONCURRENT_RUNS, ALMANAC_RUN_RETENTION. "
+            + "A flag wins over its variable."
     )
 
     private static let environment = ProcessInfo.processInfo.environment
@@ -46,6 +44,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The most webhook calls in flight at once.")
     var maxConcurrentRuns: Int = environment["ALMANAC_MAX_CONCURRENT_RUNS"].flatMap(Int.init) ?? 256
 
+    @Option(help: "How many recent runs of each task are kept in memory and served by the API.")
+    var runRetention: Int = environment["ALMANAC_RUN_RETENTION"].flatMap(Int.init) ?? 20
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
         guard ByteSize.parse(mapSize) != nil else {
@@ -59,6 +60,7 @@ struct Serve: AsyncParsableCommand {
         }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
         guard maxConcurrentRuns >= 1 else { throw ValidationError("--max-concurrent-runs must be at least 1") }
+        guard (1...100_000).contains(runRetention) else { throw ValidationError("--run-retention must be 1 to 100000") }
     }
 
     func run() async throws {
@@ -74,7 +76,7 @@ struct Serve: AsyncParsableCommand {
         let configuration = AlmanacServer.Configuration(
             dataDirectory: dataDir, host: host, port: port, mapSize: ByteSize.parse(mapSize) ?? 1 << 34,
             api: APIConfiguration(maxBodyBytes: maxBodyBytes, corsOrigins: origins),
-            maxConcurrentRuns: maxConcurrentRuns
+            maxConcurrentRuns: maxConcurrentRuns, runRetention: runRetention
         )
         let server = AlmanacServer(configuration: configuration, clock: SystemWallClock(), logger: logger)
         let host = self.host

@@ -98,6 +98,27 @@ struct TaskRouteTests {
         }
     }
 
+    @Test func stringsAreDecodedExactlyAndMalformedJSONIsNamed() async throws {
+        try await APIHarness.with { (api: APIHarness) async throws in
+            let body = #"{"name":"caf\u00e9 \ud83d\ude00 \"q\"\n\t/\/","schedule":{"every":"1e1s"},"action":{"url":"http://h/"}}"#
+            let created = try await api.send(.post, "/v1/tasks", json: body)
+            #expect(created.status == 422)  // "1e1s" is not a duration
+            let fixed = body.replacingOccurrences(of: "1e1s", with: "10s")
+            let reply = try await api.send(.post, "/v1/tasks", json: fixed)
+            #expect(reply.status == 201)
+            #expect(reply.object["name"] as? String == "café 😀 \"q\"\n\t//")
+            for malformed in [
+                #"{"name":"\ud83d"}"#, "{\"a\":1,}", "{\"a\":01}", "{\"a\":\"\u{01}\"}",
+                String(repeating: "[", count: 100) + String(repeating: "]", count: 100), "{} {}", "tru",
+            ] {
+                let refused = try await api.send(.post, "/v1/tasks", json: malformed)
+                #expect(refused.status == 400, "\(malformed) → \(refused.body)")
+                #expect((refused.object["detail"] as? String)?.contains("at byte") == true)
+            }
+            #expect(try await api.head == 1)
+        }
+    }
+
     @Test func oversizedAndNonJSONBodiesAreRefused() async throws {
         try await APIHarness.with(configuration: APIConfiguration(maxBodyBytes: 1024)) { (api: APIHarness) async throws in
             let large = Bodies.every(extra: #","description":"\#(String(repeating: "d", count: 2000))""#)

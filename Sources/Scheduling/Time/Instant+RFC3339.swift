@@ -4,10 +4,44 @@ extension Instant {
     /// e.g. `2026-12-01T09:00:00Z`, `2026-12-01T09:00:00.250Z`.
     public var rfc3339: String {
         let civil = CivilDateTime(secondsSinceEpoch: secondsSinceEpoch)
+        guard (0...9999).contains(civil.year) else {
+            // Outside RFC 3339's four-digit years: still readable, not RFC 3339.
+            let micros = (microsecondsSinceEpoch % 1_000_000 + 1_000_000) % 1_000_000
+            return civil.isoString + "." + String(micros).leftPadded(to: 6) + "Z"
+        }
         let micros = Int((microsecondsSinceEpoch % 1_000_000 + 1_000_000) % 1_000_000)
-        if micros == 0 { return civil.isoString + "Z" }
-        if micros % 1000 == 0 { return civil.isoString + "." + String(micros / 1000).leftPadded(to: 3) + "Z" }
-        return civil.isoString + "." + String(micros).leftPadded(to: 6) + "Z"
+        // Written digit by digit: this runs for every instant of every API response.
+        var bytes = [UInt8](repeating: 0, count: 27)
+        var count = 0
+        func put(_ value: Int, digits: Int) {
+            var value = value
+            for offset in stride(from: digits - 1, through: 0, by: -1) {
+                bytes[count + offset] = UInt8(48 + value % 10)
+                value /= 10
+            }
+            count += digits
+        }
+        func put(_ character: Character) {
+            bytes[count] = character.asciiValue!
+            count += 1
+        }
+        put(Int(civil.year), digits: 4)
+        put("-")
+        put(civil.month, digits: 2)
+        put("-")
+        put(civil.day, digits: 2)
+        put("T")
+        put(civil.hour, digits: 2)
+        put(":")
+        put(civil.minute, digits: 2)
+        put(":")
+        put(civil.second, digits: 2)
+        if micros != 0 {
+            put(".")
+            if micros % 1000 == 0 { put(micros / 1000, digits: 3) } else { put(micros, digits: 6) }
+        }
+        put("Z")
+        return String(decoding: bytes[..<count], as: UTF8.self)
     }
 
     /// Parses RFC 3339 (`2026-12-01T09:00:00Z`, `2026-12-01T10:00:00.5+01:00`): a date, `T`

@@ -1,5 +1,6 @@
 public import Journal
 public import Prometheus
+import Synchronization
 import Scheduling
 
 /// The server's Prometheus metrics. Counters are bumped as things happen; gauges that
@@ -27,25 +28,58 @@ public final class ServerMetrics: Sendable {
         )
     }
 
+    /// Handles already made, so a request costs one dictionary lookup rather than a
+    /// registry lookup that formats and checks its labels.
+    private let requestCounters = Mutex<[RequestKey: Counter]>([:])
+    private let requestHistograms = Mutex<[String: DurationHistogram]>([:])
+
+    private struct RequestKey: Hashable {
+        let route: String
+        let method: String
+        let status: Int
+    }
+
     /// One HTTP request answered.
     func request(route: String, method: String, status: Int, duration: Duration) {
-        registry.makeCounter(
-            descriptor: describe("almanac_http_requests_total", "HTTP requests answered, by route template, method and status."),
-            labels: [("route", route), ("method", method), ("status", String(status))]
-        ).increment()
-        registry.makeDurationHistogram(
-            descriptor: describe("almanac_http_request_duration_seconds", "Time from request to response head, by route template."),
-            labels: [("route", route)], buckets: latencyBuckets
-        ).recordNanoseconds(duration.wholeMicroseconds * 1000)
+        let key = RequestKey(route: route, method: method, status: status)
+        let counter = requestCounters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = registry.makeCounter(
+                descriptor: describe("almanac_http_requests_total", "HTTP requests answered, by route template, method and status."),
+                labels: [("route", route), ("method", method), ("status", String(status))]
+            )
+            counters[key] = counter
+            return counter
+        }
+        counter.increment()
+        let histogram = requestHistograms.withLock { histograms in
+            if let histogram = histograms[route] { return histogram }
+            let histogram = registry.makeDurationHistogram(
+                descriptor: describe("almanac_http_request_duration_seconds", "Time from request to response head, by route template."),
+                labels: [("route", route)], buckets: latencyBuckets
+            )
+            histograms[route] = histogram
+            return histogram
+        }
+        histogram.recordNanoseconds(duration.wholeMicroseconds * 1000)
     }
+
+    private let commandCounters = Mutex<[String: Counter]>([:])
 
     /// One command handled through the API.
     func command(_ action: String, result: String) {
-        registry.makeCounter(
-            descriptor: describe(
-                "almanac_commands_total", "Commands received through the API, by action and result (ok, noop, refused, invalid, error)."),
-            labels: [("action", action), ("result", result)]
-        ).increment()
+        let counter = commandCounters.withLock { counters in
+            let key = action + " " + result
+            if let counter = counters[key] { return counter }
+            let counter = registry.makeCounter(
+                descriptor: describe(
+                    "almanac_commands_total", "Commands received through the API, by action and result (ok, noop, refused, invalid, error)."),
+                labels: [("action", action), ("result", result)]
+            )
+            counters[key] = counter
+            return counter
+        }
+        counter.increment()
     }
 
     /// Counts a committed event (called for every event the server's journal observer sees).

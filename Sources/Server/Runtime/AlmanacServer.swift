@@ -28,11 +28,13 @@ public struct AlmanacServer: Sendable {
         public var maxConcurrentRuns: Int
         /// Scheduler settings (misfire grace and batch sizes).
         public var scheduler: Scheduler.Configuration
+        /// How many recent runs of each task the run log keeps in memory (and the API serves).
+        public var runRetention: Int
 
         public init(
             dataDirectory: String = "./data", host: String = "127.0.0.1", port: Int = 8080, mapSize: Int = 1 << 34,
             api: APIConfiguration = APIConfiguration(), maxConcurrentRuns: Int = 256,
-            scheduler: Scheduler.Configuration = Scheduler.Configuration()
+            scheduler: Scheduler.Configuration = Scheduler.Configuration(), runRetention: Int = 20
         ) {
             self.dataDirectory = dataDirectory
             self.host = host
@@ -41,6 +43,7 @@ public struct AlmanacServer: Sendable {
             self.api = api
             self.maxConcurrentRuns = maxConcurrentRuns
             self.scheduler = scheduler
+            self.runRetention = runRetention
         }
     }
 
@@ -66,7 +69,7 @@ public struct AlmanacServer: Sendable {
         )
         defer { journal.close() }
         let started = clock.now()
-        let store = ProjectionStore(journal: journal)
+        let store = ProjectionStore(journal: journal, projection: Projection(runRetention: configuration.runRetention))
         try await store.catchUp()
         let (position, digest) = await store.digest()
         logger.info("projections rebuilt", metadata: [
