@@ -65,6 +65,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Offline tools
+        .target(name: "Audit", dependencies: ["Journal", "Scheduling", "Projections"], swiftSettings: swiftSettings),
+
         // MARK: Server
         .target(
             name: "Server",
@@ -84,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "almanac",
             dependencies: [
-                "Server", "Engine", "Journal",
+                "Server", "Engine", "Journal", "Audit", "Projections", "Scheduling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -177,6 +180,14 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AuditTests",
+            dependencies: [
+                "Audit", "Engine", "Journal", "LMDB", "Scheduling", "Projections", "AlmanacTesting", "almanac",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -66,6 +66,9 @@ public struct RunLog: Sendable, Hashable {
 
     /// Every task with records, in id order.
     var tasks: [TaskID] { runs.keys.sorted() }
+
+    /// Every task with records, in id order.
+    public var taskIDs: [TaskID] { tasks }
 }
 
 extension RunRecord {

@@ -1,4 +1,5 @@
-// The `almanac` command: `almanac serve` runs the scheduler with its HTTP API.
+// The `almanac` command: `almanac serve` runs the scheduler with its HTTP API; `audit`, `replay`,
+// `history` and `runs` read a journal offline (read-only, also beside a running server).
 import ArgumentParser
 
 /// The root command.
@@ -7,6 +8,6 @@ struct Almanac: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "almanac",
         abstract: "A task scheduler that keeps every decision in an append-only journal.",
-        subcommands: [Serve.self]
+        subcommands: [Serve.self, AuditCommand.self, ReplayCommand.self, HistoryCommand.self, RunsCommand.self]
     )
 }

@@ -1,6 +1,6 @@
 import Foundation
-import Journal
-import Projections
+public import Journal
+public import Projections
 public import Scheduling
 
 /// The API's JSON forms of tasks, runs and events. `almanac replay --format json` prints the
@@ -8,6 +8,12 @@ public import Scheduling
 public enum Representation {
     /// The task object of `GET /v1/tasks/{id}`, serialized.
     public static func taskJSON(_ state: TaskState) -> [UInt8] { task(state).bytes }
+
+    /// A journal event as `GET /v1/events` shows it, serialized.
+    public static func eventJSON(_ recorded: RecordedEvent) -> [UInt8] { event(recorded).bytes }
+
+    /// A run as `GET /v1/runs` shows it, serialized.
+    public static func runJSON(_ record: RunRecord, task: TaskID) -> [UInt8] { run(record, task: task).bytes }
 
     static func task(_ state: TaskState) -> JSONOut {
         let definition = state.definition

@@ -1,0 +1,118 @@
+import ArgumentParser
+import Audit
+import Foundation
+import Journal
+import Projections
+import Scheduling
+
+/// `almanac audit`: verifies the journal record by record and event by event.
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Verify a journal: checksums, the hash chain, positions, versions, and the scheduling rules.",
+        discussion: "Exits 0 when the journal is clean, 1 when a problem is found (each printed with its position and an explanation)."
+    )
+
+    @OptionGroup var data: DataDirectoryOptions
+
+    @Option(help: "How long after its due instant an unclaimed occurrence counts as missed (the scheduler's misfire grace).")
+    var grace: String = "60s"
+
+    @Option(help: "The server's run retention (--run-retention), so that the digest matches /readyz.")
+    var runRetention: Int = 20
+
+    @Option(help: "table or json.")
+    var format: OutputFormat = .table
+
+    func run() throws {
+        guard let grace = Durations.parse(grace) else { throw ValidationError("--grace \"\(grace)\" is not a duration, e.g. 60s") }
+        let journal = try data.openJournal()
+        defer { journal.close() }
+        let integrity = try journal.verifyIntegrity()
+        var auditor = Auditor(runRetention: runRetention)
+        try forEachRecord(in: journal, through: integrity.head, progress: "audit") { record in
+            auditor.apply(record)
+            return true
+        }
+        let (endProblems, inFlight) = auditor.finish(grace: grace)
+        var problems = integrity.problems.map { (position: $0.position, task: String?.none, message: $0.message) }
+        problems += auditor.findings.map { (position: $0.position, task: $0.taskID?.rawValue, message: $0.message) }
+        problems += endProblems.map { (position: $0.position, task: $0.taskID?.rawValue, message: $0.message) }
+        let clean = problems.isEmpty
+        let projection = auditor.projection
+        switch format {
+        case .json:
+            func problemJSON(_ problem: (position: UInt64?, task: String?, message: String)) -> String {
+                "{\"position\":\(problem.position.map(String.init) ?? "null"),\"taskId\":\(problem.task.map(jsonString) ?? "null"),\"message\":\(jsonString(problem.message))}"
+            }
+            output("""
+                {"clean":\(clean),"events":\(auditor.events),"headPosition":\(integrity.head),\
+                "tasks":\(projection.tasks.count),"runs":\(auditor.runsStarted),\
+                "firstInstant":\(auditor.firstInstant.map { jsonString($0.rfc3339) } ?? "null"),\
+                "lastInstant":\(auditor.lastInstant.map { jsonString($0.rfc3339) } ?? "null"),\
+                "digest":"\(projection.digest)",\
+                "problems":[\(problems.map(problemJSON).joined(separator: ","))],\
+                "inFlight":[\(inFlight.map { jsonString($0.description) }.joined(separator: ","))]}
+
+                """)
+        case .table:
+            output("""
+                events        \(auditor.events) (head position \(integrity.head))
+                tasks         \(projection.tasks.count)
+                runs started  \(auditor.runsStarted)
+                first instant \(auditor.firstInstant?.rfc3339 ?? "-")
+                last instant  \(auditor.lastInstant?.rfc3339 ?? "-")
+                digest        \(projection.digest)
+
+                """)
+            for note in inFlight { output("in flight: \(note)\n") }
+            if clean {
+                output("clean: every checksum, position and version is in order, and every event follows the rules\n")
+            } else {
+                let total = integrity.problems.count + auditor.findingCount + endProblems.count
+                output("\(total) problem\(total == 1 ? "" : "s"):\n")
+                for problem in problems {
+                    let place = problem.position.map { "position \($0)" } ?? "end of journal"
+                    output("  \(place)\(problem.task.map { ", task \($0)" } ?? ""): \(problem.message)\n")
+                }
+            }
+        }
+        if !clean { throw ExitCode(1) }
+    }
+}
+
+/// A JSON string literal.
+func jsonString(_ text: String) -> String {
+    var result = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": result += "\\\""
+        case "\\": result += "\\\\"
+        case "\n": result += "\\n"
+        case "\r": result += "\\r"
+        case "\t": result += "\\t"
+        case _ where scalar.value < 0x20: result += String(format: "\\u%04x", scalar.value)
+        default: result.unicodeScalars.append(scalar)
+        }
+    }
+    return result + "\""
+}
+
+/// Durations for command-line options: `60s`, `5m`, `1h30m`, `500ms`.
+enum Durations {
+    static func parse(_ text: String) -> Duration? {
+        var rest = Substring(text)
+        var total: Int64 = 0
+        guard !rest.isEmpty else { return nil }
+        while !rest.isEmpty {
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            guard let value = Int64(digits) else { return nil }
+            rest = rest.dropFirst(digits.count)
+            let units: [(String, Int64)] = [("ms", 1000), ("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000)]
+            guard let unit = units.first(where: { rest.hasPrefix($0.0) }) else { return nil }
+            rest = rest.dropFirst(unit.0.count)
+            total += value * unit.1
+        }
+        return .microseconds(total)
+    }
+}

@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import Journal
+import Scheduling
+
+/// Options every offline command shares.
+struct DataDirectoryOptions: ParsableArguments {
+    @Option(help: "The journal's directory. Opened read-only: a server may be running on it.")
+    var dataDir: String = ProcessInfo.processInfo.environment["ALMANAC_DATA_DIR"] ?? "./data"
+
+    /// Opens the journal read-only (readers in other processes work beside a running server).
+    func openJournal() throws -> LMDBJournal {
+        guard FileManager.default.fileExists(atPath: dataDir + "/data.mdb") else {
+            throw ValidationError("no journal in \(dataDir) (no data.mdb); give --data-dir")
+        }
+        return try LMDBJournal(directory: dataDir, configuration: .init(mapSize: 1 << 20, readOnly: true))
+    }
+}
+
+/// Output formats of the data-printing commands.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json
+}
+
+/// A journal position or an RFC 3339 instant, as `--until` takes it.
+enum JournalPoint: ExpressibleByArgument {
+    case position(UInt64)
+    case instant(Instant)
+
+    init?(argument: String) {
+        if let position = UInt64(argument) {
+            self = .position(position)
+        } else if let instant = Instant(rfc3339: argument) {
+            self = .instant(instant)
+        } else {
+            return nil
+        }
+    }
+}
+
+/// Progress on standard error, only when it is a terminal and the work has taken more than a
+/// second; redrawn at most every 200 ms.
+struct Progress {
+    private let started = Date()
+    private var lastDrawn = Date.distantPast
+    private let enabled = isatty(STDERR_FILENO) != 0
+    private var drew = false
+    let label: String
+
+    init(_ label: String) { self.label = label }
+
+    mutating func update(_ done: UInt64, of total: UInt64) {
+        guard enabled else { return }
+        let now = Date()
+        guard now.timeIntervalSince(started) > 1, now.timeIntervalSince(lastDrawn) > 0.2 else { return }
+        lastDrawn = now
+        drew = true
+        let percent = total > 0 ? Double(done) * 100 / Double(total) : 100
+        FileHandle.standardError.write(Data(String(format: "\r%@ %llu / %llu events (%.0f%%)", label, done, total, percent).utf8))
+    }
+
+    func finish() {
+        if drew { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}
+
+/// Writes text to standard output.
+func output(_ text: String) {
+    FileHandle.standardOutput.write(Data(text.utf8))
+}
+
+func output(_ bytes: [UInt8]) {
+    FileHandle.standardOutput.write(Data(bytes))
+}
+
+/// Every record of the journal in position order, in batches, with progress.
+func forEachRecord(
+    in journal: LMDBJournal, through last: UInt64? = nil, progress label: String, _ body: (RecordedEvent) throws -> Bool
+) throws {
+    let head = try journal.currentHead()
+    let end = min(last ?? head, head)
+    var progress = Progress(label)
+    var position: UInt64 = 0
+    defer { progress.finish() }
+    while position < end {
+        let batch = try journal.readEvents(after: position, limit: 8192)
+        if batch.isEmpty { break }
+        for record in batch {
+            if record.position > end { return }
+            guard try body(record) else { return }
+            position = record.position
+        }
+        progress.update(position, of: end)
+    }
+}
+
+/// `width` characters, padded or cut.
+func column(_ text: String, _ width: Int) -> String {
+    text.count >= width ? String(text.prefix(width - 1)) + " " : text + String(repeating: " ", count: width - text.count)
+}

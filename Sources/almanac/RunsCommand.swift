@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import Journal
+import Projections
+import Scheduling
+import Server
+
+/// `almanac runs [TASK_ID]`: the run log, newest first, from the whole journal.
+struct RunsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs",
+        abstract: "Show the run log (newest first), for one task or all, from the whole journal."
+    )
+
+    @OptionGroup var data: DataDirectoryOptions
+
+    @Argument(help: "Only this task's runs.")
+    var taskID: String?
+
+    @Option(help: "How many runs to show.")
+    var limit: Int = 50
+
+    @Option(help: "table, or json (one run per line, as GET /v1/runs shows it).")
+    var format: OutputFormat = .table
+
+    func run() throws {
+        let journal = try data.openJournal()
+        defer { journal.close() }
+        var log = RunLog(retention: max(1, limit))
+        if let taskID {
+            var version: UInt64 = 0
+            while true {
+                let batch = try journal.readStream(StreamID(taskID), after: version, limit: 4096)
+                if batch.isEmpty { break }
+                for record in batch {
+                    version = record.streamVersion
+                    if let event = decode(record) { log.apply(event) }
+                }
+            }
+            guard version > 0 else { throw ValidationError("no task \(taskID) in this journal") }
+        } else {
+            try forEachRecord(in: journal, progress: "runs") { record in
+                if let event = decode(record) { log.apply(event) }
+                return true
+            }
+        }
+        var runs: [(TaskID, RunRecord)] = []
+        for task in log.taskIDs { runs += log.records(of: task).map { (task, $0) } }
+        runs.sort { ($0.1.startedAt, $0.1.run) > ($1.1.startedAt, $1.1.run) }
+        let shown = runs.prefix(limit)
+        switch format {
+        case .json:
+            for (task, run) in shown { output(Representation.runJSON(run, task: task) + [0x0A]) }
+        case .table:
+            output(column("STARTED", 28) + column("RUN", 48) + column("OUTCOME", 12) + column("HTTP", 6)
+                + column("LATE ms", 10) + column("TOOK ms", 10) + "ERROR / SKIP REASON\n")
+            for (_, run) in shown {
+                let late = run.outcome == .skipped ? "-" : String(format: "%.1f", Double(run.lateness.wholeMicroseconds) / 1000)
+                let took = run.duration.map { String(format: "%.1f", Double($0.wholeMicroseconds) / 1000) } ?? "-"
+                output(column(run.startedAt.rfc3339, 28) + column(run.run.rawValue, 48) + column(run.outcome.rawValue, 12)
+                    + column(run.statusCode.map(String.init) ?? "-", 6) + column(late, 10) + column(took, 10)
+                    + (run.error ?? run.skipReason?.rawValue ?? "") + "\n")
+            }
+        }
+    }
+
+    private func decode(_ record: RecordedEvent) -> TaskEvent? {
+        try? EventCodec.decode(
+            type: record.type, schemaVersion: record.schemaVersion, payload: record.payload,
+            taskID: TaskID(record.streamID.rawValue), at: Instant(microsecondsSinceEpoch: record.recordedAt)
+        )
+    }
+}
