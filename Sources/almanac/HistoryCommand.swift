@@ -48,7 +48,7 @@ struct HistoryCommand: ParsableCommand {
                 }
             }
         }
-        guard count > 0 else { throw ValidationError("no task \(taskID) in this journal") }
+        guard count > 0 else { throw CommandError("no task \(taskID) in this journal") }
     }
 }
 

@@ -11,7 +11,7 @@ struct DataDirectoryOptions: ParsableArguments {
     /// Opens the journal read-only (readers in other processes work beside a running server).
     func openJournal() throws -> LMDBJournal {
         guard FileManager.default.fileExists(atPath: dataDir + "/data.mdb") else {
-            throw ValidationError("no journal in \(dataDir) (no data.mdb); give --data-dir")
+            throw CommandError("no journal in \(dataDir) (no data.mdb); give --data-dir")
         }
         return try LMDBJournal(directory: dataDir, configuration: .init(mapSize: 1 << 20, readOnly: true))
     }

@@ -37,7 +37,7 @@ struct RunsCommand: ParsableCommand {
                     if let event = decode(record) { log.apply(event) }
                 }
             }
-            guard version > 0 else { throw ValidationError("no task \(taskID) in this journal") }
+            guard version > 0 else { throw CommandError("no task \(taskID) in this journal") }
         } else {
             try forEachRecord(in: journal, progress: "runs") { record in
                 if let event = decode(record) { log.apply(event) }

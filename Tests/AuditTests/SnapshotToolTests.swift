@@ -1,0 +1,155 @@
+import AlmanacTesting
+import Engine
+import Foundation
+import Journal
+import Projections
+import Scheduling
+import Synchronization
+import Testing
+
+/// `almanac snapshot`, `restore`, `export` and `import` as an operator runs them.
+@Suite("Offline tools: snapshot, restore, export, import", .serialized)
+struct SnapshotToolTests {
+    private static func almanac(_ arguments: [String]) throws -> (lines: [String], status: Int32) {
+        try ChildProcess(executable: try BuiltProduct.path("almanac"), arguments: arguments).waitForExit()
+    }
+
+    final class StopFlag: Sendable {
+        private let flag = Atomic(false)
+        var isSet: Bool { flag.load(ordering: .relaxed) }
+        func set() { flag.store(true, ordering: .relaxed) }
+    }
+
+    /// Appends task commands to the journal until `stop` is set; returns the count.
+    private static func load(_ journal: LMDBJournal, stop: StopFlag) async throws -> Int {
+        let clock = ManualClock(now: JournalHistory.start)
+        let store = ProjectionStore(journal: journal)
+        let commands = CommandService(journal: journal, store: store, clock: clock)
+        var count = 0
+        while !stop.isSet {
+            clock.advance(by: .milliseconds(10))
+            let id = TaskID("load-\(count % 500)")
+            if count < 500 {
+                try await commands.execute(TaskCommand(taskID: id, actor: "load", action: .createTask(TaskDefinition(
+                    name: "load", schedule: Schedule(.interval(every: .seconds(60), anchor: JournalHistory.start)),
+                    action: WebhookAction(url: "http://127.0.0.1:9/")))))
+            } else {
+                try await commands.execute(TaskCommand(taskID: id, actor: "load", action: .triggerTask(trigger: "t\(count)")))
+            }
+            count += 1
+        }
+        return count
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func aSnapshotTakenUnderLoadRestoresToTheStateAtItsHead() async throws {
+        try await TemporaryDirectory.with(prefix: "almanac-snapshot") { base in
+            let live = base + "/live"
+            let journal = try LMDBJournal(directory: live, configuration: .init(mapSize: 256 << 20))
+            let stop = StopFlag()
+            let writer = Task { try await Self.load(journal, stop: stop) }
+            let clock = SystemClock()
+            while try journal.currentHead() < 2000 { try await clock.sleep(until: clock.now() + .milliseconds(20)) }
+            let snapshot = try Self.almanac(["snapshot", "--data-dir", live, base + "/snap"])
+            stop.set()
+            let appended = try await writer.value
+            let finalHead = try journal.currentHead()
+            journal.close()
+            #expect(snapshot.status == 0, "\(snapshot.lines)")
+
+            let manifestData = try Data(contentsOf: URL(fileURLWithPath: base + "/snap/manifest.json"))
+            let manifest = try #require(try JSONSerialization.jsonObject(with: manifestData) as? [String: Any])
+            let head = try #require(manifest["headPosition"] as? Int)
+            #expect(head >= 2000 && head <= Int(finalHead))
+            #expect(appended > head / 2, "the load kept appending")
+            // The state of the live journal at the snapshot's head, replayed afterwards:
+            let atHead = try Self.almanac(["replay", "--data-dir", live, "--until", "\(head)", "--digest", "--format", "json"])
+            #expect(atHead.lines == ["{\"position\":\(head),\"digest\":\"\(manifest["digest"] as? String ?? "?")\"}"])
+
+            let restored = base + "/restored"
+            let restore = try Self.almanac(["restore", base + "/snap", "--data-dir", restored])
+            #expect(restore.status == 0, "\(restore.lines)")
+            let audit = try Self.almanac(["audit", "--data-dir", restored, "--format", "json"])
+            #expect(audit.status == 0)
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(audit.lines.joined().utf8)) as? [String: Any])
+            #expect(report["clean"] as? Bool == true)
+            #expect(report["digest"] as? String == manifest["digest"] as? String)
+            #expect(report["headPosition"] as? Int == head)
+
+            // Restoring over an existing directory keeps it aside.
+            let again = try Self.almanac(["restore", base + "/snap", "--data-dir", live])
+            #expect(again.status == 0)
+            let kept = try FileManager.default.contentsOfDirectory(atPath: base).filter { $0.hasPrefix("live.before-restore-") }
+            #expect(kept.count == 1)
+            let keptHead = try Self.almanac(["replay", "--data-dir", base + "/" + kept[0], "--digest"])
+            #expect(keptHead.lines.first == "position \(finalHead)")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aDamagedSnapshotIsRefusedAndTheDataDirectoryLeftAlone() async throws {
+        try await TemporaryDirectory.with(prefix: "almanac-snapshot-bad") { base in
+            let history = try await JournalHistory.write(to: base + "/live")
+            #expect(try Self.almanac(["snapshot", "--data-dir", base + "/live", base + "/snap"]).status == 0)
+            let original = try Data(contentsOf: URL(fileURLWithPath: base + "/live/data.mdb"))
+
+            func damaged(_ name: String, _ change: (inout Data) -> Void) throws -> String {
+                let path = base + "/" + name
+                try FileManager.default.copyItem(atPath: base + "/snap", toPath: path)
+                var data = try Data(contentsOf: URL(fileURLWithPath: path + "/data.mdb"))
+                change(&data)
+                try data.write(to: URL(fileURLWithPath: path + "/data.mdb"))
+                return path
+            }
+            let truncated = try damaged("truncated") { $0 = $0.prefix($0.count / 2) }
+            let flipped = try damaged("flipped") { $0[$0.count / 3] ^= 0x40 }
+            for snapshot in [truncated, flipped] {
+                let restore = try Self.almanac(["restore", snapshot, "--data-dir", base + "/live"])
+                #expect(restore.status != 0)
+                #expect(try Data(contentsOf: URL(fileURLWithPath: base + "/live/data.mdb")) == original)
+            }
+            // A forged manifest (checksum recomputed for a damaged file) is still refused: the audit finds it.
+            let forged = try damaged("forged") { data in
+                let marker = Array(JournalHistory.marker.utf8)
+                var index = 0
+                while index + marker.count <= data.count {
+                    if data[index] == marker[0], Array(data[index..<(index + marker.count)]) == marker { data[index + 7] ^= 0x01 }
+                    index += 1
+                }
+            }
+            let sums = try Self.almanac(["snapshot", "--data-dir", forged, base + "/recount"])  // recomputes size and CRC32C
+            if sums.status == 0 {
+                let manifest = try Data(contentsOf: URL(fileURLWithPath: base + "/recount/manifest.json"))
+                try manifest.write(to: URL(fileURLWithPath: forged + "/manifest.json"))
+                try FileManager.default.removeItem(atPath: forged + "/data.mdb")
+                try FileManager.default.copyItem(atPath: base + "/recount/data.mdb", toPath: forged + "/data.mdb")
+            }
+            let restore = try Self.almanac(["restore", forged, "--data-dir", base + "/live"])
+            #expect(restore.status != 0)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: base + "/live/data.mdb")) == original)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: base).allSatisfy { !$0.contains("before-restore") && !$0.hasSuffix(".partial") })
+            _ = history
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func exportThenImportGivesTheSameDigest() async throws {
+        try await TemporaryDirectory.with(prefix: "almanac-export") { base in
+            let history = try await JournalHistory.write(to: base + "/live")
+            let export = try Self.almanac(["export", "--data-dir", base + "/live", "-o", base + "/events.jsonl"])
+            #expect(export.status == 0)
+            let lines = try String(contentsOfFile: base + "/events.jsonl", encoding: .utf8).split(separator: "\n")
+            #expect(lines.count == Int(history.head))
+            let first = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+            #expect(first["type"] as? String == "TaskCreated")
+            #expect((first["event"] as? [String: Any])?["actor"] as? String == "ops")
+
+            let imported = try Self.almanac(["import", base + "/events.jsonl", "--data-dir", base + "/copy"])
+            #expect(imported.status == 0, "\(imported.lines)")
+            let audit = try Self.almanac(["audit", "--data-dir", base + "/copy"])
+            #expect(audit.status == 0)
+            #expect(audit.lines.contains("digest        \(history.finalDigest)"))
+            #expect(try Self.almanac(["import", base + "/events.jsonl", "--data-dir", base + "/copy"]).status != 0)
+        }
+    }
+}
