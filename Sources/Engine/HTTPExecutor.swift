@@ -20,12 +20,19 @@ public final class HTTPExecutor: RunExecutor {
         public var maxResponseBytes: Int
         /// How many leading response bytes are kept as the run's excerpt.
         public var excerptBytes: Int
+        /// How many connections to one host are kept open at once (more are opened under
+        /// load, and closed when idle).
+        public var connectionsPerHost: Int
 
         /// Creates settings; the defaults suit a server.
-        public init(connectTimeout: Duration = .seconds(5), maxResponseBytes: Int = 64 * 1024, excerptBytes: Int = 4096) {
+        public init(
+            connectTimeout: Duration = .seconds(5), maxResponseBytes: Int = 64 * 1024, excerptBytes: Int = 4096,
+            connectionsPerHost: Int = 64
+        ) {
             self.connectTimeout = connectTimeout
             self.maxResponseBytes = maxResponseBytes
             self.excerptBytes = excerptBytes
+            self.connectionsPerHost = connectionsPerHost
         }
     }
 
@@ -38,13 +45,16 @@ public final class HTTPExecutor: RunExecutor {
         self.clock = clock
         self.configuration = configuration
         let connect = TimeAmount.microseconds(configuration.connectTimeout.wholeMicroseconds)
-        client = HTTPClient(
-            eventLoopGroupProvider: .singleton,
-            configuration: HTTPClient.Configuration(
-                redirectConfiguration: .disallow,
-                timeout: HTTPClient.Configuration.Timeout(connect: connect)
-            )
+        var clientConfiguration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: HTTPClient.Configuration.Timeout(connect: connect)
         )
+        clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, configuration.connectionsPerHost)
+        // A refused or failed connection fails the attempt at once, with its reason; the task's
+        // retry policy (backoff, same idempotency key) decides what happens next, rather than
+        // the client retrying silently until the connect timeout.
+        clientConfiguration.connectionPool.retryConnectionEstablishment = false
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }
 
     /// Closes the client's connections.

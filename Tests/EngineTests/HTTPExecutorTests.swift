@@ -49,6 +49,29 @@ struct HTTPExecutorTests {
         try await receiver.stop()
     }
 
+    /// A refused connection fails the attempt at once with its reason (the task's retry policy
+    /// takes over), instead of the client retrying quietly until the connect timeout.
+    @Test func aRefusedConnectionFailsAtOnceWithItsReason() async throws {
+        // A port that was just listening and is closed now refuses connections.
+        let receiver = try await WebhookReceiver.start()
+        let url = receiver.url("/gone")
+        try await receiver.stop()
+        let clock = SystemClock()
+        let executor = HTTPExecutor(clock: clock, configuration: .init(connectTimeout: .seconds(60)))
+        let started = clock.now()
+        let result = await executor.execute(request(url, timeout: .seconds(90)))
+        let elapsed = clock.now() - started
+        try await executor.shutdown()
+        guard case .failed(let outcome) = result else {
+            Issue.record("a refused connection succeeded: \(result)")
+            return
+        }
+        #expect(outcome.statusCode == nil)
+        #expect(outcome.error?.lowercased().contains("refused") == true, "\(outcome.error ?? "-")")
+        // Far below the 60 s connect timeout it would otherwise wait out.
+        #expect(elapsed < .seconds(30), "took \(elapsed)")
+    }
+
     @Test func sendsTheIdempotencyKeyAlmanacHeadersTaskHeadersAndFilledBody() async throws {
         try await withReceiver { receiver, executor in
             let body = "task={{taskId}} run={{runId}} occ={{occurrenceId}} at={{scheduledAt}} fired={{firedAt}} n={{attempt}}"
