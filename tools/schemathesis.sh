@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 examples="${1:-40}"
 version="4.32.5"
-venv=".build/schemathesis-venv"
+venv="$PWD/.build/schemathesis-venv"
 
 if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$version"; then
   if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
@@ -46,6 +46,7 @@ done
 # - use_after_free: a deleted task stays readable (status "deleted"), on purpose: its history
 #   is kept (docs/api.md).
 status=0
+cd "$data"  # schemathesis keeps its cache (.schemathesis/) in the working directory
 "$venv/bin/schemathesis" run "http://127.0.0.1:$port/v1/openapi.json" \
   --url "http://127.0.0.1:$port" \
   --checks all \

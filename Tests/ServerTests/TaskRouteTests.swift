@@ -212,7 +212,7 @@ struct TaskRouteTests {
                 ids.append(try await api.create(Bodies.every(name: "job-\(index)", extra: labels)))
                 api.clock.advance(by: .milliseconds(2))
             }
-            try await api.create(Bodies.every(name: "other"))
+            _ = try await api.create(Bodies.every(name: "other"))
             let paused = ids[4]
             #expect(try await api.send(.post, "/v1/tasks/\(paused)/pause").status == 200)
             #expect(try await api.send(.delete, "/v1/tasks/\(ids[3])").status == 204)

@@ -1,4 +1,4 @@
-public import Scheduling
+import Scheduling
 
 /// One invalid field of a request, as problem+json lists it.
 public struct InvalidField: Sendable, Hashable, Codable {

@@ -1,12 +1,12 @@
 public import Engine
 import Foundation
 import Hummingbird
-public import Journal
+import Journal
 public import Logging
 import NIOCore
 import Projections
 import Scheduling
-public import ServiceLifecycle
+import ServiceLifecycle
 public import UnixSignals
 
 /// Everything `almanac serve` runs, in one service group: the HTTP server, the scheduler,
