@@ -133,6 +133,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "bench-fill",
+            dependencies: ["Engine", "Journal", "Scheduling"],
+            path: "tools/bench/snapshot/fill",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "bench-http-echo",
             dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
             path: "tools/bench/http/echo",
