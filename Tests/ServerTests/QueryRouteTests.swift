@@ -160,6 +160,27 @@ struct QueryRouteTests {
         }
     }
 
+    @Test func metricsShowTheGroupCommitBatchSizesOfAnLMDBJournal() async throws {
+        try await TemporaryDirectory.with(prefix: "almanac-api-metrics") { directory in
+            let journal = try LMDBJournal(directory: directory, configuration: .init(mapSize: 16 << 20))
+            defer { journal.close() }
+            try await APIHarness.with(journal: journal) { (api: APIHarness) async throws in
+                for index in 0..<3 { _ = try await api.create(Bodies.every(name: "m\(index)")) }
+                let metrics = try await api.send(.get, "/metrics").body
+                for line in [
+                    "# TYPE almanac_journal_group_commit_batch_events histogram",
+                    #"almanac_journal_group_commit_batch_events_bucket{le="1"} 3"#,
+                    #"almanac_journal_group_commit_batch_events_bucket{le="+Inf"} 3"#,
+                    "almanac_journal_group_commit_batch_events_sum 3",
+                    "almanac_journal_group_commit_batch_events_count 3",
+                    "almanac_journal_head_position 3",
+                ] {
+                    #expect(metrics.contains(line), "missing: \(line)")
+                }
+            }
+        }
+    }
+
     @Test func theRouterAnswers404And405AsProblems() async throws {
         try await APIHarness.with { (api: APIHarness) async throws in
             let missing = try await api.send(.get, "/v2/nothing")

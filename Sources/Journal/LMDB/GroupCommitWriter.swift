@@ -51,6 +51,10 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// Commits made and events they carried, for metrics and benchmarks.
     let commits = Atomic<Int>(0)
     let committedEvents = Atomic<Int>(0)
+    /// Commits by batch size: bucket `i` counts batches of at most `2^i` events (the last
+    /// bucket, everything larger).
+    let batchSizes = Mutex([Int](repeating: 0, count: GroupCommitWriter.batchSizeBuckets))
+    static let batchSizeBuckets = 16
 
     private var head: UInt64
     private var lastChecksum: UInt32
@@ -266,6 +270,9 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         commits.add(1, ordering: .relaxed)
         committedEvents.add(Int(newHead - head), ordering: .relaxed)
+        let size = Int(newHead - head)
+        let bucket = min(Self.batchSizeBuckets - 1, size <= 1 ? 0 : Int.bitWidth - (size - 1).leadingZeroBitCount)
+        batchSizes.withLock { $0[bucket] += 1 }
         head = newHead
         lastChecksum = newChecksum
         if flushed {

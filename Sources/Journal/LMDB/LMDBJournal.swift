@@ -291,6 +291,15 @@ public final class LMDBJournal: Journal {
         return (writer.commits.load(ordering: .relaxed), writer.committedEvents.load(ordering: .relaxed))
     }
 
+    /// Group commits made by this process by their size in events: `counts[i]` commits of at
+    /// most `bounds[i]` events and more than `bounds[i - 1]` (the last bound is `Int.max`).
+    public func commitBatchSizes() -> (bounds: [Int], counts: [Int]) {
+        let buckets = GroupCommitWriter.batchSizeBuckets
+        let bounds = (0..<buckets).map { $0 == buckets - 1 ? Int.max : 1 << $0 }
+        guard let writer else { return (bounds, [Int](repeating: 0, count: buckets)) }
+        return (bounds, writer.batchSizes.withLock { $0 })
+    }
+
     /// How much of the journal's map is used, and by how many readers.
     public struct StorageInfo: Sendable, Hashable {
         /// The map size in bytes: the most the data file may grow to.

@@ -52,11 +52,6 @@ extension API {
                 metrics.gauge("almanac_journal_used_bytes", Double(info.usedBytes), help: "Bytes of the journal's LMDB map in use.")
                 metrics.gauge("almanac_journal_map_bytes", Double(info.mapSize), help: "The journal's LMDB map size (its capacity).")
             }
-            let statistics = journal.commitStatistics()
-            metrics.gauge("almanac_journal_group_commits", Double(statistics.commits),
-                          help: "Group commits (one fsync each) since the journal opened.")
-            metrics.gauge("almanac_journal_group_commit_events", Double(statistics.events),
-                          help: "Events written by those group commits; divided by commits, the mean batch size.")
         }
         if let head = try? await journal.head() {
             metrics.gauge("almanac_journal_head_position", Double(head), help: "The position of the journal's last event.")
@@ -68,9 +63,27 @@ extension API {
         metrics.gauge("almanac_due_index_size", Double(due), help: "Attempts waiting in the due index.")
         metrics.gauge("almanac_projection_position", Double(position), help: "The last journal position the projection applied.")
         metrics.gauge("almanac_runs_in_flight", Double(status.dispatcher?.running ?? 0), help: "Attempts being executed now.")
+        var text = metrics.registry.emitToBuffer()
+        if let journal = journal as? LMDBJournal {
+            text += API.batchSizeHistogram(journal.commitBatchSizes(), statistics: journal.commitStatistics())
+        }
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: text)))
+    }
+
+    /// The group-commit batch sizes as a Prometheus histogram (the journal keeps the counts).
+    static func batchSizeHistogram(_ sizes: (bounds: [Int], counts: [Int]), statistics: (commits: Int, events: Int)) -> [UInt8] {
+        let name = "almanac_journal_group_commit_batch_events"
+        var text = "# HELP \(name) Events per group commit (one fsync each) since the journal opened.\n"
+        text += "# TYPE \(name) histogram\n"
+        var cumulative = 0
+        for (bound, count) in zip(sizes.bounds, sizes.counts) {
+            cumulative += count
+            text += "\(name)_bucket{le=\"\(bound == Int.max ? "+Inf" : String(bound))\"} \(cumulative)\n"
+        }
+        text += "\(name)_sum \(statistics.events)\n\(name)_count \(statistics.commits)\n"
+        return Array(text.utf8)
     }
 
     func openAPI() throws -> Response {

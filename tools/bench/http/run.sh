@@ -34,5 +34,5 @@ task="$(curl -s -X POST localhost:18480/v1/tasks -H 'Content-Type: application/j
 echo "== GET /v1/tasks/$task, $connections connections, ${seconds}s"
 TASK="$task" wrk -t2 -c"$connections" -d"${seconds}s" -s "$here/get-task.lua" http://127.0.0.1:18480
 echo "== server"
-curl -s localhost:18480/metrics | grep -E '^almanac_(journal_group_commits|journal_group_commit_events|tasks) '
+curl -s localhost:18480/metrics | grep -E '^almanac_(journal_group_commit_batch_events_(sum|count)|tasks) '
 ps -o rss= -p $server | awk '{printf "server RSS: %.0f MiB\n", $1/1024}'
