@@ -102,13 +102,13 @@ public struct API: Sendable {
 
     private func match(_ segments: [Substring]) -> (Route, [String: String])? {
         routeLoop: for route in routes where route.segments.count == segments.count {
+            for (pattern, segment) in zip(route.segments, segments) where !pattern.hasPrefix(":") && pattern != segment {
+                continue routeLoop
+            }
             var parameters: [String: String] = [:]
-            for (pattern, segment) in zip(route.segments, segments) {
-                if pattern.hasPrefix(":") {
-                    parameters[String(pattern.dropFirst())] = String(segment).removingPercentEncoding ?? String(segment)
-                } else if pattern != segment {
-                    continue routeLoop
-                }
+            for (pattern, segment) in zip(route.segments, segments) where pattern.hasPrefix(":") {
+                let text = String(segment)
+                parameters[String(pattern.dropFirst())] = text.contains("%") ? text.removingPercentEncoding ?? text : text
             }
             return (route, parameters)
         }
