@@ -11,7 +11,8 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the scheduler and its HTTP API on a data directory.",
         discussion: "Every option can also be given as an environment variable: ALMANAC_DATA_DIR, ALMANAC_HOST, "
             + "ALMANAC_PORT, ALMANAC_MAP_SIZE, ALMANAC_LOG_LEVEL, ALMANAC_LOG_FORMAT, ALMANAC_CORS_ORIGINS "
-            + "(comma-separated), ALMANAC_MAX_BODY_BYTES, ALMANAC_MAX_CONCURRENT_RUNS, ALMANAC_RUN_RETENTION. "
+            + "(comma-separated), ALMANAC_MAX_BODY_BYTES, ALMANAC_MAX_CONCURRENT_RUNS, ALMANAC_RUN_RETENTION, "
+            + "ALMANAC_STREAM_HEARTBEAT. "
             + "A flag wins over its variable."
     )
 
@@ -44,6 +45,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The most webhook calls in flight at once.")
     var maxConcurrentRuns: Int = environment["ALMANAC_MAX_CONCURRENT_RUNS"].flatMap(Int.init) ?? 256
 
+    @Option(help: "How long the event stream stays silent before it sends a heartbeat comment, e.g. 15s (keep it below proxies' idle timeouts).")
+    var streamHeartbeat: String = environment["ALMANAC_STREAM_HEARTBEAT"] ?? "15s"
+
     @Option(help: "How many recent runs of each task are kept in memory and served by the API.")
     var runRetention: Int = environment["ALMANAC_RUN_RETENTION"].flatMap(Int.init) ?? 20
 
@@ -61,6 +65,9 @@ struct Serve: AsyncParsableCommand {
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
         guard maxConcurrentRuns >= 1 else { throw ValidationError("--max-concurrent-runs must be at least 1") }
         guard (1...100_000).contains(runRetention) else { throw ValidationError("--run-retention must be 1 to 100000") }
+        guard let heartbeat = Durations.parse(streamHeartbeat), heartbeat >= .milliseconds(10) else {
+            throw ValidationError("--stream-heartbeat must be a duration of at least 10ms, e.g. 15s")
+        }
     }
 
     func run() async throws {
@@ -75,7 +82,9 @@ struct Serve: AsyncParsableCommand {
         let origins = corsOrigins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let configuration = AlmanacServer.Configuration(
             dataDirectory: dataDir, host: host, port: port, mapSize: ByteSize.parse(mapSize) ?? 1 << 34,
-            api: APIConfiguration(maxBodyBytes: maxBodyBytes, corsOrigins: origins),
+            api: APIConfiguration(
+                maxBodyBytes: maxBodyBytes, corsOrigins: origins, heartbeat: Durations.parse(streamHeartbeat) ?? .seconds(15)
+            ),
             maxConcurrentRuns: maxConcurrentRuns, runRetention: runRetention
         )
         let server = AlmanacServer(configuration: configuration, clock: SystemWallClock(), logger: logger)

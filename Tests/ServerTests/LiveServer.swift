@@ -14,10 +14,10 @@ final class LiveServer: Sendable {
 
     var base: String { "http://127.0.0.1:\(port)" }
 
-    static func start(dataDirectory: String, client: HTTPClient) throws -> LiveServer {
+    static func start(dataDirectory: String, client: HTTPClient, extra: [String] = []) throws -> LiveServer {
         let process = try ChildProcess(
             executable: try BuiltProduct.path("almanac"),
-            arguments: ["serve", "--data-dir", dataDirectory, "--port", "0", "--log-level", "warning", "--log-format", "text"]
+            arguments: ["serve", "--data-dir", dataDirectory, "--port", "0", "--log-level", "warning", "--log-format", "text"] + extra
         )
         let prefix = "almanac: listening on http://127.0.0.1:"
         guard process.waitFor(timeout: 60, { lines in lines.contains { $0.hasPrefix(prefix) } }),
@@ -67,8 +67,8 @@ struct StreamEvent: Sendable {
 /// Reads `GET /v1/stream` in the background, collecting events.
 final class StreamReader: Sendable {
     private final class State: Sendable {
-        let mutex = Mutex<(events: [StreamEvent], ended: Bool)>(([], false))
-        func withLock<T>(_ body: (inout (events: [StreamEvent], ended: Bool)) -> T) -> T { mutex.withLock { body(&$0) } }
+        let mutex = Mutex<(events: [StreamEvent], ended: Bool, heartbeats: Int)>(([], false, 0))
+        func withLock<T>(_ body: (inout (events: [StreamEvent], ended: Bool, heartbeats: Int)) -> T) -> T { mutex.withLock { body(&$0) } }
     }
 
     private let state = State()
@@ -96,6 +96,7 @@ final class StreamReader: Sendable {
                             if line.hasPrefix("data: ") { data = String(line.dropFirst(6)) }
                         }
                         if let id { state.withLock { $0.events.append(StreamEvent(id: id, type: type, data: data)) } }
+                        if block.split(separator: "\n").contains(": heartbeat") { state.withLock { $0.heartbeats += 1 } }
                     }
                 }
             } catch {}
@@ -105,6 +106,7 @@ final class StreamReader: Sendable {
 
     var events: [StreamEvent] { state.withLock { $0.events } }
     var ended: Bool { state.withLock { $0.ended } }
+    var heartbeats: Int { state.withLock { $0.heartbeats } }
 
     /// Waits until `predicate` holds for the events seen, or `timeout` seconds pass.
     func wait(timeout: Double, _ predicate: ([StreamEvent]) -> Bool) async -> Bool {

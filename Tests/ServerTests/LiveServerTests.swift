@@ -67,7 +67,7 @@ struct LiveServerTests {
             #expect(server.stop() == 0)
             #expect(await stream.wait(timeout: 10) { _ in stream.ended })
 
-            let restarted = try LiveServer.start(dataDirectory: directory, client: client)
+            let restarted = try LiveServer.start(dataDirectory: directory, client: client, extra: ["--stream-heartbeat", "200ms"])
             let readyAfter = try #require(try await restarted.send(.GET, "/readyz").body as? [String: Any])
             #expect(readyAfter["digest"] as? String == readyBefore["digest"] as? String)
             #expect(readyAfter["headPosition"] as? Int == readyBefore["headPosition"] as? Int)
@@ -83,6 +83,11 @@ struct LiveServerTests {
             let resumedIDs = resumed.events.map(\.id)
             #expect(Array(resumedIDs.prefix(4)) == (UInt64(head - 1)...UInt64(head + 2)).map { $0 })
             #expect(resumed.events.dropFirst(2).first?.type == "TaskResumed")
+            // A quiet stream sends heartbeats (200 ms here): pause again and listen.
+            #expect(try await restarted.send(.POST, "/v1/tasks/\(ids["interval"]!)/pause").status == 200)
+            let quiet = StreamReader(server: restarted)
+            #expect(await quiet.wait(timeout: 10) { _ in quiet.heartbeats >= 3 }, "heartbeats: \(quiet.heartbeats)")
+            quiet.cancel()
             #expect(restarted.stop() == 0)
             resumed.cancel()
             stream.cancel()
