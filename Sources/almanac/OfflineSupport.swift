@@ -13,7 +13,8 @@ struct DataDirectoryOptions: ParsableArguments {
         guard FileManager.default.fileExists(atPath: dataDir + "/data.mdb") else {
             throw CommandError("no journal in \(dataDir) (no data.mdb); give --data-dir")
         }
-        return try LMDBJournal(directory: dataDir, configuration: .init(mapSize: 1 << 20, readOnly: true))
+        // A large map only reserves address space; it lets readers follow a server that grows the file.
+        return try LMDBJournal(directory: dataDir, configuration: .init(mapSize: 1 << 40, readOnly: true))
     }
 }
 

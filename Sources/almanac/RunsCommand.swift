@@ -23,6 +23,10 @@ struct RunsCommand: ParsableCommand {
     @Option(help: "table, or json (one run per line, as GET /v1/runs shows it).")
     var format: OutputFormat = .table
 
+    func validate() throws {
+        guard (1...1_000_000).contains(limit) else { throw ValidationError("--limit must be 1 to 1000000") }
+    }
+
     func run() throws {
         let journal = try data.openJournal()
         defer { journal.close() }
