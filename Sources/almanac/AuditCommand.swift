@@ -4,6 +4,7 @@ import Foundation
 import Journal
 import Projections
 import Scheduling
+import Server
 
 /// `almanac audit`: verifies the journal record by record and event by event.
 struct AuditCommand: ParsableCommand {
@@ -25,7 +26,7 @@ struct AuditCommand: ParsableCommand {
     var format: OutputFormat = .table
 
     func run() throws {
-        guard let grace = Durations.parse(grace) else { throw ValidationError("--grace \"\(grace)\" is not a duration, e.g. 60s") }
+        guard let grace = DurationText.parse(grace) else { throw ValidationError("--grace \"\(grace)\" is not a duration, e.g. 60s") }
         let journal = try data.openJournal()
         defer { journal.close() }
         let integrity = try journal.verifyIntegrity()
@@ -96,23 +97,4 @@ func jsonString(_ text: String) -> String {
         }
     }
     return result + "\""
-}
-
-/// Durations for command-line options: `60s`, `5m`, `1h30m`, `500ms`.
-enum Durations {
-    static func parse(_ text: String) -> Duration? {
-        var rest = Substring(text)
-        var total: Int64 = 0
-        guard !rest.isEmpty else { return nil }
-        while !rest.isEmpty {
-            let digits = rest.prefix { $0.isASCII && $0.isNumber }
-            guard let value = Int64(digits) else { return nil }
-            rest = rest.dropFirst(digits.count)
-            let units: [(String, Int64)] = [("ms", 1000), ("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000)]
-            guard let unit = units.first(where: { rest.hasPrefix($0.0) }) else { return nil }
-            rest = rest.dropFirst(unit.0.count)
-            total += value * unit.1
-        }
-        return .microseconds(total)
-    }
 }

@@ -65,7 +65,7 @@ struct Serve: AsyncParsableCommand {
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
         guard maxConcurrentRuns >= 1 else { throw ValidationError("--max-concurrent-runs must be at least 1") }
         guard (1...100_000).contains(runRetention) else { throw ValidationError("--run-retention must be 1 to 100000") }
-        guard let heartbeat = Durations.parse(streamHeartbeat), heartbeat >= .milliseconds(10) else {
+        guard let heartbeat = DurationText.parse(streamHeartbeat), heartbeat >= .milliseconds(10) else {
             throw ValidationError("--stream-heartbeat must be a duration of at least 10ms, e.g. 15s")
         }
     }
@@ -83,7 +83,7 @@ struct Serve: AsyncParsableCommand {
         let configuration = AlmanacServer.Configuration(
             dataDirectory: dataDir, host: host, port: port, mapSize: ByteSize.parse(mapSize) ?? 1 << 34,
             api: APIConfiguration(
-                maxBodyBytes: maxBodyBytes, corsOrigins: origins, heartbeat: Durations.parse(streamHeartbeat) ?? .seconds(15)
+                maxBodyBytes: maxBodyBytes, corsOrigins: origins, heartbeat: DurationText.parse(streamHeartbeat) ?? .seconds(15)
             ),
             maxConcurrentRuns: maxConcurrentRuns, runRetention: runRetention
         )

@@ -1,13 +1,13 @@
 import Scheduling
 
 /// Durations as the API writes them: `"500ms"`, `"30s"`, `"5m"`, `"1h30m"`, `"1.5s"`.
-enum DurationText {
+public enum DurationText {
     private static let units: [(suffix: String, microseconds: Int64)] = [
         ("ms", 1000), ("us", 1), ("µs", 1), ("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000), ("d", 86_400_000_000),
     ]
 
     /// Parses a sequence of `<number><unit>` (units `d h m s ms us`), or nil.
-    static func parse(_ text: String) -> Duration? {
+    public static func parse(_ text: String) -> Duration? {
         var rest = Substring(text)
         guard !rest.isEmpty, rest.count <= 64 else { return nil }
         var total: Double = 0
@@ -24,7 +24,7 @@ enum DurationText {
     }
 
     /// The shortest text ``parse`` reads back to the same duration, e.g. `1h30m`, `1s500ms`.
-    static func format(_ duration: Duration) -> String {
+    public static func format(_ duration: Duration) -> String {
         var micros = duration.wholeMicroseconds
         if micros == 0 { return "0s" }
         var text = micros < 0 ? "-" : ""
