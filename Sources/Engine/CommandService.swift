@@ -18,6 +18,8 @@ public struct CommandService: Sendable {
     let journal: any Journal
     let store: ProjectionStore
     let clock: any WallClock
+    /// Commands on one task take turns (races left: the scheduler's claims, other processes).
+    let queue = TaskQueue()
     /// How often a command is decided again after losing a race for its task.
     let maxAttempts = 8
 
@@ -35,6 +37,12 @@ public struct CommandService: Sendable {
     /// the task: any other version, before or during the append, throws ``VersionMismatch``.
     @discardableResult
     public func execute(_ command: TaskCommand, expectedVersion: UInt64? = nil) async throws -> Outcome {
+        try await queue.exclusively(command.taskID) {
+            try await decideAndAppend(command, expectedVersion: expectedVersion)
+        }
+    }
+
+    private func decideAndAppend(_ command: TaskCommand, expectedVersion: UInt64?) async throws -> Outcome {
         for _ in 0..<maxAttempts {
             let state = await store.state(of: command.taskID)
             if let expectedVersion, let state, state.version != expectedVersion {

@@ -124,18 +124,41 @@ public final class RunDispatcher: Service, Sendable {
         case .succeeded(let outcome): action = .completeRun(request.start.run, outcome)
         case .failed(let outcome): action = .failRun(request.start.run, outcome)
         }
-        do {
-            try await commands.execute(TaskCommand(taskID: request.taskID, actor: "scheduler", action: action))
-            unrecorded.withLock { $0[request.start.run] = nil }
-        } catch {
-            // The run stays in flight in the journal; recovery at the next start fails it
-            // as interrupted and retries it under the same idempotency key.
-            logger.error(
-                "run outcome not recorded",
-                metadata: ["task.id": "\(request.taskID)", "run.id": "\(request.start.run)", "error": "\(error)"]
-            )
-        }
+        await record(TaskCommand(taskID: request.taskID, actor: "scheduler", action: action), of: request)
         finishedOne()
+    }
+
+    /// Records an outcome. Losing races for the task (to the scheduler's claims, or to
+    /// another process) is never a reason to drop it: it tries again, backing off, until it
+    /// is recorded or shutdown cancels it (then it is recorded as interrupted).
+    private func record(_ command: TaskCommand, of request: RunRequest) async {
+        var backoff = Duration.milliseconds(2)
+        while true {
+            do {
+                try await commands.execute(command)
+                unrecorded.withLock { $0[request.start.run] = nil }
+                return
+            } catch let error as JournalError where error.code == .wrongExpectedVersion {
+                logger.warning(
+                    "run outcome lost a race for its task; trying again",
+                    metadata: ["task.id": "\(request.taskID)", "run.id": "\(request.start.run)", "backoff": "\(backoff)"]
+                )
+                do {
+                    try await clock.sleep(until: clock.now() + backoff)
+                } catch {
+                    return  // shutdown: `run()` records it as interrupted
+                }
+                backoff = min(backoff * 2, .seconds(1))
+            } catch {
+                // The run stays in flight in the journal; recovery at the next start fails it
+                // as interrupted and retries it under the same idempotency key.
+                logger.error(
+                    "run outcome not recorded",
+                    metadata: ["task.id": "\(request.taskID)", "run.id": "\(request.start.run)", "error": "\(error)"]
+                )
+                return
+            }
+        }
     }
 
     private func finishedOne() {

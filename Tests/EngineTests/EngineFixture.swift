@@ -158,3 +158,55 @@ func eventually(_ condition: () async -> Bool) async -> Bool {
     }
     return false
 }
+
+/// An in-memory journal where another writer wins a stream's next appends, as a second
+/// process would: each refused append fails with `wrongExpectedVersion` and writes nothing.
+final class ContendedJournal: Journal {
+    private let inner = InMemoryJournal()
+    private let refusing = Mutex<[String: Int]>([:])
+    private let refusedType: String
+
+    /// A journal refusing appends that hold an event of `refusedType`.
+    init(refusing refusedType: String) { self.refusedType = refusedType }
+
+    /// Refuses the next `count` appends to `task`'s stream holding the refused type.
+    func refuse(_ count: Int, of task: TaskID) { refusing.withLock { $0[task.rawValue] = count } }
+
+    /// Appends still to be refused for `task`.
+    func refusals(of task: TaskID) -> Int { refusing.withLock { $0[task.rawValue] ?? 0 } }
+
+    func append(_ requests: [AppendRequest]) async -> [Result<AppendResult, JournalError>] {
+        let refused = refusing.withLock { counts in
+            requests.map { request -> Bool in
+                guard let left = counts[request.streamID.rawValue], left > 0,
+                      request.events.contains(where: { $0.type == refusedType }) else { return false }
+                counts[request.streamID.rawValue] = left - 1
+                return true
+            }
+        }
+        let passed = requests.indices.filter { !refused[$0] }
+        var results = await inner.append(passed.map { requests[$0] })[...]
+        return requests.indices.map { index in
+            if refused[index] {
+                return .failure(JournalError(
+                    code: .wrongExpectedVersion, message: "another writer won", streamID: requests[index].streamID
+                ))
+            }
+            return results.removeFirst()
+        }
+    }
+
+    func read(after position: UInt64, limit: Int) async throws(JournalError) -> [RecordedEvent] {
+        try await inner.read(after: position, limit: limit)
+    }
+
+    func read(stream: StreamID, after version: UInt64, limit: Int) async throws(JournalError) -> [RecordedEvent] {
+        try await inner.read(stream: stream, after: version, limit: limit)
+    }
+
+    func version(of stream: StreamID) async throws(JournalError) -> UInt64 { try await inner.version(of: stream) }
+
+    func head() async throws(JournalError) -> UInt64 { try await inner.head() }
+
+    func waitForEvents(after position: UInt64) async throws { try await inner.waitForEvents(after: position) }
+}

@@ -75,6 +75,55 @@ struct SchedulerTests {
         }
     }
 
+    @Test func manyOutcomesOfOneTaskFinishingTogetherAreAllRecorded() async throws {
+        // After downtime, `runAll` starts 100 runs of one task; their outcomes all arrive at
+        // once and every one must be recorded, not dropped after losing version races.
+        // On LMDB, where one group commit gathers the racing appends.
+        try await TemporaryDirectory.with(prefix: "almanac-outcomes") { directory in
+        let journal = try LMDBJournal(directory: directory, configuration: .init(mapSize: 64 << 20))
+        defer { journal.close() }
+        let executor = GatedExecutor()
+        try await EngineFixture.with(journal: journal, executor: executor, maxConcurrent: 200, grace: .seconds(10)) { engine in
+            try await engine.run("a", .createTask(everyMinute("a", misfire: .runAll(limit: 100))))
+            engine.clock.advance(to: at(6_030))
+            while try await engine.scheduler.tick(now: at(6_030)).moreDue {}
+            await executor.waitForHeld(100)
+            #expect(executor.waitingCount == 100)
+            executor.open()
+            try await engine.dispatcher.waitUntilIdle()
+            let state = try #require(await engine.store.state(of: "a"))
+            #expect(state.inFlight.isEmpty)
+            #expect(state.counts.succeeded == 100)
+            let names = try await engine.names(of: "a")
+            #expect(names.filter { $0 == "RunSucceeded" }.count == 100)
+        }
+        }
+    }
+
+    @Test func anOutcomeThatKeepsLosingRacesIsRecordedOnceItWins() async throws {
+        let journal = ContendedJournal(refusing: "RunSucceeded")
+        let executor = RecordingExecutor()
+        try await EngineFixture.with(journal: journal, executor: executor) { engine in
+            try await engine.run("a", .createTask(everyMinute("a")))
+            // Another writer wins the outcome's next 20 appends: more than a command decides again.
+            journal.refuse(20, of: "a")
+            engine.clock.advance(to: at(60))
+            #expect(try await engine.scheduler.tick(now: at(60)).claimed == 1)
+            // The outcome backs off on the clock while it loses; move time until it is in.
+            var advances = 0
+            while journal.refusals(of: "a") > 0 || engine.dispatcher.running > 0 {
+                #expect(await eventually { engine.clock.sleeperCount > 0 || engine.dispatcher.running == 0 })
+                engine.clock.advance(by: .seconds(1))
+                advances += 1
+                try #require(advances < 100)
+            }
+            #expect(advances >= 2, "the outcome waited on the clock between attempts")
+            #expect(journal.refusals(of: "a") == 0)
+            #expect(await engine.store.state(of: "a")?.inFlight.isEmpty == true)
+            #expect(try await engine.names(of: "a") == ["TaskCreated", "RunStarted", "RunSucceeded"])
+        }
+    }
+
     @Test func aLateOccurrenceWithinTheGraceRunsNormally() async throws {
         let executor = RecordingExecutor()
         try await EngineFixture.with(executor: executor, grace: .seconds(60)) { engine in
