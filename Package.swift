@@ -41,7 +41,8 @@ let package = Package(
             providers: [.apt(["liblmdb-dev"])]
         ),
         .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: swiftSettings),
-        .target(name: "Journal", dependencies: ["LMDB"], swiftSettings: swiftSettings),
+        .systemLibrary(name: "CFileSystem", path: "Sources/CFileSystem"),
+        .target(name: "Journal", dependencies: ["LMDB", "CFileSystem"], swiftSettings: swiftSettings),
 
         // MARK: Domain
         .target(name: "Scheduling", swiftSettings: swiftSettings),

@@ -21,13 +21,15 @@ public final class ChildProcess: Sendable {
     private let process: Process
     private let output = Output()
 
-    /// Starts `executable` with `arguments`; standard error is inherited.
-    public init(executable: String, arguments: [String]) throws {
+    /// Starts `executable` with `arguments`; standard error is inherited, or collected with
+    /// standard output when `collectingStandardError`.
+    public init(executable: String, arguments: [String], collectingStandardError: Bool = false) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
+        if collectingStandardError { process.standardError = pipe }
         self.process = process
         try process.run()
         let handle = pipe.fileHandleForReading

@@ -78,13 +78,38 @@ struct ImportCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let mapBytes = ByteSize.parse(mapSize) else { throw ValidationError("--map-size \"\(mapSize)\" is not a size") }
-        let target = data.dataDir
+        let target = URL(fileURLWithPath: data.dataDir).standardizedFileURL.path
         if FileManager.default.fileExists(atPath: target + "/data.mdb") {
             throw CommandError("\(target) already holds a journal; import builds a new one only")
         }
         guard let input = FileHandle(forReadingAtPath: file) else { throw CommandError("cannot read \(file)") }
+        // Built in a sibling directory and moved in whole: a failed import leaves nothing behind.
+        let createdTarget = !FileManager.default.fileExists(atPath: target)
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
-        let journal = try LMDBJournal(directory: target, configuration: .init(mapSize: mapBytes))
+        let staging = "\(target).import-\(fileStamp()).partial"
+        try? FileManager.default.removeItem(atPath: staging)
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        do {
+            let imported = try await Self.build(from: input, in: staging, mapBytes: mapBytes)
+            try? FileManager.default.removeItem(atPath: staging + "/lock.mdb")
+            do {
+                try LMDBJournal.adoptDataFile(from: staging, into: target)
+            } catch let error as JournalError where error.code == .locked {
+                throw CommandError("a server holds \(target); stop it first (nothing was changed)")
+            }
+            try? FileManager.default.removeItem(atPath: staging)
+            syncDirectory(target)
+            output("imported \(imported) events into \(target)\n")
+        } catch {
+            try? FileManager.default.removeItem(atPath: staging)
+            if createdTarget { try? FileManager.default.removeItem(atPath: target) }
+            throw error
+        }
+    }
+
+    /// Appends every event of the export to a new journal in `directory`; returns the head.
+    private static func build(from input: FileHandle, in directory: String, mapBytes: Int) async throws -> UInt64 {
+        let journal = try LMDBJournal(directory: directory, configuration: .init(mapSize: mapBytes))
         defer { journal.close() }
         var pending: [(position: UInt64, request: AppendRequest)] = []
         var lineNumber = 0
@@ -112,27 +137,90 @@ struct ImportCommand: AsyncParsableCommand {
                 rest = Data(rest[(newline + 1)...])
                 lineNumber += 1
                 guard !line.isEmpty else { continue }
-                guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
-                    let position = (object["position"] as? NSNumber)?.uint64Value,
-                    let stream = object["streamId"] as? String,
-                    let version = (object["version"] as? NSNumber)?.uint64Value,
-                    let type = object["type"] as? String,
-                    let schemaVersion = (object["schemaVersion"] as? NSNumber)?.uint16Value,
-                    let recordedAt = (object["recordedAtMicros"] as? NSNumber)?.int64Value,
-                    let payloadText = object["payload"] as? String, let payload = Data(base64Encoded: payloadText)
-                else {
-                    throw CommandError("line \(lineNumber) is not an exported event")
-                }
-                pending.append((position, AppendRequest(
-                    streamID: StreamID(stream), expectedVersion: version == 1 ? .noStream : .exactly(version - 1),
-                    events: [ProposedEvent(type: type, schemaVersion: schemaVersion, recordedAt: recordedAt, payload: Array(payload))]
-                )))
+                let event = try ExportedEvent(line: line, number: lineNumber)
+                pending.append((event.position, event.request))
                 if pending.count >= 2048 { try await flush() }
             }
             if chunk.isEmpty { break }
         }
         guard rest.isEmpty else { throw CommandError("the file ends in the middle of a line") }
         try await flush()
-        output("imported \(imported) events into \(target)\n")
+        return imported
+    }
+}
+
+/// One line of an export, checked field by field.
+struct ExportedEvent {
+    /// A field of a line that is missing or wrong.
+    private struct FieldProblem: Error {
+        let field: String
+        let problem: String
+    }
+
+    /// The envelope fields an import needs (the decoded `event` is for readers, not imports).
+    private struct Envelope: Decodable {
+        enum Key: String, CodingKey { case position, streamId, version, type, schemaVersion, recordedAtMicros, payload }
+
+        let position: Int64
+        let streamId: String
+        let version: Int64
+        let type: String
+        let schemaVersion: Int64
+        let recordedAtMicros: Int64
+        let payload: String
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: Key.self)
+            func field<T: Decodable>(_ key: Key) throws -> T {
+                do {
+                    return try container.decode(T.self, forKey: key)
+                } catch DecodingError.keyNotFound {
+                    throw FieldProblem(field: key.rawValue, problem: "is missing")
+                } catch {
+                    throw FieldProblem(field: key.rawValue, problem: T.self == String.self ? "must be a string" : "must be a whole number")
+                }
+            }
+            position = try field(.position)
+            streamId = try field(.streamId)
+            version = try field(.version)
+            type = try field(.type)
+            schemaVersion = try field(.schemaVersion)
+            recordedAtMicros = try field(.recordedAtMicros)
+            payload = try field(.payload)
+        }
+    }
+
+    let position: UInt64
+    let request: AppendRequest
+
+    init(line: Data, number: Int) throws {
+        let envelope: Envelope
+        do {
+            envelope = try JSONDecoder().decode(Envelope.self, from: line)
+        } catch let problem as FieldProblem {
+            throw CommandError("line \(number): \"\(problem.field)\" \(problem.problem)")
+        } catch {
+            throw CommandError("line \(number) is not a JSON object")
+        }
+        func check(_ value: Int64, _ field: String, in range: ClosedRange<Int64>) throws {
+            guard range.contains(value) else {
+                throw CommandError("line \(number): \"\(field)\" must be in \(range.lowerBound)...\(range.upperBound), not \(value)")
+            }
+        }
+        try check(envelope.position, "position", in: 1...Int64.max)
+        try check(envelope.version, "version", in: 1...Int64.max)
+        try check(envelope.schemaVersion, "schemaVersion", in: 1...Int64(UInt16.max))
+        guard let payload = Data(base64Encoded: envelope.payload) else {
+            throw CommandError("line \(number): \"payload\" is not base64")
+        }
+        position = UInt64(envelope.position)
+        request = AppendRequest(
+            streamID: StreamID(envelope.streamId),
+            expectedVersion: envelope.version == 1 ? .noStream : .exactly(UInt64(envelope.version - 1)),
+            events: [ProposedEvent(
+                type: envelope.type, schemaVersion: UInt16(envelope.schemaVersion),
+                recordedAt: envelope.recordedAtMicros, payload: Array(payload)
+            )]
+        )
     }
 }

@@ -184,13 +184,7 @@ struct RestoreCommand: ParsableCommand {
             let backup = "\(target).before-restore-\(stamp)"
             if FileManager.default.fileExists(atPath: target) {
                 do {
-                    try LMDBJournal.withWriterLock(directory: target) {
-                        guard rename(target, backup) == 0 else { throw CommandError("cannot move \(target) aside: \(String(cString: strerror(errno)))") }
-                        guard rename(staging, target) == 0 else {
-                            _ = rename(backup, target)
-                            throw CommandError("cannot move the snapshot into place: \(String(cString: strerror(errno)))")
-                        }
-                    }
+                    try LMDBJournal.replaceDirectory(target, with: staging, keepingOldAs: backup)
                 } catch let error as JournalError where error.code == .locked {
                     throw CommandError("a server holds \(target); stop it first (nothing was changed)")
                 }

@@ -14,6 +14,11 @@ struct SnapshotToolTests {
         try ChildProcess(executable: try BuiltProduct.path("almanac"), arguments: arguments).waitForExit()
     }
 
+    /// Runs `almanac` with its standard error among the lines.
+    private static func almanacWithErrors(_ arguments: [String]) throws -> (lines: [String], status: Int32) {
+        try ChildProcess(executable: try BuiltProduct.path("almanac"), arguments: arguments, collectingStandardError: true).waitForExit()
+    }
+
     final class StopFlag: Sendable {
         private let flag = Atomic(false)
         var isSet: Bool { flag.load(ordering: .relaxed) }
@@ -76,9 +81,17 @@ struct SnapshotToolTests {
             #expect(report["digest"] as? String == manifest["digest"] as? String)
             #expect(report["headPosition"] as? Int == head)
 
-            // Restoring over an existing directory keeps it aside.
+            // Restoring over an existing directory keeps it aside. The directory is swapped,
+            // not moved away and back: a server starting meanwhile never finds it missing.
+            let watching = StopFlag(), missing = Atomic(0)
+            let watcher = Thread {
+                while !watching.isSet { if access(live, F_OK) != 0 { missing.add(1, ordering: .relaxed) } }
+            }
+            watcher.start()
             let again = try Self.almanac(["restore", base + "/snap", "--data-dir", live])
+            watching.set()
             #expect(again.status == 0)
+            #expect(missing.load(ordering: .relaxed) == 0, "the data directory was missing during the restore")
             let kept = try FileManager.default.contentsOfDirectory(atPath: base).filter { $0.hasPrefix("live.before-restore-") }
             #expect(kept.count == 1)
             let keptHead = try Self.almanac(["replay", "--data-dir", base + "/" + kept[0], "--digest"])
@@ -150,6 +163,62 @@ struct SnapshotToolTests {
             #expect(audit.status == 0)
             #expect(audit.lines.contains("digest        \(history.finalDigest)"))
             #expect(try Self.almanac(["import", base + "/events.jsonl", "--data-dir", base + "/copy"]).status != 0)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aFailedImportLeavesNothingBehindAndNamesTheLineAndField() async throws {
+        try await TemporaryDirectory.with(prefix: "almanac-import-bad") { base in
+            _ = try await JournalHistory.write(to: base + "/live")
+            #expect(try Self.almanac(["export", "--data-dir", base + "/live", "-o", base + "/events.jsonl"]).status == 0)
+            let lines = try String(contentsOfFile: base + "/events.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+            #expect(lines.count > 100)
+
+            /// Writes the export with line 50 (1-based) changed by `edit`, imports it into a new
+            /// directory, and returns the result and what the parent directory holds afterwards.
+            func importEdited(_ name: String, _ edit: (inout [String: Any]) -> Void) throws -> (lines: [String], status: Int32, entries: [String]) {
+                var edited = lines
+                var object = try #require(try JSONSerialization.jsonObject(with: Data(edited[49].utf8)) as? [String: Any])
+                edit(&object)
+                edited[49] = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+                let file = base + "/\(name).jsonl"
+                try (edited.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+                let result = try Self.almanacWithErrors(["import", file, "--data-dir", base + "/targets/\(name)"])
+                let entries = (try? FileManager.default.contentsOfDirectory(atPath: base + "/targets")) ?? []
+                return (result.lines, result.status, entries)
+            }
+
+            for (name, edit, message): (String, (inout [String: Any]) -> Void, String) in [
+                ("version-zero", { $0["version"] = 0 }, #"line 50: "version" must be in 1...9223372036854775807, not 0"#),
+                ("position-zero", { $0["position"] = 0 }, #"line 50: "position" must be in 1..."#),
+                ("schema-too-big", { $0["schemaVersion"] = 70_000 }, #"line 50: "schemaVersion" must be in 1...65535, not 70000"#),
+                ("negative-version", { $0["version"] = -3 }, #"line 50: "version" must be in 1..."#),
+                ("fractional-position", { $0["position"] = 50.5 }, #"line 50: "position" must be a whole number"#),
+                ("text-type", { $0["type"] = 7 }, #"line 50: "type" must be a string"#),
+                ("no-stream", { $0["streamId"] = nil }, #"line 50: "streamId" is missing"#),
+                ("bad-payload", { $0["payload"] = "%%%" }, #"line 50: "payload" is not base64"#),
+                ("out-of-order", { $0["position"] = 51 }, "the event at position 51 landed at 50"),
+            ] {
+                let result = try importEdited(name, edit)
+                #expect(result.status != 0, "\(name)")
+                #expect(result.lines.contains { $0.contains(message) }, "\(name): \(result.lines)")
+                // Neither the target nor a staging directory is left.
+                #expect(result.entries.isEmpty, "\(name): \(result.entries)")
+            }
+
+            // An existing empty target stays, empty; a whole file then imports into it.
+            try FileManager.default.createDirectory(atPath: base + "/targets/empty", withIntermediateDirectories: true)
+            let truncated = base + "/truncated.jsonl"
+            try (lines.prefix(80).joined(separator: "\n") + "\n" + lines[80].prefix(20)).write(toFile: truncated, atomically: true, encoding: .utf8)
+            let refused = try Self.almanacWithErrors(["import", truncated, "--data-dir", base + "/targets/empty"])
+            #expect(refused.status != 0)
+            #expect(refused.lines.contains { $0.contains("ends in the middle of a line") })
+            #expect(try FileManager.default.contentsOfDirectory(atPath: base + "/targets") == ["empty"])
+            #expect(try FileManager.default.contentsOfDirectory(atPath: base + "/targets/empty") == [])
+            let whole = try Self.almanac(["import", base + "/events.jsonl", "--data-dir", base + "/targets/empty"])
+            #expect(whole.status == 0, "\(whole.lines)")
+            #expect(try Self.almanac(["audit", "--data-dir", base + "/targets/empty"]).status == 0)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: base + "/targets") == ["empty"])
         }
     }
 }

@@ -1,3 +1,5 @@
+import CFileSystem
+import Glibc
 import LMDB
 
 extension LMDBJournal {
@@ -19,5 +21,53 @@ extension LMDBJournal {
         let lock = try WriterLock(directory: directory)
         defer { lock.release() }
         return try body()
+    }
+}
+
+extension LMDBJournal {
+    /// Puts the journal directory `replacement` in the place of `directory`, keeping the old
+    /// one as `backup`, while holding `directory`'s writer lock (``JournalError/Code/locked``
+    /// at once if a server holds it).
+    ///
+    /// The two are exchanged atomically where the kernel and file system allow it, so
+    /// `directory` never stops existing and a server starting meanwhile finds either the old
+    /// journal (and is refused by the lock) or the new one. Elsewhere it falls back to two
+    /// renames, undoing the first if the second fails.
+    public static func replaceDirectory(_ directory: String, with replacement: String, keepingOldAs backup: String) throws {
+        try withWriterLock(directory: directory) {
+            if almanac_rename(replacement, directory, UInt32(ALMANAC_RENAME_EXCHANGE)) == 0 {
+                guard rename(replacement, backup) == 0 else {
+                    throw storageError("the new journal is in place, but the old one stayed at \(replacement) (not \(backup))")
+                }
+                return
+            }
+            guard errno == ENOSYS || errno == EINVAL else { throw storageError("cannot exchange \(replacement) and \(directory)") }
+            guard rename(directory, backup) == 0 else { throw storageError("cannot move \(directory) aside") }
+            guard rename(replacement, directory) == 0 else {
+                let failure = storageError("cannot move \(replacement) to \(directory)")
+                guard rename(backup, directory) == 0 else {
+                    throw storageError("\(failure.message); the old journal is at \(backup): move it back by hand")
+                }
+                throw failure
+            }
+        }
+    }
+
+    /// Moves the data file of the (closed) journal in `staging` into `directory`, which must
+    /// not hold one, while holding `directory`'s writer lock. Refuses rather than overwrite.
+    public static func adoptDataFile(from staging: String, into directory: String) throws {
+        try withWriterLock(directory: directory) {
+            let source = staging + "/data.mdb", target = directory + "/data.mdb"
+            if almanac_rename(source, target, UInt32(ALMANAC_RENAME_NOREPLACE)) == 0 { return }
+            if errno == EEXIST { throw storageError("\(directory) holds a journal now; nothing was replaced") }
+            guard errno == ENOSYS || errno == EINVAL else { throw storageError("cannot move \(source) to \(target)") }
+            // Without RENAME_NOREPLACE: a hard link fails if the target exists.
+            guard link(source, target) == 0 else { throw storageError("cannot move \(source) to \(target)") }
+            unlink(source)
+        }
+    }
+
+    private static func storageError(_ message: String) -> JournalError {
+        JournalError(code: .storage, message: "\(message): \(String(cString: strerror(errno)))")
     }
 }

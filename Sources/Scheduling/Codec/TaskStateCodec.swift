@@ -4,7 +4,7 @@
 /// bytes and a digest of the bytes is a digest of the state.
 public enum TaskStateCodec {
     /// The layout version of this encoding; a snapshot of another version is not trusted.
-    public static let version: UInt16 = 1
+    public static let version: UInt16 = 2
 
     /// Appends the state to `writer`.
     public static func encode(_ state: TaskState, to writer: inout BinaryWriter) {
@@ -38,8 +38,8 @@ public enum TaskStateCodec {
             writer.write(last.at)
             writer.write(last.statusCode) { $0.write($1) }
         }
-        writer.write(state.recentTriggers.count)
-        for trigger in state.recentTriggers { writer.write(trigger) }
+        writer.write(state.usedTriggers.count)
+        for trigger in state.usedTriggers.sorted() { writer.write(trigger) }
     }
 
     /// Reads a state written by ``encode(_:to:)``.
@@ -81,7 +81,7 @@ public enum TaskStateCodec {
                 statusCode: try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readInt() }
             )
         }
-        for _ in 0..<max(0, try reader.readInt()) { state.recentTriggers.append(try reader.readString()) }
+        for _ in 0..<max(0, try reader.readInt()) { state.usedTriggers.insert(try reader.readString()) }
         return state
     }
 }

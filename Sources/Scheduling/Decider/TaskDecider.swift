@@ -57,7 +57,7 @@ public enum TaskDecider {
             events = [event(.deleted)]
         case .triggerTask(let trigger):
             let occurrence = OccurrenceID.manual(id, trigger: trigger)
-            if state.recentTriggers.contains(trigger) || state.pending[occurrence] != nil { return [] }
+            if state.usedTriggers.contains(trigger) || state.pending[occurrence] != nil { return [] }
             if state.status == .completed {
                 throw DomainError(.taskCompleted, id, "the task has completed; update it to give it new occurrences")
             }

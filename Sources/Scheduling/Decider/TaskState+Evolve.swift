@@ -45,8 +45,7 @@ extension TaskState {
                 dueAt: event.at,
                 kind: .manual
             )
-            recentTriggers.append(trigger)
-            if recentTriggers.count > Self.rememberedTriggers { recentTriggers.removeFirst() }
+            usedTriggers.insert(trigger)
         case .runStarted(let start):
             inFlight[start.run] = start
             if start.occurrenceKind == .scheduled && start.attempt == 1 {

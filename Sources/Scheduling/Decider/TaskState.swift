@@ -87,11 +87,9 @@ public struct TaskState: Sendable, Hashable {
     public var counts = RunCounts()
     /// The last finished attempt.
     public var lastRun: LastRun?
-    /// The most recent manual trigger ids, so a repeated trigger request does nothing.
-    public var recentTriggers: [String] = []
-
-    /// How many trigger ids are remembered.
-    public static let rememberedTriggers = 16
+    /// Every manual trigger id the task has used, so a repeated trigger request does nothing
+    /// however long afterwards: a trigger id names one occurrence, which runs once.
+    public var usedTriggers: Set<String> = []
 
     /// Creates the state a `TaskCreated` event makes.
     public init(id: TaskID, definition: TaskDefinition, createdAt: Instant, nextDueAt: Instant?) {

@@ -131,6 +131,19 @@ struct TaskDeciderTests {
         #expect(try task.when(.triggerTask(trigger: "op-1"), at: t0.plus(4)).isEmpty)
     }
 
+    @Test func aTriggerIdNeverRunsTwiceHoweverManyTriggersCameBetween() throws {
+        var task = Scenario()
+        try task.when(.createTask(try minutely()), at: t0)
+        #expect(names(try task.when(.triggerTask(trigger: "key-0"), at: t0.plus(1))) == ["RunTriggered"])
+        _ = try task.when(.startRun(OccurrenceID.manual(taskA, trigger: "key-0")), at: t0.plus(1))
+        for index in 1...100 {
+            #expect(names(try task.when(.triggerTask(trigger: "key-\(index)"), at: t0.plus(2))) == ["RunTriggered"])
+        }
+        #expect(try task.when(.triggerTask(trigger: "key-0"), at: t0.plus(3)).isEmpty)
+        #expect(try task.when(.triggerTask(trigger: "key-50"), at: t0.plus(3)).isEmpty)
+        #expect(task.state?.usedTriggers.count == 101)
+    }
+
     // MARK: Outcomes and retries
 
     @Test func completingARunRecordsItOnce() throws {
