@@ -12,7 +12,7 @@ struct Serve: AsyncParsableCommand {
         discussion: "Every option can also be given as an environment variable: ALMANAC_DATA_DIR, ALMANAC_HOST, "
             + "ALMANAC_PORT, ALMANAC_MAP_SIZE, ALMANAC_LOG_LEVEL, ALMANAC_LOG_FORMAT, ALMANAC_CORS_ORIGINS "
             + "(comma-separated), ALMANAC_MAX_BODY_BYTES, ALMANAC_MAX_CONCURRENT_RUNS, ALMANAC_RUN_RETENTION, "
-            + "ALMANAC_STREAM_HEARTBEAT. "
+            + "ALMANAC_STREAM_HEARTBEAT, ALMANAC_IDLE_TIMEOUT, ALMANAC_SHUTDOWN_TIMEOUT. "
             + "A flag wins over its variable."
     )
 
@@ -48,6 +48,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "How long the event stream stays silent before it sends a heartbeat comment, e.g. 15s (keep it below proxies' idle timeouts).")
     var streamHeartbeat: String = environment["ALMANAC_STREAM_HEARTBEAT"] ?? "15s"
 
+    @Option(help: "How long a connection may sit idle, or stall mid-request, before it is closed, e.g. 60s.")
+    var idleTimeout: String = environment["ALMANAC_IDLE_TIMEOUT"] ?? "60s"
+
+    @Option(help: "How long SIGTERM/SIGINT waits for running webhook calls before recording them as interrupted, e.g. 30s. The whole shutdown takes at most this plus 10 s.")
+    var shutdownTimeout: String = environment["ALMANAC_SHUTDOWN_TIMEOUT"] ?? "30s"
+
     @Option(help: "How many recent runs of each task are kept in memory and served by the API.")
     var runRetention: Int = environment["ALMANAC_RUN_RETENTION"].flatMap(Int.init) ?? 20
 
@@ -68,6 +74,12 @@ struct Serve: AsyncParsableCommand {
         guard let heartbeat = DurationText.parse(streamHeartbeat), heartbeat >= .milliseconds(10) else {
             throw ValidationError("--stream-heartbeat must be a duration of at least 10ms, e.g. 15s")
         }
+        guard let idle = DurationText.parse(idleTimeout), idle >= .milliseconds(100) else {
+            throw ValidationError("--idle-timeout must be a duration of at least 100ms, e.g. 60s")
+        }
+        guard DurationText.parse(shutdownTimeout) != nil else {
+            throw ValidationError("--shutdown-timeout must be a duration, e.g. 30s (0s: interrupt running calls at once)")
+        }
     }
 
     func run() async throws {
@@ -85,7 +97,9 @@ struct Serve: AsyncParsableCommand {
             api: APIConfiguration(
                 maxBodyBytes: maxBodyBytes, corsOrigins: origins, heartbeat: DurationText.parse(streamHeartbeat) ?? .seconds(15)
             ),
-            maxConcurrentRuns: maxConcurrentRuns, runRetention: runRetention
+            maxConcurrentRuns: maxConcurrentRuns, runRetention: runRetention,
+            idleTimeout: DurationText.parse(idleTimeout) ?? .seconds(60),
+            shutdownTimeout: DurationText.parse(shutdownTimeout) ?? .seconds(30)
         )
         let server = AlmanacServer(configuration: configuration, clock: SystemWallClock(), logger: logger)
         let host = self.host

@@ -67,8 +67,8 @@ struct StreamEvent: Sendable {
 /// Reads `GET /v1/stream` in the background, collecting events.
 final class StreamReader: Sendable {
     private final class State: Sendable {
-        let mutex = Mutex<(events: [StreamEvent], ended: Bool, heartbeats: Int)>(([], false, 0))
-        func withLock<T>(_ body: (inout (events: [StreamEvent], ended: Bool, heartbeats: Int)) -> T) -> T { mutex.withLock { body(&$0) } }
+        let mutex = Mutex<(events: [StreamEvent], ended: Bool, heartbeats: Int, openedAt: UInt64?)>(([], false, 0, nil))
+        func withLock<T>(_ body: (inout (events: [StreamEvent], ended: Bool, heartbeats: Int, openedAt: UInt64?)) -> T) -> T { mutex.withLock { body(&$0) } }
     }
 
     private let state = State()
@@ -89,13 +89,15 @@ final class StreamReader: Sendable {
                         pending = String(pending[end.upperBound...])
                         var id: UInt64?
                         var type = "message"
-                        var data = ""
+                        var data: String?
                         for line in block.split(separator: "\n") {
                             if line.hasPrefix("id: ") { id = UInt64(line.dropFirst(4)) }
                             if line.hasPrefix("event: ") { type = String(line.dropFirst(7)) }
                             if line.hasPrefix("data: ") { data = String(line.dropFirst(6)) }
                         }
-                        if let id { state.withLock { $0.events.append(StreamEvent(id: id, type: type, data: data)) } }
+                        if let id, let data { state.withLock { $0.events.append(StreamEvent(id: id, type: type, data: data)) } }
+                        // The opening block: an `id:` and no data (the position it starts after).
+                        if let id, data == nil { state.withLock { if $0.openedAt == nil { $0.openedAt = id } } }
                         if block.split(separator: "\n").contains(": heartbeat") { state.withLock { $0.heartbeats += 1 } }
                     }
                 }
@@ -107,6 +109,8 @@ final class StreamReader: Sendable {
     var events: [StreamEvent] { state.withLock { $0.events } }
     var ended: Bool { state.withLock { $0.ended } }
     var heartbeats: Int { state.withLock { $0.heartbeats } }
+    /// The position the stream's opening block named.
+    var openedAt: UInt64? { state.withLock { $0.openedAt } }
 
     /// Waits until `predicate` holds for the events seen, or `timeout` seconds pass.
     func wait(timeout: Double, _ predicate: ([StreamEvent]) -> Bool) async -> Bool {

@@ -1,6 +1,7 @@
 import AlmanacTesting
 import AsyncHTTPClient
 import Foundation
+import NIOCore
 import NIOHTTP1
 import Scheduling
 import Testing
@@ -87,6 +88,10 @@ struct LiveServerTests {
             #expect(try await restarted.send(.POST, "/v1/tasks/\(ids["interval"]!)/pause").status == 200)
             let quiet = StreamReader(server: restarted)
             #expect(await quiet.wait(timeout: 10) { _ in quiet.heartbeats >= 3 }, "heartbeats: \(quiet.heartbeats)")
+            // Its opening block named the head, so a reconnect before any event loses nothing.
+            let quietHead = try #require(try await restarted.send(.GET, "/readyz").body as? [String: Any])["headPosition"] as? Int
+            #expect(quiet.openedAt == quietHead.map(UInt64.init))
+            #expect(quiet.events.isEmpty)
             quiet.cancel()
             #expect(restarted.stop() == 0)
             resumed.cancel()
@@ -95,4 +100,69 @@ struct LiveServerTests {
         try await client.shutdown()
         try await receiver.stop()
     }
+
+    @Test(.timeLimit(.minutes(3)))
+    func stalledClientsCannotHoldAGracefulShutdown() async throws {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let clock = SystemClock()
+        try await TemporaryDirectory.with(prefix: "almanac-stalled") { directory in
+            let server = try LiveServer.start(dataDirectory: directory, client: client, extra: ["--idle-timeout", "2s"])
+            // A HEAD of the stream answers at once, without a body.
+            var head = HTTPClientRequest(url: server.base + "/v1/stream")
+            head.method = .HEAD
+            let headResponse = try await client.execute(head, timeout: .seconds(5))
+            #expect(headResponse.status == .ok)
+            #expect(headResponse.headers.first(name: "Content-Type") == "text/event-stream")
+
+            // One client sends half a request and stops; another opens the stream and never reads.
+            let halfRequest = try RawConnection(port: server.port)
+            try halfRequest.send("POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"na")
+            let deaf = try RawConnection(port: server.port, receiveBuffer: 4096)
+            try deaf.send("GET /v1/stream?after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            // Events big enough to fill the socket buffers between the server and the deaf client.
+            let filler = String(repeating: "x", count: 60_000)
+            for index in 0..<150 {
+                let body = #"{"name":"big-\#(index)","schedule":{"every":"1h"},"action":{"url":"http://127.0.0.1:9/","body":"\#(filler)"}}"#
+                #expect(try await server.send(.POST, "/v1/tasks", json: body).status == 201)
+            }
+            // SIGTERM: the server ends within its bound, although neither client cooperates.
+            let started = clock.now()
+            #expect(server.stop() == 0)
+            let took = clock.now() - started
+            // Without the fixes the half request holds the server until the group's own limit
+            // (shutdown timeout 30 s + 5 s); with them it stops in about a second.
+            #expect(took < .seconds(20), "shutdown took \(took)")
+            halfRequest.close()
+            deaf.close()
+        }
+        try await client.shutdown()
+    }
+}
+
+/// A plain TCP connection to 127.0.0.1, for clients that misbehave on purpose.
+final class RawConnection: Sendable {
+    private let descriptor: Int32
+
+    init(port: Int, receiveBuffer: Int32? = nil) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw HarnessError("socket: \(errno)") }
+        if var size = receiveBuffer {
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw HarnessError("connect: \(errno)") }
+    }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        guard Glibc.send(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw HarnessError("send: \(errno)") }
+    }
+
+    func close() { Glibc.close(descriptor) }
 }

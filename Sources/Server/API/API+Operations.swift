@@ -159,32 +159,43 @@ extension API {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
+        if request.method == .head { return Response(status: .ok, headers: headers) }
         let body = ResponseBody { [start] writer in
-            try await writer.write(ByteBuffer(string: ": stream from position \(start)\nretry: 2000\n\n"))
-            var position = start
+            let output = StreamOutput(writer)
             do {
-                while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                    let batch = try await journal.read(after: position, limit: 256)
-                    if batch.isEmpty {
-                        if try await !API.waitForEvents(journal, after: position, clock: clock, timeout: heartbeat) {
-                            try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
+                // A graceful shutdown cancels the loop wherever it is: waiting for events, or
+                // stuck writing to a client that stopped reading.
+                try await cancelWhenGracefulShutdown {
+                    var position = start
+                    // The opening `id:` gives a client that reconnects before any event the
+                    // position to resume from, so nothing falls between its two connections.
+                    try await output.write(Array(": stream from position \(start)\nid: \(start)\nretry: 2000\n\n".utf8))
+                    while !Task.isCancelled {
+                        let batch = try await journal.read(after: position, limit: 256)
+                        if batch.isEmpty {
+                            if try await !API.waitForEvents(journal, after: position, clock: clock, timeout: heartbeat) {
+                                try await output.write(Array(": heartbeat\n\n".utf8))
+                            }
+                            continue
                         }
-                        continue
+                        var text: [UInt8] = []
+                        for event in batch {
+                            text.append(contentsOf: "id: \(event.position)\nevent: \(event.type)\ndata: ".utf8)
+                            Representation.event(event).write(into: &text)
+                            text.append(contentsOf: "\n\n".utf8)
+                            position = event.position
+                        }
+                        try await output.write(text)
                     }
-                    var text: [UInt8] = []
-                    for event in batch {
-                        text.append(contentsOf: "id: \(event.position)\nevent: \(event.type)\ndata: ".utf8)
-                        Representation.event(event).write(into: &text)
-                        text.append(contentsOf: "\n\n".utf8)
-                        position = event.position
-                    }
-                    try await writer.write(ByteBuffer(bytes: text))
                 }
-            } catch is CancellationError {
+            } catch is CancellationError where !output.writing {
                 // the server is shutting down
-            } catch let error as JournalError where error.code == .closed {
+            } catch let error as JournalError where error.code == .closed && !output.writing {
                 // the journal closed: the server is shutting down
             }
+            // Cancelled in the middle of a write, the error above ends the response without
+            // its end: the connection is closed rather than left to a client that is not reading.
+            writer = output.writer
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)
@@ -217,4 +228,20 @@ enum OpenAPIDocument {
         else { return nil }
         return Array(data)
     }()
+}
+
+/// The writer of one event-stream response, handed into the task that writes it. Used by one
+/// task at a time (the response's, then the writing loop while the response awaits it).
+private final class StreamOutput: @unchecked Sendable {
+    var writer: any ResponseBodyWriter
+    /// Whether a write is in progress (so a cancellation then means a stuck client).
+    private(set) var writing = false
+
+    init(_ writer: any ResponseBodyWriter) { self.writer = writer }
+
+    func write(_ bytes: [UInt8]) async throws {
+        writing = true
+        try await writer.write(ByteBuffer(bytes: bytes))
+        writing = false
+    }
 }

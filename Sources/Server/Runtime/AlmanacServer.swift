@@ -30,12 +30,22 @@ public struct AlmanacServer: Sendable {
         public var scheduler: Scheduler.Configuration
         /// How many recent runs of each task the run log keeps in memory (and the API serves).
         public var runRetention: Int
+        /// How long a connection may sit idle, or stall in the middle of sending a request,
+        /// before the server closes it.
+        public var idleTimeout: Duration
+        /// How long a graceful shutdown waits for running webhook calls (then records them as
+        /// interrupted). The whole shutdown is bounded by this plus a few seconds, whatever
+        /// clients do.
+        public var shutdownTimeout: Duration
 
         public init(
             dataDirectory: String = "./data", host: String = "127.0.0.1", port: Int = 8080, mapSize: Int = 1 << 34,
             api: APIConfiguration = APIConfiguration(), maxConcurrentRuns: Int = 256,
-            scheduler: Scheduler.Configuration = Scheduler.Configuration(), runRetention: Int = 20
+            scheduler: Scheduler.Configuration = Scheduler.Configuration(), runRetention: Int = 20,
+            idleTimeout: Duration = .seconds(60), shutdownTimeout: Duration = .seconds(30)
         ) {
+            self.idleTimeout = idleTimeout
+            self.shutdownTimeout = shutdownTimeout
             self.dataDirectory = dataDirectory
             self.host = host
             self.port = port
@@ -83,7 +93,7 @@ public struct AlmanacServer: Sendable {
         let executor = HTTPExecutor(clock: clock)
         let dispatcher = RunDispatcher(
             executor: executor, commands: commands, clock: clock, maxConcurrent: configuration.maxConcurrentRuns,
-            logger: logger
+            shutdownDeadline: configuration.shutdownTimeout, logger: logger
         )
         status.dispatcher = dispatcher
         let scheduler = Scheduler(
@@ -98,6 +108,7 @@ public struct AlmanacServer: Sendable {
         let host = configuration.host
         let application = Application(
             responder: api.responder,
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(configuration.idleTimeout.wholeMicroseconds * 1000)))),
             configuration: .init(address: .hostname(host, port: configuration.port), serverName: "Almanac"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
@@ -106,7 +117,7 @@ public struct AlmanacServer: Sendable {
             },
             logger: logger
         )
-        let group = ServiceGroup(configuration: .init(
+        var groupConfiguration = ServiceGroupConfiguration(
             services: [
                 .init(service: dispatcher),
                 .init(service: SchedulerService(scheduler: scheduler, status: status)),
@@ -115,7 +126,12 @@ public struct AlmanacServer: Sendable {
             ],
             gracefulShutdownSignals: gracefulShutdownSignals,
             logger: logger
-        ))
+        )
+        // A client that never reads, or a service that never ends, cannot hold the process:
+        // past the runs' deadline and a margin, what is left is cancelled.
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout + .seconds(5)
+        groupConfiguration.maximumCancellationDuration = .seconds(5)
+        let group = ServiceGroup(configuration: groupConfiguration)
         do {
             try await group.run()
         } catch {
