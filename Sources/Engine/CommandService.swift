@@ -44,7 +44,13 @@ public struct CommandService: Sendable {
 
     private func decideAndAppend(_ command: TaskCommand, expectedVersion: UInt64?) async throws -> Outcome {
         for _ in 0..<maxAttempts {
-            let state = await store.state(of: command.taskID)
+            var state = await store.state(of: command.taskID)
+            if let expectedVersion, let current = state, current.version < expectedVersion {
+                // The caller may have seen a version (on the event stream, say) that this
+                // process's projection has not applied yet: catch up before judging.
+                try await store.catchUp()
+                state = await store.state(of: command.taskID)
+            }
             if let expectedVersion, let state, state.version != expectedVersion {
                 throw VersionMismatch(taskID: command.taskID, expected: expectedVersion, actual: state.version)
             }

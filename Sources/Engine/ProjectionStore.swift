@@ -39,12 +39,13 @@ public actor ProjectionStore {
         await acquire()
         defer { release() }
         if let position, projection.position >= position { return }
+        // What was applied is announced even when a later read fails.
+        defer { applied.advance(to: projection.position) }
         while true {
             let batch = try await journal.read(after: projection.position, limit: 4096)
             if batch.isEmpty { break }
             for event in batch { try projection.apply(event) }
         }
-        applied.advance(to: projection.position)
     }
 
     /// The task's current state.

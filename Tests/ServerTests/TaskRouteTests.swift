@@ -148,6 +148,29 @@ struct TaskRouteTests {
         }
     }
 
+    @Test func racingCreatesWithOneKeyGetOneTaskAndA422ForTheOtherBody() async throws {
+        try await APIHarness.with { (api: APIHarness) async throws in
+            let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "race-1"]
+            let statuses = try await withThrowingTaskGroup(of: (Bool, Int).self) { group in
+                for index in 0..<40 {
+                    group.addTask {
+                        let first = index % 2 == 0
+                        let body = first ? Bodies.every() : Bodies.every("20s")
+                        return (first, try await api.send(.post, "/v1/tasks", json: body, headers: key).status)
+                    }
+                }
+                var statuses: [(Bool, Int)] = []
+                for try await status in group { statuses.append(status) }
+                return statuses
+            }
+            // One body won; every request with it got 201, every one with the other 422.
+            let winners = Set(statuses.filter { $0.1 == 201 }.map(\.0))
+            #expect(winners.count == 1)
+            #expect(statuses.allSatisfy { $0.1 == ($0.0 == winners.first ? 201 : 422) }, "\(statuses)")
+            #expect(try await api.head == 1)
+        }
+    }
+
     @Test func replaceHonoursIfMatchAndUnknownTasksAre404() async throws {
         try await APIHarness.with { (api: APIHarness) async throws in
             let id = try await api.create(Bodies.every())

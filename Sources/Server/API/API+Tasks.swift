@@ -45,7 +45,12 @@ extension API {
         let reason = try reason(request)
         let now = clock.now()
         var id = TaskIDs.generate(at: now)
-        if let key = request.headers[.idempotencyKey] {
+        let keyReused = { (id: TaskID) in
+            Problem(.unprocessableContent, code: "idempotency-key-reused", title: "Idempotency-Key reused",
+                    detail: "this Idempotency-Key was first used with a different request (task \(id))")
+        }
+        let key = request.headers[.idempotencyKey]
+        if let key {
             guard (1...255).contains(key.count) else { throw Problem.invalid("Idempotency-Key", "must be 1 to 255 characters") }
             id = TaskIDs.derived(fromIdempotencyKey: key)
             if let existing = await store.state(of: id) {
@@ -53,8 +58,7 @@ extension API {
                 let definition = try TaskInput.definition(from: body, now: nil)
                 guard definition == existing.definition else {
                     metrics.command("create", result: "refused")
-                    throw Problem(.unprocessableContent, code: "idempotency-key-reused", title: "Idempotency-Key reused",
-                                  detail: "this Idempotency-Key was first used with a different request (task \(id))")
+                    throw keyReused(id)
                 }
                 metrics.command("create", result: "noop")
                 return taskResponse(existing, status: .created, replayed: true)
@@ -67,7 +71,13 @@ extension API {
             metrics.command("create", result: "invalid")
             throw error
         }
-        let outcome = try await execute(TaskCommand(taskID: id, actor: actor, reason: reason, action: .createTask(definition)), name: "create")
+        let outcome: CommandService.Outcome
+        do {
+            outcome = try await execute(TaskCommand(taskID: id, actor: actor, reason: reason, action: .createTask(definition)), name: "create")
+        } catch let error as DomainError where error.code == .taskAlreadyExists && key != nil {
+            // Two requests with one key raced, with different bodies: this one came second.
+            throw keyReused(id)
+        }
         guard let state = await store.state(of: id) else { throw Problem.notFound("task \(id) vanished") }
         context.logger.debug("task created", metadata: ["task.id": "\(id)", "position": "\(outcome.position)"])
         return taskResponse(state, status: .created, replayed: outcome.events.isEmpty)
