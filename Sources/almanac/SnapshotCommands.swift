@@ -71,9 +71,9 @@ func syncDirectory(_ path: String) {
     }
 }
 
-/// An instant for file names: `20261123T091500Z`.
+/// An instant for file names, to the millisecond: `20261123T091500.123Z`.
 func fileStamp(_ date: Date = Date()) -> String {
-    Instant(date).rfc3339.prefix(19).replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "") + "Z"
+    Instant(date).rfc3339.prefix(23).replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "") + "Z"
 }
 
 /// `almanac snapshot`: a hot, consistent, compacted copy with a manifest.
@@ -183,12 +183,13 @@ struct RestoreCommand: ParsableCommand {
             let parent = URL(fileURLWithPath: target).deletingLastPathComponent().path
             let backup = "\(target).before-restore-\(stamp)"
             if FileManager.default.fileExists(atPath: target) {
+                let kept: String
                 do {
-                    try LMDBJournal.replaceDirectory(target, with: staging, keepingOldAs: backup)
+                    kept = try LMDBJournal.replaceDirectory(target, with: staging, keepingOldAs: backup)
                 } catch let error as JournalError where error.code == .locked {
                     throw CommandError("a server holds \(target); stop it first (nothing was changed)")
                 }
-                output("kept the previous data directory as \(backup)\n")
+                output("kept the previous data directory as \(kept)\n")
             } else {
                 guard rename(staging, target) == 0 else { throw CommandError("cannot move the snapshot into place: \(String(cString: strerror(errno)))") }
             }

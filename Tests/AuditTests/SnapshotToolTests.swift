@@ -92,7 +92,17 @@ struct SnapshotToolTests {
             watching.set()
             #expect(again.status == 0)
             #expect(missing.load(ordering: .relaxed) == 0, "the data directory was missing during the restore")
-            let kept = try FileManager.default.contentsOfDirectory(atPath: base).filter { $0.hasPrefix("live.before-restore-") }
+            // Restoring again at once keeps that one too, under its own name.
+            let third = try Self.almanac(["restore", base + "/snap", "--data-dir", live])
+            #expect(third.status == 0)
+            let keptAll = try FileManager.default.contentsOfDirectory(atPath: base).filter { $0.hasPrefix("live.before-restore-") }.sorted()
+            #expect(keptAll.count == 2, "\(keptAll)")
+            #expect(third.lines.contains { $0.hasSuffix(keptAll.last!) || $0.hasSuffix(keptAll.first!) })
+            let restoredHead = try Self.almanac(["replay", "--data-dir", live, "--digest"])
+            #expect(restoredHead.lines.first == "position \(head)")
+            let kept = try keptAll.filter {
+                try Self.almanac(["replay", "--data-dir", base + "/" + $0, "--digest"]).lines.first == "position \(finalHead)"
+            }
             #expect(kept.count == 1)
             let keptHead = try Self.almanac(["replay", "--data-dir", base + "/" + kept[0], "--digest"])
             #expect(keptHead.lines.first == "position \(finalHead)")

@@ -27,6 +27,35 @@ struct LMDBJournalTests {
         }
     }
 
+    @Test func replacingADirectoryKeepsTheOldOneUnderAFreeNameAndRefusesWhileLocked() async throws {
+        try await TemporaryDirectory.with { base in
+            let files = FileManager.default
+            for (name, content) in [("live", "old"), ("new1", "first"), ("new2", "second"), ("backup", "taken")] {
+                try files.createDirectory(atPath: "\(base)/\(name)", withIntermediateDirectories: true)
+                try content.write(toFile: "\(base)/\(name)/marker", atomically: true, encoding: .utf8)
+            }
+            func marker(_ name: String) throws -> String { try String(contentsOfFile: "\(base)/\(name)/marker", encoding: .utf8) }
+            // "backup" is taken, so the old directory becomes "backup-2"; then "backup-3".
+            #expect(try LMDBJournal.replaceDirectory("\(base)/live", with: "\(base)/new1", keepingOldAs: "\(base)/backup") == "\(base)/backup-2")
+            #expect(try marker("live") == "first")
+            #expect(try marker("backup-2") == "old")
+            #expect(try LMDBJournal.replaceDirectory("\(base)/live", with: "\(base)/new2", keepingOldAs: "\(base)/backup") == "\(base)/backup-3")
+            #expect(try marker("live") == "second")
+            #expect(try marker("backup-3") == "first")
+            #expect(try marker("backup") == "taken")
+            #expect(!files.fileExists(atPath: "\(base)/new1") && !files.fileExists(atPath: "\(base)/new2"))
+            // While a journal is open for writing there, nothing moves.
+            try files.createDirectory(atPath: "\(base)/new3", withIntermediateDirectories: true)
+            try await LMDBJournal.withJournal(at: "\(base)/live") { _ in
+                #expect(throws: JournalError.self) {
+                    try LMDBJournal.replaceDirectory("\(base)/live", with: "\(base)/new3", keepingOldAs: "\(base)/backup")
+                }
+            }
+            #expect(try marker("live") == "second")
+            #expect(files.fileExists(atPath: "\(base)/new3"))
+        }
+    }
+
     @Test func aJournalOfAnotherFormatIsRefused() async throws {
         try await TemporaryDirectory.with { path in
             try await LMDBJournal.withJournal(at: path) { _ in }

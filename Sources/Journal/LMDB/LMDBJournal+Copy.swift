@@ -26,30 +26,47 @@ extension LMDBJournal {
 
 extension LMDBJournal {
     /// Puts the journal directory `replacement` in the place of `directory`, keeping the old
-    /// one as `backup`, while holding `directory`'s writer lock (``JournalError/Code/locked``
-    /// at once if a server holds it).
+    /// one as `backup` (or, if that name is taken, `backup-2`, `backup-3`, …), while holding
+    /// `directory`'s writer lock (``JournalError/Code/locked`` at once if a server holds it).
+    /// Returns where the old journal is kept. Once the new journal is in place it never
+    /// throws: the old one is never lost to a failed rename, only left under another name.
     ///
     /// The two are exchanged atomically where the kernel and file system allow it, so
     /// `directory` never stops existing and a server starting meanwhile finds either the old
     /// journal (and is refused by the lock) or the new one. Elsewhere it falls back to two
     /// renames, undoing the first if the second fails.
-    public static func replaceDirectory(_ directory: String, with replacement: String, keepingOldAs backup: String) throws {
+    @discardableResult
+    public static func replaceDirectory(_ directory: String, with replacement: String, keepingOldAs backup: String) throws -> String {
         try withWriterLock(directory: directory) {
             if almanac_rename(replacement, directory, UInt32(ALMANAC_RENAME_EXCHANGE)) == 0 {
-                guard rename(replacement, backup) == 0 else {
-                    throw storageError("the new journal is in place, but the old one stayed at \(replacement) (not \(backup))")
+                // The old journal is at `replacement` now: give it the backup name, if one is free.
+                for suffix in [""] + (2...99).map({ "-\($0)" }) {
+                    let candidate = backup + suffix
+                    if almanac_rename(replacement, candidate, UInt32(ALMANAC_RENAME_NOREPLACE)) == 0 { return candidate }
+                    if errno == EEXIST { continue }
+                    guard errno == ENOSYS || errno == EINVAL else { break }
+                    // No RENAME_NOREPLACE here: a name nothing holds, then a plain rename.
+                    if access(candidate, F_OK) == 0 { continue }
+                    if rename(replacement, candidate) == 0 { return candidate }
+                    break
                 }
-                return
+                return replacement
             }
             guard errno == ENOSYS || errno == EINVAL else { throw storageError("cannot exchange \(replacement) and \(directory)") }
-            guard rename(directory, backup) == 0 else { throw storageError("cannot move \(directory) aside") }
+            var kept = backup
+            for suffix in [""] + (2...99).map({ "-\($0)" }) where access(backup + suffix, F_OK) != 0 {
+                kept = backup + suffix
+                break
+            }
+            guard rename(directory, kept) == 0 else { throw storageError("cannot move \(directory) aside") }
             guard rename(replacement, directory) == 0 else {
                 let failure = storageError("cannot move \(replacement) to \(directory)")
-                guard rename(backup, directory) == 0 else {
-                    throw storageError("\(failure.message); the old journal is at \(backup): move it back by hand")
+                guard rename(kept, directory) == 0 else {
+                    throw storageError("\(failure.message); the old journal is at \(kept): move it back by hand")
                 }
                 throw failure
             }
+            return kept
         }
     }
 
