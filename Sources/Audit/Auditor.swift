@@ -28,6 +28,8 @@ public struct Auditor: Sendable {
 
     public private(set) var projection: Projection
     public private(set) var findings: [Finding] = []
+    /// When and where each run without an outcome yet started.
+    private var started: [RunID: (at: Instant, position: UInt64)] = [:]
     public private(set) var findingCount = 0
     public private(set) var events: UInt64 = 0
     public private(set) var firstInstant: Instant?
@@ -68,6 +70,11 @@ public struct Auditor: Sendable {
             find("stream version \(recorded.streamVersion), expected \(expectedVersion)", at: recorded.position, task: id)
         }
         check(event, state: state, position: recorded.position)
+        switch event.kind {
+        case .runStarted(let start): started[start.run] = (at, recorded.position)
+        case .runSucceeded(let run, _), .runFailed(let run, _, _): started[run] = nil
+        default: break
+        }
         projection.apply(event, position: recorded.position, streamVersion: recorded.streamVersion)
     }
 
@@ -170,7 +177,18 @@ public struct Auditor: Sendable {
                 ))
             }
             for (run, start) in state.inFlight.sorted(by: { $0.key < $1.key }) {
-                inFlight.append(Finding(position: nil, taskID: id, message: "run \(run) started (due \(start.dueAt.rfc3339)) and has no outcome yet"))
+                // A call ends within its timeout; its outcome is recorded at once. A run whose
+                // timeout (and the grace) passed while the journal went on was dropped, unless
+                // the process stopped: then the next start records it as interrupted.
+                let timeout = state.definition.action.timeout
+                if let begun = started[run], begun.at + timeout + grace < last {
+                    problems.append(Finding(
+                        position: begun.position, taskID: id,
+                        message: "run \(run) started at \(begun.at.rfc3339) with a \(timeout) timeout and has no outcome by the journal's last instant (\(last.rfc3339)): its outcome was lost"
+                    ))
+                } else {
+                    inFlight.append(Finding(position: nil, taskID: id, message: "run \(run) started (due \(start.dueAt.rfc3339)) and has no outcome yet"))
+                }
             }
         }
         return (problems, inFlight)

@@ -69,6 +69,12 @@ struct AuditorTests {
             let findings = audit(records(history))
             #expect(findings.contains { $0.contains(expected) }, "expected “\(expected)” in \(findings)")
         }
+        // A run whose timeout (30 s) and the grace (60 s) passed while the journal went on
+        // lost its outcome; one still within them is in flight, not a problem.
+        let lost = audit(records([created, (10, start(10)), (11, .paused), (200, .resumed(nextDueAt: start + .seconds(210)))]))
+        #expect(lost.contains { $0.contains("has no outcome by the journal's last instant") && $0.contains("its outcome was lost") }, "\(lost)")
+        let running = audit(records([created, (10, start(10)), (11, .paused), (95, .resumed(nextDueAt: start + .seconds(100)))]))
+        #expect(running.isEmpty, "\(running)")
         let wrongVersion = audit(records([created, (10, start(10))], versions: [1, 3]))
         #expect(wrongVersion.contains { $0.contains("stream version 3, expected 2") })
     }
