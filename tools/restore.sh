@@ -13,7 +13,7 @@
 # With systemd:  systemctl stop almanac && tools/restore.sh SNAPSHOT /var/lib/almanac && systemctl start almanac
 set -euo pipefail
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 64; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 64; }
 if [ "${1:-}" = "--latest" ]; then
   [ $# -eq 3 ] || usage
   snapshot="$(find "$2" -maxdepth 1 -mindepth 1 -type d -name 'almanac-*' | sort | tail -n 1)"

@@ -29,9 +29,11 @@ struct AuditCommand: ParsableCommand {
         guard let grace = DurationText.parse(grace) else { throw ValidationError("--grace \"\(grace)\" is not a duration, e.g. 60s") }
         let journal = try data.openJournal()
         defer { journal.close() }
-        let integrity = try journal.verifyIntegrity()
+        var checking = Progress("audit: checksums")
+        let integrity = try journal.verifyIntegrity { checked, head in checking.update(checked, of: head) }
+        checking.finish()
         var auditor = Auditor(runRetention: runRetention)
-        try forEachRecord(in: journal, through: integrity.head, progress: "audit") { record in
+        try forEachRecord(in: journal, through: integrity.head, progress: "audit: rules") { record in
             auditor.apply(record)
             return true
         }
@@ -53,7 +55,7 @@ struct AuditCommand: ParsableCommand {
                 "lastInstant":\(auditor.lastInstant.map { jsonString($0.rfc3339) } ?? "null"),\
                 "digest":"\(projection.digest)",\
                 "problems":[\(problems.map(problemJSON).joined(separator: ","))],\
-                "inFlight":[\(inFlight.map { jsonString($0.description) }.joined(separator: ","))]}
+                "inFlight":[\(inFlight.map { problemJSON(($0.position, $0.taskID?.rawValue, $0.message)) }.joined(separator: ","))]}
 
                 """)
         case .table:

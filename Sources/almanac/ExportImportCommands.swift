@@ -65,24 +65,32 @@ struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Build a new journal from a JSON Lines export (the target must be empty or absent).",
-        discussion: "Events keep their streams, versions, types, schema versions, instants and payloads; positions are assigned again from 1 and must match the file's, so the file must be a whole export. `almanac audit` on the result gives the same digest as on the source."
+        discussion: "Events keep their streams, versions, types, schema versions, instants and payloads; positions are assigned again from 1 and must match the file's, so the file must be a whole export. The journal is built beside the target and moved in only once every line is checked: its fields, its position and stream version, its checksum (the rebuilt chain must give the checksum the export recorded, so an altered line is found), and the audit's rules. `almanac audit` on the result gives the same digest as on the source."
     )
 
     @Argument(help: "The export file (JSON Lines).")
     var file: String
 
-    @OptionGroup var data: DataDirectoryOptions
+    @Option(help: "The new journal's directory: absent or empty.")
+    var dataDir: String = ProcessInfo.processInfo.environment["ALMANAC_DATA_DIR"] ?? "./data"
 
     @Option(help: "The new journal's capacity (LMDB map size), e.g. 16GiB.")
     var mapSize: String = "16GiB"
 
+    @Flag(help: "Import even if the audit's rules find problems in the events (they are listed).")
+    var acceptAuditFindings = false
+
     func run() async throws {
         guard let mapBytes = ByteSize.parse(mapSize) else { throw ValidationError("--map-size \"\(mapSize)\" is not a size") }
-        let target = URL(fileURLWithPath: data.dataDir).standardizedFileURL.path
-        if FileManager.default.fileExists(atPath: target + "/data.mdb") {
-            throw CommandError("\(target) already holds a journal; import builds a new one only")
+        let target = URL(fileURLWithPath: dataDir).standardizedFileURL.path
+        if let entries = try? FileManager.default.contentsOfDirectory(atPath: target), !entries.isEmpty {
+            let named = entries.sorted().prefix(3).joined(separator: ", ")
+            throw CommandError("\(target) is not empty (it holds \(named)\(entries.count > 3 ? ", …" : "")); import builds a new journal in an empty or absent directory")
         }
-        guard let input = FileHandle(forReadingAtPath: file) else { throw CommandError("cannot read \(file)") }
+        let descriptor = open(file, O_RDONLY)
+        guard descriptor >= 0 else { throw CommandError("cannot read \(file): \(String(cString: strerror(errno)))") }
+        let input = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.uint64Value ?? 0
         // Built in a sibling directory and moved in whole: a failed import leaves nothing behind.
         let createdTarget = !FileManager.default.fileExists(atPath: target)
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
@@ -90,7 +98,8 @@ struct ImportCommand: AsyncParsableCommand {
         try? FileManager.default.removeItem(atPath: staging)
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         do {
-            let imported = try await Self.build(from: input, in: staging, mapBytes: mapBytes)
+            let recorded = try await Self.build(from: input, size: size, in: staging, mapBytes: mapBytes)
+            try verify(staging, against: recorded)
             try? FileManager.default.removeItem(atPath: staging + "/lock.mdb")
             do {
                 try LMDBJournal.adoptDataFile(from: staging, into: target)
@@ -99,7 +108,7 @@ struct ImportCommand: AsyncParsableCommand {
             }
             try? FileManager.default.removeItem(atPath: staging)
             syncDirectory(target)
-            output("imported \(imported) events into \(target)\n")
+            output("imported \(recorded.count) events into \(target)\n")
         } catch {
             try? FileManager.default.removeItem(atPath: staging)
             if createdTarget { try? FileManager.default.removeItem(atPath: target) }
@@ -107,45 +116,85 @@ struct ImportCommand: AsyncParsableCommand {
         }
     }
 
-    /// Appends every event of the export to a new journal in `directory`; returns the head.
-    private static func build(from input: FileHandle, in directory: String, mapBytes: Int) async throws -> UInt64 {
+    /// What the file said of each event, by position: its line and the checksum exported.
+    private struct Recorded {
+        var lines: [Int] = []
+        var checksums: [UInt32] = []
+        var count: Int { lines.count }
+    }
+
+    /// Compares every rebuilt record's checksum with the exported one, and audits the rules.
+    private func verify(_ staging: String, against recorded: Recorded) throws {
+        var altered: [String] = []
+        let (_, problems) = try auditStaged(staging) { record in
+            let index = Int(record.position) - 1
+            if index < recorded.count, record.checksum != recorded.checksums[index], altered.count < 20 {
+                altered.append("line \(recorded.lines[index]) (position \(record.position)): its content does not give the checksum the export recorded (\(recorded.checksums[index])): the line was altered or damaged")
+            }
+        }
+        guard altered.isEmpty else {
+            throw CommandError("the file does not match the journal it was exported from; nothing was imported:\n  " + altered.joined(separator: "\n  "))
+        }
+        guard problems.isEmpty || acceptAuditFindings else {
+            throw CommandError("the events do not audit clean; nothing was imported (--accept-audit-findings imports them anyway):\n  " + problems.prefix(20).joined(separator: "\n  "))
+        }
+        for problem in problems.prefix(20) { FileHandle.standardError.write(Data("audit: \(problem)\n".utf8)) }
+    }
+
+    /// Appends every event of the export to a new journal in `directory`.
+    private static func build(from input: FileHandle, size: UInt64, in directory: String, mapBytes: Int) async throws -> Recorded {
         let journal = try LMDBJournal(directory: directory, configuration: .init(mapSize: mapBytes))
         defer { journal.close() }
-        var pending: [(position: UInt64, request: AppendRequest)] = []
-        var lineNumber = 0
-        var imported: UInt64 = 0
+        var pending: [(line: Int, event: ExportedEvent)] = []
+        var recorded = Recorded()
+        var progress = Progress("import", unit: "bytes")
+        defer { progress.finish() }
 
         func flush() async throws {
             guard !pending.isEmpty else { return }
-            let results = await journal.append(pending.map(\.request))
-            for (item, result) in zip(pending, results) {
-                let appended = try result.get()
-                guard appended.lastPosition == item.position else {
-                    throw CommandError("the event at position \(item.position) landed at \(appended.lastPosition): the file is not a whole export in order")
+            let results = await journal.append(pending.map(\.event.request))
+            for ((line, event), result) in zip(pending, results) {
+                let appended: AppendResult
+                switch result {
+                case .success(let result): appended = result
+                case .failure(let error) where error.code == .wrongExpectedVersion:
+                    throw CommandError("line \(line): stream \(event.request.streamID) does not reach this version here (\(error.message)): a line before it is missing, repeated or out of order")
+                case .failure(let error):
+                    throw CommandError("line \(line): \(error.message)")
                 }
+                guard appended.lastPosition == event.position else {
+                    throw CommandError("line \(line): position \(event.position), but it is event \(appended.lastPosition) of the file: a line before it is missing, repeated or out of order")
+                }
+                recorded.lines.append(line)
+                recorded.checksums.append(event.checksum)
             }
-            imported = pending.last!.position
             pending.removeAll(keepingCapacity: true)
         }
 
-        var rest = Data()
+        var lineNumber = 0
+        var read: UInt64 = 0
+        var buffer: [UInt8] = []
         while true {
             let chunk = input.readData(ofLength: 1 << 20)
-            rest.append(chunk)
-            while let newline = rest.firstIndex(of: 0x0A) {
-                let line = rest[rest.startIndex..<newline]
-                rest = Data(rest[(newline + 1)...])
+            read += UInt64(chunk.count)
+            buffer.append(contentsOf: chunk)
+            var lineStart = 0
+            while let newline = buffer[lineStart...].firstIndex(of: 0x0A) {
                 lineNumber += 1
-                guard !line.isEmpty else { continue }
-                let event = try ExportedEvent(line: line, number: lineNumber)
-                pending.append((event.position, event.request))
-                if pending.count >= 2048 { try await flush() }
+                if newline > lineStart {
+                    let event = try ExportedEvent(line: Data(buffer[lineStart..<newline]), number: lineNumber)
+                    pending.append((lineNumber, event))
+                    if pending.count >= 2048 { try await flush() }
+                }
+                lineStart = newline + 1
             }
+            buffer.removeFirst(lineStart)
+            progress.update(read, of: size)
             if chunk.isEmpty { break }
         }
-        guard rest.isEmpty else { throw CommandError("the file ends in the middle of a line") }
+        guard buffer.isEmpty else { throw CommandError("the file ends in the middle of line \(lineNumber + 1)") }
         try await flush()
-        return imported
+        return recorded
     }
 }
 
@@ -159,7 +208,7 @@ struct ExportedEvent {
 
     /// The envelope fields an import needs (the decoded `event` is for readers, not imports).
     private struct Envelope: Decodable {
-        enum Key: String, CodingKey { case position, streamId, version, type, schemaVersion, recordedAtMicros, payload }
+        enum Key: String, CodingKey { case position, streamId, version, type, schemaVersion, recordedAtMicros, checksum, payload }
 
         let position: Int64
         let streamId: String
@@ -167,6 +216,7 @@ struct ExportedEvent {
         let type: String
         let schemaVersion: Int64
         let recordedAtMicros: Int64
+        let checksum: Int64
         let payload: String
 
         init(from decoder: any Decoder) throws {
@@ -186,11 +236,14 @@ struct ExportedEvent {
             type = try field(.type)
             schemaVersion = try field(.schemaVersion)
             recordedAtMicros = try field(.recordedAtMicros)
+            checksum = try field(.checksum)
             payload = try field(.payload)
         }
     }
 
     let position: UInt64
+    /// The record's checksum in the exported journal (the chain over every record up to it).
+    let checksum: UInt32
     let request: AppendRequest
 
     init(line: Data, number: Int) throws {
@@ -210,10 +263,12 @@ struct ExportedEvent {
         try check(envelope.position, "position", in: 1...Int64.max)
         try check(envelope.version, "version", in: 1...Int64.max)
         try check(envelope.schemaVersion, "schemaVersion", in: 1...Int64(UInt16.max))
+        try check(envelope.checksum, "checksum", in: 0...Int64(UInt32.max))
         guard let payload = Data(base64Encoded: envelope.payload) else {
             throw CommandError("line \(number): \"payload\" is not base64")
         }
         position = UInt64(envelope.position)
+        checksum = UInt32(envelope.checksum)
         request = AppendRequest(
             streamID: StreamID(envelope.streamId),
             expectedVersion: envelope.version == 1 ? .noStream : .exactly(UInt64(envelope.version - 1)),

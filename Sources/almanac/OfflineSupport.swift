@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Journal
+import Audit
 import Scheduling
 
 /// Options every offline command shares.
@@ -47,8 +48,12 @@ struct Progress {
     private let enabled = isatty(STDERR_FILENO) != 0
     private var drew = false
     let label: String
+    let unit: String
 
-    init(_ label: String) { self.label = label }
+    init(_ label: String, unit: String = "events") {
+        self.label = label
+        self.unit = unit
+    }
 
     mutating func update(_ done: UInt64, of total: UInt64) {
         guard enabled else { return }
@@ -57,7 +62,7 @@ struct Progress {
         lastDrawn = now
         drew = true
         let percent = total > 0 ? Double(done) * 100 / Double(total) : 100
-        FileHandle.standardError.write(Data(String(format: "\r%@ %llu / %llu events (%.0f%%)", label, done, total, percent).utf8))
+        FileHandle.standardError.write(Data(String(format: "\r%@ %llu / %llu %@ (%.0f%%)", label, done, total, unit, percent).utf8))
     }
 
     func finish() {
@@ -98,4 +103,24 @@ func forEachRecord(
 /// `width` characters, padded or cut.
 func column(_ text: String, _ width: Int) -> String {
     text.count >= width ? String(text.prefix(width - 1)) + " " : text + String(repeating: " ", count: width - text.count)
+}
+
+/// Checks a journal that is about to replace or become a data directory: the integrity scan
+/// and the auditor's rules over every record (handed to `each` too). Returns the auditor
+/// (its projection holds the state) and every problem found.
+func auditStaged(
+    _ directory: String, runRetention: Int = 20, each: (RecordedEvent) throws -> Void = { _ in }
+) throws -> (auditor: Auditor, problems: [String]) {
+    let journal = try LMDBJournal(directory: directory, configuration: .init(mapSize: 1 << 40, readOnly: true))
+    defer { journal.close() }
+    var progress = Progress("check")
+    let integrity = try journal.verifyIntegrity { checked, head in progress.update(checked, of: head) }
+    progress.finish()
+    var auditor = Auditor(runRetention: runRetention)
+    try forEachRecord(in: journal, progress: "audit") { record in
+        try each(record)
+        auditor.apply(record)
+        return true
+    }
+    return (auditor, integrity.problems.map(\.description) + auditor.findings.map(\.description))
 }

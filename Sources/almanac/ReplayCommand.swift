@@ -15,8 +15,13 @@ struct ReplayCommand: ParsableCommand {
 
     @OptionGroup var data: DataDirectoryOptions
 
-    @Option(help: "Stop after this journal position, or after the last event recorded at or before this RFC 3339 instant.")
-    var until: JournalPoint?
+    @Option(name: .customLong("until"), help: ArgumentHelp(
+        "Stop after this journal position, or after the last event recorded at or before this RFC 3339 instant.",
+        valueName: "position|instant"
+    ))
+    var untilText: String?
+
+    private var until: JournalPoint? { untilText.flatMap(JournalPoint.init(argument:)) }
 
     @Option(help: "table or json.")
     var format: OutputFormat = .table
@@ -30,9 +35,18 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "The server's run retention (--run-retention), so that the digest matches /readyz.")
     var runRetention: Int = 20
 
+    func validate() throws {
+        if let untilText, JournalPoint(argument: untilText) == nil {
+            throw ValidationError("--until must be a journal position (a whole number, e.g. 1200) or an RFC 3339 instant (e.g. 2026-11-23T02:30:00Z), not \"\(untilText)\"")
+        }
+    }
+
     func run() throws {
         let journal = try data.openJournal()
         defer { journal.close() }
+        if case .position(let position) = until, position > (try journal.currentHead()) {
+            throw CommandError("--until \(position) is beyond the journal's head (\(try journal.currentHead()))")
+        }
         let projection = try replay(journal, until: until, runRetention: runRetention)
         if digest {
             switch format {
@@ -53,11 +67,13 @@ struct ReplayCommand: ParsableCommand {
             }
             output("]\n")
         case .table:
-            output(column("ID", 28) + column("STATUS", 10) + column("NAME", 24) + column("SCHEDULE", 36)
+            // Ids are never cut: they are what `history` and the API take.
+            let idWidth = max(4, tasks.map(\.id.rawValue.count).max() ?? 0) + 2
+            output(column("ID", idWidth) + column("STATUS", 10) + column("NAME", 24) + column("SCHEDULE", 36)
                 + column("NEXT", 22) + "RUNS OK/FAILED/SKIPPED\n")
             for task in tasks {
                 let counts = task.counts
-                output(column(task.id.rawValue, 28) + column(task.status.rawValue, 10) + column(task.definition.name, 24)
+                output(column(task.id.rawValue, idWidth) + column(task.status.rawValue, 10) + column(task.definition.name, 24)
                     + column(scheduleSummary(task.definition.schedule), 36)
                     + column(task.status == .active ? task.nextDueAt?.rfc3339 ?? "-" : "-", 22)
                     + "\(counts.runs) \(counts.succeeded)/\(counts.failed)/\(counts.skipped)\n")

@@ -56,12 +56,13 @@ struct RunsCommand: ParsableCommand {
         case .json:
             for (task, run) in shown { output(Representation.runJSON(run, task: task) + [0x0A]) }
         case .table:
-            output(column("STARTED", 28) + column("RUN", 48) + column("OUTCOME", 12) + column("HTTP", 6)
+            let runWidth = max(5, shown.map(\.1.run.rawValue.count).max() ?? 0) + 2
+            output(column("STARTED", 28) + column("RUN", runWidth) + column("OUTCOME", 12) + column("HTTP", 6)
                 + column("LATE ms", 10) + column("TOOK ms", 10) + "ERROR / SKIP REASON\n")
             for (_, run) in shown {
                 let late = run.outcome == .skipped ? "-" : String(format: "%.1f", Double(run.lateness.wholeMicroseconds) / 1000)
                 let took = run.duration.map { String(format: "%.1f", Double($0.wholeMicroseconds) / 1000) } ?? "-"
-                output(column(run.startedAt.rfc3339, 28) + column(run.run.rawValue, 48) + column(run.outcome.rawValue, 12)
+                output(column(run.startedAt.rfc3339, 28) + column(run.run.rawValue, runWidth) + column(run.outcome.rawValue, 12)
                     + column(run.statusCode.map(String.init) ?? "-", 6) + column(late, 10) + column(took, 10)
                     + (run.error ?? run.skipReason?.rawValue ?? "") + "\n")
             }

@@ -92,6 +92,9 @@ struct SnapshotCommand: ParsableCommand {
     @Option(help: "The server's run retention (--run-retention), so that the digest matches /readyz.")
     var runRetention: Int = 20
 
+    @Option(help: "table (a line of text) or json (the manifest, with the snapshot's path).")
+    var format: OutputFormat = .table
+
     func run() throws {
         let target = URL(fileURLWithPath: out).standardizedFileURL.path
         guard !FileManager.default.fileExists(atPath: target) else { throw CommandError("\(target) already exists") }
@@ -123,7 +126,12 @@ struct SnapshotCommand: ParsableCommand {
             syncDirectory(staging)
             guard rename(staging, target) == 0 else { throw CommandError("cannot rename \(staging) to \(target): \(String(cString: strerror(errno)))") }
             syncDirectory(parent)
-            output("snapshot \(target): position \(manifest.headPosition), digest \(manifest.digest), \(bytes) bytes, crc32c \(crc)\n")
+            switch format {
+            case .table:
+                output("snapshot \(target): position \(manifest.headPosition), digest \(manifest.digest), \(bytes) bytes, crc32c \(crc)\n")
+            case .json:
+                output("{\"path\":\(jsonString(target)),\"manifest\":" + String(decoding: try JSONEncoder.sorted.encode(manifest), as: UTF8.self) + "}\n")
+            }
         } catch {
             try? FileManager.default.removeItem(atPath: staging)
             throw error
@@ -142,7 +150,11 @@ struct RestoreCommand: ParsableCommand {
     @Argument(help: "The snapshot directory.")
     var snapshot: String
 
-    @OptionGroup var data: DataDirectoryOptions
+    @Option(help: "The data directory to replace (or create). The server on it must be stopped.")
+    var dataDir: String = ProcessInfo.processInfo.environment["ALMANAC_DATA_DIR"] ?? "./data"
+
+    @Option(help: "table (lines of text) or json (one object: what was restored, and where the old directory is kept).")
+    var format: OutputFormat = .table
 
     func run() throws {
         let manifest = try SnapshotManifest.read(from: snapshot)
@@ -154,7 +166,7 @@ struct RestoreCommand: ParsableCommand {
         guard crc == manifest.dataCRC32C else {
             throw CommandError("the snapshot's \(manifest.dataFile) has CRC32C \(crc), the manifest says \(manifest.dataCRC32C): it is damaged or altered; nothing was changed")
         }
-        let target = URL(fileURLWithPath: data.dataDir).standardizedFileURL.path
+        let target = URL(fileURLWithPath: dataDir).standardizedFileURL.path
         let stamp = fileStamp()
         let staging = "\(target).restore-\(stamp).partial"
         try? FileManager.default.removeItem(atPath: staging)
@@ -164,16 +176,8 @@ struct RestoreCommand: ParsableCommand {
             let (stagedBytes, stagedCRC) = try fileChecksum(staging + "/data.mdb")
             guard stagedBytes == bytes, stagedCRC == crc else { throw CommandError("the staged copy differs from the snapshot; nothing was changed") }
             // Audit the staged copy: integrity, the rules, and the manifest's head and digest.
-            let journal = try LMDBJournal(directory: staging, configuration: .init(mapSize: 1 << 20, readOnly: true))
-            let integrity = try journal.verifyIntegrity()
-            var auditor = Auditor(runRetention: manifest.runRetention)
-            try forEachRecord(in: journal, progress: "audit") { record in
-                auditor.apply(record)
-                return true
-            }
-            journal.close()
+            let (auditor, problems) = try auditStaged(staging, runRetention: manifest.runRetention)
             try? FileManager.default.removeItem(atPath: staging + "/lock.mdb")
-            let problems = integrity.problems.map(\.description) + auditor.findings.map(\.description)
             guard problems.isEmpty else {
                 throw CommandError("the snapshot does not audit clean; nothing was changed:\n  " + problems.prefix(20).joined(separator: "\n  "))
             }
@@ -182,6 +186,7 @@ struct RestoreCommand: ParsableCommand {
             }
             let parent = URL(fileURLWithPath: target).deletingLastPathComponent().path
             let backup = "\(target).before-restore-\(stamp)"
+            var previous: String?
             if FileManager.default.fileExists(atPath: target) {
                 let kept: String
                 do {
@@ -189,15 +194,31 @@ struct RestoreCommand: ParsableCommand {
                 } catch let error as JournalError where error.code == .locked {
                     throw CommandError("a server holds \(target); stop it first (nothing was changed)")
                 }
-                output("kept the previous data directory as \(kept)\n")
+                previous = kept
             } else {
                 guard rename(staging, target) == 0 else { throw CommandError("cannot move the snapshot into place: \(String(cString: strerror(errno)))") }
             }
             syncDirectory(parent)
-            output("restored \(target) from \(snapshot): position \(manifest.headPosition), digest \(manifest.digest)\n")
+            switch format {
+            case .table:
+                if let previous { output("kept the previous data directory as \(previous)\n") }
+                output("restored \(target) from \(snapshot): position \(manifest.headPosition), digest \(manifest.digest)\n")
+            case .json:
+                output("{\"restored\":\(jsonString(target)),\"snapshot\":\(jsonString(snapshot)),\"headPosition\":\(manifest.headPosition),"
+                    + "\"digest\":\(jsonString(manifest.digest)),\"previous\":\(previous.map(jsonString) ?? "null")}\n")
+            }
         } catch {
             try? FileManager.default.removeItem(atPath: staging)
             throw error
         }
+    }
+}
+
+extension JSONEncoder {
+    /// Compact, with sorted keys: one line of JSON.
+    static var sorted: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
     }
 }

@@ -204,7 +204,15 @@ struct SnapshotToolTests {
                 ("text-type", { $0["type"] = 7 }, #"line 50: "type" must be a string"#),
                 ("no-stream", { $0["streamId"] = nil }, #"line 50: "streamId" is missing"#),
                 ("bad-payload", { $0["payload"] = "%%%" }, #"line 50: "payload" is not base64"#),
-                ("out-of-order", { $0["position"] = 51 }, "the event at position 51 landed at 50"),
+                ("out-of-order", { $0["position"] = 51 }, "line 50: position 51, but it is event 50 of the file"),
+                ("no-checksum", { $0["checksum"] = nil }, #"line 50: "checksum" is missing"#),
+                ("altered-payload", { object in
+                    var payload = Data(base64Encoded: object["payload"] as! String)!
+                    payload[payload.count - 1] ^= 0x01
+                    object["payload"] = payload.base64EncodedString()
+                }, "line 50 (position 50): its content does not give the checksum the export recorded"),
+                ("altered-instant", { $0["recordedAtMicros"] = ($0["recordedAtMicros"] as! Int) + 1 }, "line 50 (position 50): its content does not give the checksum"),
+                ("renamed-type", { $0["type"] = "Bogus" }, "line 50 (position 50): its content does not give the checksum"),
             ] {
                 let result = try importEdited(name, edit)
                 #expect(result.status != 0, "\(name)")
@@ -219,13 +227,23 @@ struct SnapshotToolTests {
             try (lines.prefix(80).joined(separator: "\n") + "\n" + lines[80].prefix(20)).write(toFile: truncated, atomically: true, encoding: .utf8)
             let refused = try Self.almanacWithErrors(["import", truncated, "--data-dir", base + "/targets/empty"])
             #expect(refused.status != 0)
-            #expect(refused.lines.contains { $0.contains("ends in the middle of a line") })
+            #expect(refused.lines.contains { $0.contains("ends in the middle of line 81") })
             #expect(try FileManager.default.contentsOfDirectory(atPath: base + "/targets") == ["empty"])
             #expect(try FileManager.default.contentsOfDirectory(atPath: base + "/targets/empty") == [])
             let whole = try Self.almanac(["import", base + "/events.jsonl", "--data-dir", base + "/targets/empty"])
             #expect(whole.status == 0, "\(whole.lines)")
             #expect(try Self.almanac(["audit", "--data-dir", base + "/targets/empty"]).status == 0)
             #expect(try FileManager.default.contentsOfDirectory(atPath: base + "/targets") == ["empty"])
+
+            // A directory holding anything else is refused; so is a file that is not there.
+            try FileManager.default.createDirectory(atPath: base + "/targets/notes", withIntermediateDirectories: true)
+            try "keep".write(toFile: base + "/targets/notes/notes.txt", atomically: true, encoding: .utf8)
+            let occupied = try Self.almanacWithErrors(["import", base + "/events.jsonl", "--data-dir", base + "/targets/notes"])
+            #expect(occupied.status != 0)
+            #expect(occupied.lines.contains { $0.contains("is not empty (it holds notes.txt)") }, "\(occupied.lines)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: base + "/targets/notes") == ["notes.txt"])
+            let missing = try Self.almanacWithErrors(["import", base + "/no-such.jsonl", "--data-dir", base + "/targets/other"])
+            #expect(missing.lines.contains { $0.contains("cannot read \(base)/no-such.jsonl: No such file or directory") }, "\(missing.lines)")
         }
     }
 }

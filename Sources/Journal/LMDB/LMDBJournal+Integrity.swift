@@ -7,7 +7,10 @@ extension LMDBJournal {
     ///
     /// Reads in chunks, each in a fresh short read transaction, so it can run beside a
     /// writer without pinning old pages; it checks the journal as of its head at the start.
-    public func verifyIntegrity(chunkSize: Int = 8192) throws(JournalError) -> IntegrityReport {
+    /// `progress` hears the position checked so far and the head, after each chunk.
+    public func verifyIntegrity(
+        chunkSize: Int = 8192, progress: (_ checked: UInt64, _ head: UInt64) -> Void = { _, _ in }
+    ) throws(JournalError) -> IntegrityReport {
         var report = IntegrityReport()
         let endPosition = try currentHead()
         var previousPosition: UInt64 = 0
@@ -94,6 +97,7 @@ extension LMDBJournal {
                     if entry == nil { done = true }
                 }
             }
+            progress(previousPosition, endPosition)
         }
         report.streamCount = streamVersions.count
         report.lastChecksum = previousChecksum
