@@ -1,7 +1,7 @@
 # Almanac — build, test and benchmark entry points. `make test` is what CI runs.
 SWIFT ?= swift
 
-.PHONY: deps build test run bench clean
+.PHONY: deps build test browser-test run bench clean
 
 ## Install the system packages the build needs (liblmdb-dev, pkg-config, tzdata).
 deps:
@@ -16,6 +16,11 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	tools/schemathesis.sh
+	tools/browser-test.sh
+
+## The web UI in headless Chromium (also part of `test`); screenshots in .build/browser-screenshots.
+browser-test: deps
+	tools/browser-test.sh
 
 ## The server on http://127.0.0.1:8080 with its journal in ./data; options in ARGS.
 run: deps

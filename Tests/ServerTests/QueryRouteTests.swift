@@ -219,4 +219,32 @@ struct QueryRouteTests {
             #expect(preflight.header("Access-Control-Allow-Methods") == "GET, HEAD, POST")
         }
     }
+
+    @Test func theWebUIIsServedFromTheBuildWithValidatorsAndNoOutsideSources() async throws {
+        try await APIHarness.with { (api: APIHarness) async throws in
+            let page = try await api.send(.get, "/")
+            #expect(page.status == 200)
+            #expect(page.header("Content-Type") == "text/html; charset=utf-8")
+            #expect(page.body.contains(#"<script type="module" src="/ui/app.js"></script>"#))
+            #expect(page.header("Content-Security-Policy")?.hasPrefix("default-src 'self'") == true)
+            // Every module the page loads is served, with its type; none comes from elsewhere.
+            for path in ["/ui/app.js", "/ui/style.css", "/ui/lib/api.js", "/ui/lib/live.js", "/ui/views/form.js", "/ui/views/task.js", "/ui/icon.svg"] {
+                let file = try await api.send(.get, path)
+                #expect(file.status == 200, "\(path)")
+                #expect(!file.body.contains("http://") || path.hasSuffix(".svg"), "\(path) refers to another origin")
+                #expect(!file.body.contains("https://") || path.hasSuffix("form.js"), "\(path) refers to another origin")
+            }
+            #expect(try await api.send(.get, "/ui/app.js").header("Content-Type") == "text/javascript; charset=utf-8")
+            // Revalidation: the ETag answers 304.
+            let etag = try #require(page.header("ETag"))
+            let again = try await api.send(.get, "/", headers: [.ifNoneMatch: etag])
+            #expect(again.status == 304)
+            #expect(again.body.isEmpty)
+            let missing = try await api.send(.get, "/ui/nope.js")
+            #expect(missing.status == 404)
+            #expect(missing.header("Content-Type") == "application/problem+json")
+            #expect(try await api.send(.get, "/ui/..%2FPackage.swift").status == 404)
+            #expect(try await api.send(.post, "/").status == 405)
+        }
+    }
 }

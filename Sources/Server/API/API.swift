@@ -69,7 +69,7 @@ public struct API: Sendable {
         self.metrics = metrics
         self.status = status
         self.configuration = configuration
-        self.routes = API.table
+        self.routes = API.table + API.uiRoutes
     }
 
     /// The responder to give a Hummingbird `Application`.

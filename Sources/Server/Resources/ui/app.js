@@ -1,0 +1,60 @@
+// The Almanac web UI: a hash-routed page over the HTTP API, kept live by the event stream.
+import { connect } from "./lib/live.js";
+import { renderDashboard } from "./views/dashboard.js";
+import { renderTasks } from "./views/tasks.js";
+import { renderTask } from "./views/task.js";
+import { renderForm } from "./views/form.js";
+import { h, replace } from "./lib/dom.js";
+import { ApiError, setToken } from "./lib/api.js";
+
+const routes = [
+  [/^#?\/?$/, "dashboard", () => renderDashboard],
+  [/^#\/tasks\/?$/, "tasks", () => renderTasks],
+  [/^#\/tasks\/new$/, "new", () => renderForm],
+  [/^#\/tasks\/([^/]+)\/edit$/, "tasks", () => renderForm],
+  [/^#\/tasks\/([^/?]+)(?:\?(.*))?$/, "tasks", () => renderTask],
+];
+
+let cleanup = () => {};
+
+async function route() {
+  const main = document.getElementById("main");
+  cleanup();
+  cleanup = () => {};
+  const hash = location.hash || "#/";
+  for (const [pattern, nav, view] of routes) {
+    const match = hash.match(pattern);
+    if (!match) continue;
+    for (const link of document.querySelectorAll("nav a")) {
+      link.toggleAttribute("aria-current", link.dataset.nav === nav);
+      if (link.dataset.nav === nav) link.setAttribute("aria-current", "page");
+    }
+    try {
+      cleanup = (await view()(main, match.slice(1))) || (() => {});
+    } catch (error) {
+      showError(main, error);
+    }
+    const heading = main.querySelector("h1");
+    if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: true }); document.title = `${heading.textContent} · Almanac`; }
+    return;
+  }
+  replace(main, h("h1", {}, "Not found"), h("p", {}, "There is no page here. ", h("a", { href: "#/" }, "Go to the dashboard")));
+}
+
+function showError(main, error) {
+  if (error instanceof ApiError && error.status === 401) {
+    const input = h("input", { id: "token", type: "password", autocomplete: "off", class: "wide" });
+    replace(main, h("h1", {}, "Sign in"),
+      h("p", {}, "This server requires an API token."),
+      h("form", { onsubmit: (event) => { event.preventDefault(); setToken(input.value.trim()); route(); } },
+        h("div", { class: "field" }, h("label", { for: "token" }, "API token"), input),
+        h("button", { class: "primary" }, "Use this token")));
+    return;
+  }
+  replace(main, h("h1", {}, "Something went wrong"),
+    h("div", { class: "problem", role: "alert" }, error instanceof ApiError ? `${error.problem.title || "Error"}: ${error.message}` : String(error)));
+}
+
+window.addEventListener("hashchange", route);
+connect();
+route();

@@ -1,0 +1,38 @@
+// Pause, resume, trigger and delete, as buttons; shared by the task list and the task page.
+import { command } from "../lib/api.js";
+import { h, toast, confirmDialog } from "../lib/dom.js";
+
+export function taskActions(task, { onDone = () => {} } = {}) {
+  if (task.status === "deleted") return h("span", { class: "muted" }, "deleted");
+  const run = async (button, name, done) => {
+    button.disabled = true;
+    try {
+      await command(task.id, name);
+      toast(done);
+      onDone(name);
+    } catch (error) {
+      toast(`${name} failed: ${error.message}`);
+    } finally {
+      button.disabled = false;
+    }
+  };
+  const buttons = [];
+  if (task.status === "active") {
+    buttons.push(h("button", { type: "button", "aria-label": `Pause ${task.name}`, onclick: (e) => run(e.currentTarget, "pause", `Paused ${task.name}`) }, "Pause"));
+  } else if (task.status === "paused") {
+    buttons.push(h("button", { type: "button", "aria-label": `Resume ${task.name}`, onclick: (e) => run(e.currentTarget, "resume", `Resumed ${task.name}`) }, "Resume"));
+  }
+  if (task.status !== "completed") {
+    buttons.push(h("button", { type: "button", "aria-label": `Run ${task.name} now`, onclick: (e) => run(e.currentTarget, "trigger", `Triggered ${task.name}`) }, "Run now"));
+  }
+  buttons.push(h("button", {
+    type: "button", class: "danger", "aria-label": `Delete ${task.name}`,
+    onclick: async (e) => {
+      const button = e.currentTarget;
+      if (await confirmDialog(`Delete “${task.name}”?`, "It stops running for good. Its history stays in the journal.", "Delete")) {
+        run(button, "delete", `Deleted ${task.name}`);
+      }
+    },
+  }, "Delete"));
+  return h("div", { class: "actions" }, buttons);
+}
