@@ -237,9 +237,9 @@ export async function renderForm(main, [taskId]) {
 
   const refreshPreview = debounce(async () => {
     const schedule = scheduleBody();
-    cronWords.textContent = kind() === "cron" ? `In words: ${scheduleWords(schedule)}` : "";
     try {
       const answer = await preview(schedule, 10);
+      cronWords.textContent = kind() === "cron" ? `In words: ${scheduleWords(schedule)}` : "";
       const items = answer.occurrences || answer.items || [];
       previewStatus.textContent = items.length ? `${scheduleWords(schedule)}` : "No further runs.";
       const zone = schedule.timeZone;
@@ -249,6 +249,7 @@ export async function renderForm(main, [taskId]) {
         h("div", { class: "muted small" }, zone ? `${formatInstant(item.at)} your time · ${item.at}` : item.at))));
     } catch (error) {
       replace(previewList);
+      cronWords.textContent = "";
       previewStatus.textContent = error instanceof ApiError ? `Not a valid schedule: ${Object.values(error.fields).join("; ") || error.message}` : String(error);
     }
   }, 350);
