@@ -13,9 +13,10 @@
 # With systemd:  systemctl stop almanac && tools/restore.sh SNAPSHOT /var/lib/almanac && systemctl start almanac
 set -euo pipefail
 
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 64; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 64; }
 if [ "${1:-}" = "--latest" ]; then
   [ $# -eq 3 ] || usage
+  [ -d "$2" ] || { echo "restore.sh: $2 is not a directory of snapshots" >&2; exit 1; }
   snapshot="$(find "$2" -maxdepth 1 -mindepth 1 -type d -name 'almanac-*' | sort | tail -n 1)"
   [ -n "$snapshot" ] || { echo "restore.sh: no snapshot in $2" >&2; exit 1; }
   data="$3"

@@ -16,7 +16,7 @@
 #   0 * * * *  /opt/almanac/tools/snapshot.sh /var/lib/almanac /var/backups/almanac 24
 set -euo pipefail
 
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 64; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 64; }
 [ $# -ge 2 ] && [ $# -le 3 ] || usage
 data="$1"; root="$2"; keep="${3:-7}"
 [[ "$keep" =~ ^[0-9]+$ ]] && [ "$keep" -ge 1 ] || { echo "snapshot.sh: KEEP must be a whole number ≥ 1" >&2; exit 64; }

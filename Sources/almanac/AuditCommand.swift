@@ -25,6 +25,10 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "table or json.")
     var format: OutputFormat = .table
 
+    func validate() throws {
+        guard DurationText.parse(grace) != nil else { throw ValidationError("--grace \"\(grace)\" is not a duration, e.g. 60s") }
+    }
+
     func run() throws {
         guard let grace = DurationText.parse(grace) else { throw ValidationError("--grace \"\(grace)\" is not a duration, e.g. 60s") }
         let journal = try data.openJournal()

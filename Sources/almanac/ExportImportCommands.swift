@@ -9,12 +9,12 @@ struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Write the journal as JSON Lines: one event per line, its envelope, raw payload and decoded form.",
-        discussion: "Each line has position, streamId, version, type, schemaVersion, recordedAtMicros, checksum, payload (base64: what `almanac import` reads) and event (the decoded event as GET /v1/events shows it)."
+        discussion: "Each line has position, streamId, version, type, schemaVersion, recordedAtMicros, checksum, payload (base64: what `almanac import` reads) and event (the decoded event as GET /v1/events shows it). The last line, {\"end\":{\"from\":…,\"lastPosition\":…,\"events\":…}}, lets an import tell a whole file from one cut short."
     )
 
     @OptionGroup var data: DataDirectoryOptions
 
-    @Option(help: "Start after this position (0: from the beginning).")
+    @Option(parsing: .unconditional, help: "Start after this position (0: from the beginning).")
     var from: UInt64 = 0
 
     @Option(name: .shortAndLong, help: "Write to this file instead of standard output.")
@@ -36,6 +36,7 @@ struct ExportCommand: ParsableCommand {
         var buffer: [UInt8] = []
         var progress = Progress("export")
         let head = try journal.currentHead()
+        guard from <= head else { throw CommandError("--from \(from) is beyond the journal's head (\(head))") }
         var position = from
         while position < head {
             let batch = try journal.readEvents(after: position, limit: 4096)
@@ -56,6 +57,8 @@ struct ExportCommand: ParsableCommand {
             progress.update(position, of: head)
         }
         progress.finish()
+        // The end line: an import can tell a whole file from one cut short.
+        sink.write(Data("{\"end\":{\"from\":\(from),\"lastPosition\":\(position),\"events\":\(position - from)}}\n".utf8))
         if output != nil { try sink.synchronize() }
     }
 }
@@ -83,6 +86,13 @@ struct ImportCommand: AsyncParsableCommand {
     func run() async throws {
         guard let mapBytes = ByteSize.parse(mapSize) else { throw ValidationError("--map-size \"\(mapSize)\" is not a size") }
         let target = URL(fileURLWithPath: dataDir).standardizedFileURL.path
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw CommandError("\(target) exists and is not a directory; import builds a new journal in an empty or absent directory")
+        }
+        if FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw CommandError("\(file) is a directory, not an export file")
+        }
         if let entries = try? FileManager.default.contentsOfDirectory(atPath: target), !entries.isEmpty {
             let named = entries.sorted().prefix(3).joined(separator: ", ")
             throw CommandError("\(target) is not empty (it holds \(named)\(entries.count > 3 ? ", …" : "")); import builds a new journal in an empty or absent directory")
@@ -125,15 +135,17 @@ struct ImportCommand: AsyncParsableCommand {
 
     /// Compares every rebuilt record's checksum with the exported one, and audits the rules.
     private func verify(_ staging: String, against recorded: Recorded) throws {
-        var altered: [String] = []
+        // The checksums chain, so an altered line changes every one after it: the first
+        // mismatch is the altered line.
+        var altered: String?
         let (_, problems) = try auditStaged(staging) { record in
             let index = Int(record.position) - 1
-            if index < recorded.count, record.checksum != recorded.checksums[index], altered.count < 20 {
-                altered.append("line \(recorded.lines[index]) (position \(record.position)): its content does not give the checksum the export recorded (\(recorded.checksums[index])): the line was altered or damaged")
+            if altered == nil, index < recorded.count, record.checksum != recorded.checksums[index] {
+                altered = "line \(recorded.lines[index]) (position \(record.position)): its content does not give the checksum the export recorded (\(recorded.checksums[index])): the line was altered or damaged"
             }
         }
-        guard altered.isEmpty else {
-            throw CommandError("the file does not match the journal it was exported from; nothing was imported:\n  " + altered.joined(separator: "\n  "))
+        if let altered {
+            throw CommandError("the file does not match the journal it was exported from; nothing was imported:\n  \(altered)")
         }
         guard problems.isEmpty || acceptAuditFindings else {
             throw CommandError("the events do not audit clean; nothing was imported (--accept-audit-findings imports them anyway):\n  " + problems.prefix(20).joined(separator: "\n  "))
@@ -174,14 +186,26 @@ struct ImportCommand: AsyncParsableCommand {
         var lineNumber = 0
         var read: UInt64 = 0
         var buffer: [UInt8] = []
+        var end: (line: Int, last: UInt64, events: UInt64)?
+        let endPrefix = Array(#"{"end":"#.utf8)
         while true {
-            let chunk = input.readData(ofLength: 1 << 20)
+            let chunk: Data
+            do {
+                chunk = try input.read(upToCount: 1 << 20) ?? Data()
+            } catch {
+                throw CommandError("cannot read the export: \(error.localizedDescription)")
+            }
             read += UInt64(chunk.count)
             buffer.append(contentsOf: chunk)
             var lineStart = 0
             while let newline = buffer[lineStart...].firstIndex(of: 0x0A) {
                 lineNumber += 1
-                if newline > lineStart {
+                if let end {
+                    throw CommandError("line \(lineNumber): the file goes on after its end line (line \(end.line))")
+                }
+                if buffer[lineStart..<newline].starts(with: endPrefix) {
+                    end = try Self.endLine(Data(buffer[lineStart..<newline]), number: lineNumber)
+                } else if newline > lineStart {
                     let event = try ExportedEvent(line: Data(buffer[lineStart..<newline]), number: lineNumber)
                     pending.append((lineNumber, event))
                     if pending.count >= 2048 { try await flush() }
@@ -194,7 +218,32 @@ struct ImportCommand: AsyncParsableCommand {
         }
         guard buffer.isEmpty else { throw CommandError("the file ends in the middle of line \(lineNumber + 1)") }
         try await flush()
+        guard let end else {
+            throw CommandError("the file has no end line ({\"end\":…}, the last line `almanac export` writes): it was cut short")
+        }
+        guard end.last == UInt64(recorded.count), end.events == UInt64(recorded.count) else {
+            throw CommandError("line \(end.line): the end line says the export held \(end.events) events through position \(end.last), but the file holds \(recorded.count): lines are missing")
+        }
         return recorded
+    }
+
+    /// The export's end line: `{"end":{"from":F,"lastPosition":L,"events":N}}`.
+    private static func endLine(_ line: Data, number: Int) throws -> (line: Int, last: UInt64, events: UInt64) {
+        struct End: Decodable {
+            struct Body: Decodable {
+                let from: UInt64
+                let lastPosition: UInt64
+                let events: UInt64
+            }
+            let end: Body
+        }
+        guard let end = try? JSONDecoder().decode(End.self, from: line) else {
+            throw CommandError("line \(number) is not a valid end line: {\"end\":{\"from\":0,\"lastPosition\":N,\"events\":N}}")
+        }
+        guard end.end.from == 0 else {
+            throw CommandError("line \(number): the export starts after position \(end.end.from); import needs a whole export (from 0)")
+        }
+        return (number, end.end.lastPosition, end.end.events)
     }
 }
 

@@ -15,7 +15,7 @@ struct ReplayCommand: ParsableCommand {
 
     @OptionGroup var data: DataDirectoryOptions
 
-    @Option(name: .customLong("until"), help: ArgumentHelp(
+    @Option(name: .customLong("until"), parsing: .unconditional, help: ArgumentHelp(
         "Stop after this journal position, or after the last event recorded at or before this RFC 3339 instant.",
         valueName: "position|instant"
     ))

@@ -17,7 +17,7 @@ struct RunsCommand: ParsableCommand {
     @Argument(help: "Only this task's runs.")
     var taskID: String?
 
-    @Option(help: "How many runs to show.")
+    @Option(parsing: .unconditional, help: "How many runs to show.")
     var limit: Int = 50
 
     @Option(help: "table, or json (one run per line, as GET /v1/runs shows it).")

@@ -54,6 +54,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "How long SIGTERM/SIGINT waits for running webhook calls before recording them as interrupted, e.g. 30s. The whole shutdown takes at most this plus 10 s.")
     var shutdownTimeout: String = environment["ALMANAC_SHUTDOWN_TIMEOUT"] ?? "30s"
 
+    @Option(help: ArgumentHelp("How many stream-index entries the journal gathers before writing them in one sorted batch (ADR 0001).", visibility: .hidden))
+    var indexFlushThreshold: Int = environment["ALMANAC_INDEX_FLUSH_THRESHOLD"].flatMap(Int.init) ?? 8_192
+
     @Option(help: "How many recent runs of each task are kept in memory and served by the API.")
     var runRetention: Int = environment["ALMANAC_RUN_RETENTION"].flatMap(Int.init) ?? 20
 
@@ -101,7 +104,9 @@ struct Serve: AsyncParsableCommand {
             idleTimeout: DurationText.parse(idleTimeout) ?? .seconds(60),
             shutdownTimeout: DurationText.parse(shutdownTimeout) ?? .seconds(30)
         )
-        let server = AlmanacServer(configuration: configuration, clock: SystemWallClock(), logger: logger)
+        var configured = configuration
+        configured.indexFlushThreshold = max(1, indexFlushThreshold)
+        let server = AlmanacServer(configuration: configured, clock: SystemWallClock(), logger: logger)
         let host = self.host
         do {
             try await server.run(onListening: { port in

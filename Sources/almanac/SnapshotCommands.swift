@@ -99,9 +99,13 @@ struct SnapshotCommand: ParsableCommand {
         let target = URL(fileURLWithPath: out).standardizedFileURL.path
         guard !FileManager.default.fileExists(atPath: target) else { throw CommandError("\(target) already exists") }
         let parent = URL(fileURLWithPath: target).deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw CommandError("\(parent) does not exist (or is not a directory); create it first")
+        }
         let staging = "\(parent)/.\(URL(fileURLWithPath: target).lastPathComponent).partial-\(getpid())"
         try? FileManager.default.removeItem(atPath: staging)
-        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)
         do {
             let journal = try data.openJournal()
             try journal.copy(to: staging, compact: true)
@@ -204,7 +208,7 @@ struct RestoreCommand: ParsableCommand {
                 if let previous { output("kept the previous data directory as \(previous)\n") }
                 output("restored \(target) from \(snapshot): position \(manifest.headPosition), digest \(manifest.digest)\n")
             case .json:
-                output("{\"restored\":\(jsonString(target)),\"snapshot\":\(jsonString(snapshot)),\"headPosition\":\(manifest.headPosition),"
+                output("{\"restored\":\(jsonString(target)),\"snapshot\":\(jsonString(URL(fileURLWithPath: snapshot).standardizedFileURL.path)),\"headPosition\":\(manifest.headPosition),"
                     + "\"digest\":\(jsonString(manifest.digest)),\"previous\":\(previous.map(jsonString) ?? "null")}\n")
             }
         } catch {

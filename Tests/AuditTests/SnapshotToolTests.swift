@@ -159,7 +159,7 @@ struct SnapshotToolTests {
             let export = try Self.almanac(["export", "--data-dir", base + "/live", "-o", base + "/events.jsonl"])
             #expect(export.status == 0)
             let lines = try String(contentsOfFile: base + "/events.jsonl", encoding: .utf8).split(separator: "\n")
-            #expect(lines.count == Int(history.head))
+            #expect(lines.count == Int(history.head) + 1, "one line per event, and the end line")
             let first = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
             #expect(first["type"] as? String == "TaskCreated")
             #expect((first["event"] as? [String: Any])?["actor"] as? String == "ops")
@@ -219,6 +219,20 @@ struct SnapshotToolTests {
                 #expect(result.lines.contains { $0.contains(message) }, "\(name): \(result.lines)")
                 // Neither the target nor a staging directory is left.
                 #expect(result.entries.isEmpty, "\(name): \(result.entries)")
+            }
+
+            // A file cut short at a line boundary: the end line is missing, or says more events.
+            #expect(lines.last?.hasPrefix(#"{"end":{"from":0,"lastPosition":"#) == true)
+            for (name, kept, message) in [
+                ("no-end", Array(lines.dropLast()), "has no end line"),
+                ("lost-last-event", Array(lines.dropLast(2)) + [lines.last!], "lines are missing"),
+            ] {
+                let file = base + "/\(name).jsonl"
+                try (kept.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+                let result = try Self.almanacWithErrors(["import", file, "--data-dir", base + "/targets/\(name)"])
+                #expect(result.status != 0, "\(name)")
+                #expect(result.lines.contains { $0.contains(message) }, "\(name): \(result.lines)")
+                #expect(!FileManager.default.fileExists(atPath: base + "/targets/\(name)"))
             }
 
             // An existing empty target stays, empty; a whole file then imports into it.

@@ -30,6 +30,8 @@ public struct AlmanacServer: Sendable {
         public var scheduler: Scheduler.Configuration
         /// How many recent runs of each task the run log keeps in memory (and the API serves).
         public var runRetention: Int
+        /// How many stream-index entries the journal keeps in memory before writing them (ADR 0001).
+        public var indexFlushThreshold: Int = 8_192
         /// How long a connection may sit idle, or stall in the middle of sending a request,
         /// before the server closes it.
         public var idleTimeout: Duration
@@ -75,7 +77,8 @@ public struct AlmanacServer: Sendable {
     ) async throws {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let journal = try LMDBJournal(
-            directory: configuration.dataDirectory, configuration: .init(mapSize: configuration.mapSize)
+            directory: configuration.dataDirectory,
+            configuration: .init(mapSize: configuration.mapSize, indexFlushThreshold: configuration.indexFlushThreshold)
         )
         defer { journal.close() }
         let started = clock.now()
