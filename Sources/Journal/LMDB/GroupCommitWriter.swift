@@ -235,7 +235,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         var newHead = head
         var newChecksum = lastChecksum
         var added = StreamIndexTail.Additions()
-        var flushed = false
+        var flushed = 0
         var outcomes: [Results] = []
         outcomes.reserveCapacity(batch.count)
         segment.reset()
@@ -255,9 +255,14 @@ final class GroupCommitWriter: @unchecked Sendable {
                     segment.finish(into: &scratch)
                     try txn.put(scratch, forKey: JournalLayout.eventKey(head + 1), in: events, options: .append)
                 }
-                if indexTail.count + added.entries.count >= indexFlushThreshold {
-                    try flushIndex(in: txn, including: added, through: newHead)
-                    flushed = true
+                // Past the threshold, each commit writes the oldest entries, a few times its own
+                // count: the index keeps pace in small sorted slices, with no commit paying for
+                // thousands at once (ADR 0005).
+                let unindexed = indexTail.count + added.entries.count
+                if unindexed >= indexFlushThreshold {
+                    let slice = min(unindexed, max(4 * added.entries.count, indexFlushThreshold / 128, 1))
+                    try flushIndex(in: txn, oldest: slice, including: added)
+                    flushed = slice
                 }
             }
         } catch {
@@ -275,11 +280,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         batchSizes.withLock { $0[bucket] += 1 }
         head = newHead
         lastChecksum = newChecksum
-        if flushed {
-            indexTail = StreamIndexTail(indexedThrough: newHead)
-        } else {
-            indexTail.merge(added)
-        }
+        indexTail.merge(added)
+        indexTail.dropIndexed(flushed)
         notifier.advance(to: newHead)
         for (pending, results) in zip(batch, outcomes) {
             pending.continuation.resume(returning: results)
@@ -326,33 +328,38 @@ final class GroupCommitWriter: @unchecked Sendable {
         return .success(AppendResult(firstPosition: first, lastPosition: head, streamVersion: version))
     }
 
-    /// Writes every unindexed stream-index entry, sorted by key for page locality, and
-    /// records that the index now covers every position up to `position`.
+    /// Writes the oldest `count` unindexed stream-index entries (the tail's, then this
+    /// commit's), sorted by key for page locality, and records that the index now covers
+    /// every position up to the last of them.
     private func flushIndex(
         in txn: borrowing WriteTransaction,
-        including added: StreamIndexTail.Additions,
-        through position: UInt64
+        oldest count: Int,
+        including added: StreamIndexTail.Additions
     ) throws {
+        guard count > 0 else { return }
         var keyed: [(key: [UInt8], position: UInt64)] = []
-        keyed.reserveCapacity(indexTail.count + added.entries.count)
-        for entry in indexTail.entries + added.entries {
+        keyed.reserveCapacity(count)
+        var last: UInt64 = 0
+        for entry in indexTail.entries.prefix(count) + added.entries.prefix(max(0, count - indexTail.count)) {
             keyed.append((JournalLayout.streamKey(entry.streamID, version: entry.version), entry.position))
+            last = entry.position
         }
         keyed.sort { $0.key.lexicographicallyPrecedes($1.key) }
         for (key, position) in keyed {
             try txn.put(JournalLayout.eventKey(position), forKey: key, in: streams, options: .noOverwrite)
         }
-        try txn.put(JournalLayout.eventKey(position), forKey: JournalLayout.indexedThroughKey, in: meta)
+        try txn.put(JournalLayout.eventKey(last), forKey: JournalLayout.indexedThroughKey, in: meta)
     }
 
     /// Flushes the stream index so that a journal closed cleanly has no unindexed tail.
     private func flushIndexForClose() {
         guard indexTail.count > 0 else { return }
         do {
+            let count = indexTail.count
             try environment.withWriteTransaction { txn in
-                try flushIndex(in: txn, including: StreamIndexTail.Additions(), through: head)
+                try flushIndex(in: txn, oldest: count, including: StreamIndexTail.Additions())
             }
-            indexTail = StreamIndexTail(indexedThrough: head)
+            indexTail.dropIndexed(count)
         } catch {
             // Harmless: the next open rebuilds the tail from the records themselves.
         }

@@ -20,7 +20,7 @@ struct StreamIndexTail {
     }
 
     /// Every position up to this one has its entry in the `streams` database.
-    let indexedThrough: UInt64
+    private(set) var indexedThrough: UInt64
     /// The unindexed records, in position order.
     private(set) var entries: [Entry] = []
     /// Each stream's latest version among the unindexed records.
@@ -35,5 +35,16 @@ struct StreamIndexTail {
     mutating func merge(_ additions: Additions) {
         entries.append(contentsOf: additions.entries)
         heads.merge(additions.heads) { _, new in new }
+    }
+
+    /// Forgets the oldest `count` entries, now written to the index; a stream whose latest
+    /// entry was among them is looked up in the index again.
+    mutating func dropIndexed(_ count: Int) {
+        guard count > 0 else { return }
+        for entry in entries.prefix(count) where heads[entry.streamID] == entry.version {
+            heads[entry.streamID] = nil
+        }
+        indexedThrough = entries[count - 1].position
+        entries.removeFirst(count)
     }
 }
