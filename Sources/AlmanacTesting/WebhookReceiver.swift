@@ -52,15 +52,19 @@ public final class WebhookReceiver: Sendable {
     /// The port it listens on.
     public let port: Int
 
-    /// Starts a receiver whose answers `reply` chooses from each request's path.
-    public static func start(reply: @escaping @Sendable (_ path: String) -> Reply = { _ in Reply() }) async throws -> WebhookReceiver {
+    /// Starts a receiver whose answers `reply` chooses from each request's path. It closes
+    /// each connection after answering unless `keepAlive`, when it keeps connections open for
+    /// further requests, as most web servers do.
+    public static func start(
+        keepAlive: Bool = false, reply: @escaping @Sendable (_ path: String) -> Reply = { _ in Reply() }
+    ) async throws -> WebhookReceiver {
         let log = Log()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(Handler(log: log, reply: reply))
+                    try channel.pipeline.syncOperations.addHandler(Handler(log: log, keepAlive: keepAlive, reply: reply))
                 }
             }
             .bind(host: "127.0.0.1", port: 0)
@@ -106,12 +110,14 @@ public final class WebhookReceiver: Sendable {
         typealias OutboundOut = HTTPServerResponsePart
 
         let log: Log
+        let keepAlive: Bool
         let reply: @Sendable (String) -> Reply
         var head: HTTPRequestHead?
         var body = ByteBuffer()
 
-        init(log: Log, reply: @escaping @Sendable (String) -> Reply) {
+        init(log: Log, keepAlive: Bool, reply: @escaping @Sendable (String) -> Reply) {
             self.log = log
+            self.keepAlive = keepAlive
             self.reply = reply
         }
 
@@ -134,11 +140,12 @@ public final class WebhookReceiver: Sendable {
                 let path = String(head.uri.split(separator: "?", maxSplits: 1).first ?? "")
                 let answer = reply(path)
                 let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                let close = !keepAlive || !head.isKeepAlive
                 let respond: @Sendable () -> Void = {
                     let context = bound.value
                     var headers = HTTPHeaders()
                     headers.add(name: "Content-Length", value: String(answer.body.utf8.count))
-                    headers.add(name: "Connection", value: "close")
+                    if close { headers.add(name: "Connection", value: "close") }
                     for (name, value) in answer.headers { headers.add(name: name, value: value) }
                     let responseHead = HTTPResponseHead(
                         version: .http1_1, status: HTTPResponseStatus(statusCode: answer.status), headers: headers
@@ -146,7 +153,7 @@ public final class WebhookReceiver: Sendable {
                     context.write(NIOAny(HTTPServerResponsePart.head(responseHead)), promise: nil)
                     context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: answer.body)))), promise: nil)
                     context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in
-                        bound.value.close(promise: nil)
+                        if close { bound.value.close(promise: nil) }
                     }
                 }
                 if answer.delay > .zero {

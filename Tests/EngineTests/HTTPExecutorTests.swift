@@ -33,10 +33,11 @@ struct HTTPExecutorTests {
     }
 
     func withReceiver(
+        keepAlive: Bool = false,
         reply: @escaping @Sendable (String) -> WebhookReceiver.Reply = { _ in .init() },
         _ body: (WebhookReceiver, HTTPExecutor) async throws -> Void
     ) async throws {
-        let receiver = try await WebhookReceiver.start(reply: reply)
+        let receiver = try await WebhookReceiver.start(keepAlive: keepAlive, reply: reply)
         let executor = HTTPExecutor(clock: SystemClock())
         do {
             try await body(receiver, executor)
@@ -97,6 +98,26 @@ struct HTTPExecutorTests {
             #expect(got.header("Almanac-Attempt") == "2")
             #expect(got.header("X-Team") == "billing")
             #expect(got.body == "task=report run=report@1795428060000000#2 occ=report@1795428060000000 at=2026-11-23T10:01:00.000000Z fired=2026-11-23T10:01:01.000000Z n=2")
+        }
+    }
+
+    @Test func callsOverKeptAliveConnectionsEachCarryTheirOwnHeadersAndBody() async throws {
+        try await withReceiver(keepAlive: true) { receiver, executor in
+            let results = await withTaskGroup(of: RunResult.self) { group in
+                for attempt in 1...40 {
+                    group.addTask {
+                        await executor.execute(request(receiver.url("/keep"), body: "n={{attempt}}", attempt: attempt))
+                    }
+                }
+                var results: [RunResult] = []
+                for await result in group { results.append(result) }
+                return results
+            }
+            #expect(results.allSatisfy { if case .succeeded = $0 { true } else { false } })
+            let got = receiver.received
+            #expect(got.count == 40)
+            #expect(Set(got.compactMap { $0.header("Almanac-Attempt") }) == Set((1...40).map(String.init)))
+            #expect(got.allSatisfy { $0.body == "n=\($0.header("Almanac-Attempt") ?? "?")" })
         }
     }
 

@@ -424,7 +424,7 @@ func runSteady(rate: Int, options: Options, http: Bool) async throws -> SteadyRe
     var httpExecutor: HTTPExecutor?
     var url = "http://127.0.0.1:9/unused"
     if http {
-        let started = try await WebhookReceiver.start()
+        let started = try await WebhookReceiver.start(keepAlive: true)  // as most web servers
         receiver = started
         httpExecutor = HTTPExecutor(clock: SystemClock())
         url = started.url("/hook")
@@ -491,7 +491,7 @@ func runSteady(rate: Int, options: Options, http: Bool) async throws -> SteadyRe
     }
 
     var result = SteadyResult()
-    result.title = http ? "Arrival lateness, HTTPExecutor → WebhookReceiver" : "Steady claim lateness, no-op executor"
+    result.title = http ? "Arrival lateness, HTTPExecutor → WebhookReceiver (keep-alive)" : "Steady claim lateness, no-op executor"
     result.rate = rate
     result.seconds = options.seconds
     result.creation = creation
@@ -625,9 +625,9 @@ func runBurst(options: Options) async throws -> String {
 
 // MARK: - Phase 4: webhooks per second
 
-func runWebhooks(options: Options) async throws -> String {
-    progress("webhooks: \(options.webhookCallers) callers for \(options.webhookSeconds) s")
-    let receiver = try await WebhookReceiver.start()
+func runWebhooks(options: Options, keepAlive: Bool) async throws -> String {
+    progress("webhooks: \(options.webhookCallers) callers for \(options.webhookSeconds) s, \(keepAlive ? "keep-alive" : "Connection: close")")
+    let receiver = try await WebhookReceiver.start(keepAlive: keepAlive)
     let clock = SystemClock()
     let executor = HTTPExecutor(clock: clock)
     let action = WebhookAction(url: receiver.url("/hook"), timeout: .seconds(10))
@@ -684,7 +684,7 @@ func runWebhooks(options: Options) async throws -> String {
     try? await receiver.stop()
     let rate = Double(tally.ok) / elapsed
     var lines: [String] = []
-    lines.append("### Webhooks/s — `HTTPExecutor.execute` × \(options.webhookCallers) concurrent callers → WebhookReceiver (Connection: close), \(options.webhookSeconds) s")
+    lines.append("### Webhooks/s — `HTTPExecutor.execute` × \(options.webhookCallers) concurrent callers → WebhookReceiver (\(keepAlive ? "keep-alive connections" : "Connection: close")), \(options.webhookSeconds) s")
     lines.append("")
     lines.append("- **\(group(Int(rate))) successful calls/s** (\(group(tally.ok)) ok, \(group(tally.failed)) failed in \(String(format: "%.2f", elapsed)) s); receiver got \(group(received)); process CPU \(String(format: "%.2f", cpu)) cores of 2 (client and receiver share the process and NIO's singleton event loops)")
     if !tally.errors.isEmpty {
@@ -736,8 +736,10 @@ do {
         emit(text)
     }
     if options.phases.contains("webhooks") {
-        let text = try await runWebhooks(options: options)
-        emit(text)
+        // Both kinds of receiver: one that closes every connection (each call pays for a TCP
+        // handshake), and one that keeps connections open, as most web servers do.
+        emit(try await runWebhooks(options: options, keepAlive: false))
+        emit(try await runWebhooks(options: options, keepAlive: true))
     }
     emit("- finished: \(Date()); peak RSS \(peakRSSMiB()) MiB")
 } catch {
