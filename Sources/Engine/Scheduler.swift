@@ -154,7 +154,7 @@ public final class Scheduler: Service, Sendable {
         return summary
     }
 
-    private struct Plan {
+    private struct Plan: Sendable {
         let task: TaskID
         let action: WebhookAction
         let events: [TaskEvent]
@@ -162,14 +162,32 @@ public final class Scheduler: Service, Sendable {
 
     /// Decides each due entry on its task's state, chaining decisions for the same task so
     /// they can share one commit. Claims stop when the dispatcher has no free slot.
+    ///
+    /// The decisions run on the store, reading the projection in place: one hop for the whole
+    /// batch, and no copy of a task's state unless the batch holds a second entry of it.
     private func decide(_ entries: [DueEntry], now: Instant, freeSlots: Int) async -> ([AppendRequest], [Plan]) {
+        let configuration = self.configuration
+        let logger = self.logger
+        return await store.read { projection in
+            Self.decide(entries, in: projection, now: now, freeSlots: freeSlots, configuration: configuration, logger: logger)
+        }
+    }
+
+    private static func decide(
+        _ entries: [DueEntry], in projection: borrowing Projection, now: Instant, freeSlots: Int,
+        configuration: Configuration, logger: Logger
+    ) -> ([AppendRequest], [Plan]) {
         var states: [TaskID: TaskState] = [:]
         var requests: [AppendRequest] = []
         var plans: [Plan] = []
         var slots = freeSlots
+        // Tasks with more than one entry here: their later decisions build on the earlier ones.
+        var seen = Set<TaskID>(minimumCapacity: entries.count)
+        var repeated = Set<TaskID>()
+        for entry in entries where !seen.insert(entry.taskID).inserted { repeated.insert(entry.taskID) }
         for entry in entries {
             let known = states[entry.taskID]
-            guard let state = known != nil ? known : await store.state(of: entry.taskID) else { continue }
+            guard let state = known != nil ? known : projection.tasks[entry.taskID] else { continue }
             let action = MisfirePlanner.action(
                 for: entry.occurrence, attempt: entry.attempt, dueAt: entry.dueAt,
                 state: state, now: now, grace: configuration.misfireGrace
@@ -186,9 +204,11 @@ public final class Scheduler: Service, Sendable {
             if events.contains(where: { if case .runStarted = $0.kind { true } else { false } }) { slots -= 1 }
             requests.append(AppendRequest(events, decidedOn: state, task: entry.taskID))
             plans.append(Plan(task: entry.taskID, action: state.definition.action, events: events))
-            var next = state
-            for event in events { next.apply(event) }
-            states[entry.taskID] = next
+            if repeated.contains(entry.taskID) {
+                var next = state
+                for event in events { next.apply(event) }
+                states[entry.taskID] = next
+            }
         }
         return (requests, plans)
     }

@@ -21,8 +21,10 @@ import urllib.request
 from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ALMANAC = os.environ.get("ALMANAC", os.path.join(ROOT, ".build", "debug", "almanac"))
@@ -112,6 +114,17 @@ class UI:
             driver.find_element(By.CSS_SELECTOR, css).click()
             return True
         self.wait(attempt, message=f"could not click {css}")
+
+    def tab_to(self, label, limit=60):
+        """Presses Tab until the control named `label` has the focus."""
+        seen = []
+        for _ in range(limit):
+            active = self.driver.switch_to.active_element
+            if active.get_attribute("aria-label") == label:
+                return
+            seen.append(active.get_attribute("aria-label") or active.tag_name + ":" + (active.text or "")[:20])
+            ActionChains(self.driver).send_keys(Keys.TAB).perform()
+        raise AssertionError(f"Tab never reached “{label}”; it went through {seen[:25]}")
 
     def attr(self, css, name):
         return self.wait(lambda d: d.find_element(By.CSS_SELECTOR, css).get_attribute(name) or "", message=f"no {css}")
@@ -286,11 +299,29 @@ def main():
             ui.shot("tasks-narrow")
             driver.set_window_size(1280, 1000)
 
-            # Delete, after confirming.
-            ui.click(f'{row} button[aria-label="Delete heartbeat-3s"]')
+            # The keyboard alone. The skip link is the first thing Tab can reach; from the page's
+            # heading (focused on each page change), Tab reaches "Run now" and Enter runs it.
+            first = driver.execute_script(
+                "return document.querySelector('a[href], button, input, select, textarea, [tabindex]:not([tabindex=\"-1\"])').className")
+            check(first == "skip-link", "the skip link is the first focusable element")
+            check(driver.switch_to.active_element.tag_name == "h1", "the page's heading has the focus after navigation")
+            ui.wait(EC.invisibility_of_element_located((By.CSS_SELECTOR, "#toast")), 10, "a toast stayed up")
+            before_trigger = receiver.count("/heartbeat")
+            ui.tab_to("Run heartbeat-3s now")
+            ActionChains(driver).send_keys(Keys.ENTER).perform()
+            ui.text_in("#toast", "Triggered heartbeat-3s")
+            ui.wait(lambda d: receiver.count("/heartbeat") > before_trigger, 10, "the keyboard trigger made no call")
+            check(True, "a task triggered with the keyboard alone ran")
+
+            # Delete, with the keyboard, after confirming: the dialog opens on Cancel.
+            ui.tab_to("Delete heartbeat-3s")
+            ActionChains(driver).send_keys(Keys.ENTER).perform()
             dialog = ui.find("dialog[open]")
+            check(driver.switch_to.active_element.text == "Cancel", "the confirmation opens with Cancel focused")
             ui.shot("delete-confirm")
-            dialog.find_element(By.CSS_SELECTOR, "button.danger").click()
+            ActionChains(driver).key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT).perform()
+            check(driver.switch_to.active_element.text == "Delete", "Shift+Tab reaches Delete")
+            ActionChains(driver).send_keys(Keys.ENTER).perform()
             ui.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, row), 10, "the deleted task stayed in the list")
             check(api(base, f"/v1/tasks/{task_id}")["status"] == "deleted", "the API shows the task deleted")
             ui.shot("tasks-after-delete")
