@@ -115,14 +115,20 @@ class UI:
             return True
         self.wait(attempt, message=f"could not click {css}")
 
+    def focused(self):
+        """The focused element's tag, aria-label and text, read in one go (rows are redrawn live)."""
+        return self.driver.execute_script(
+            "const e = document.activeElement;"
+            "return [e.tagName.toLowerCase(), e.getAttribute('aria-label') || '', (e.textContent || '').trim().slice(0, 40), e.className || ''];")
+
     def tab_to(self, label, limit=60):
         """Presses Tab until the control named `label` has the focus."""
         seen = []
         for _ in range(limit):
-            active = self.driver.switch_to.active_element
-            if active.get_attribute("aria-label") == label:
+            tag, aria, text, _ = self.focused()
+            if aria == label:
                 return
-            seen.append(active.get_attribute("aria-label") or active.tag_name + ":" + (active.text or "")[:20])
+            seen.append(aria or f"{tag}:{text[:20]}")
             ActionChains(self.driver).send_keys(Keys.TAB).perform()
         raise AssertionError(f"Tab never reached “{label}”; it went through {seen[:25]}")
 
@@ -256,6 +262,29 @@ def main():
             ui.wait(lambda d: receiver.count("/heartbeat") > resumed_at, 10, "no call after resuming")
             check(True, "calls resumed after Resume")
 
+            # Live updates keep the keyboard focus where it was.
+            driver.execute_script("document.querySelector('button[aria-label=\"Pause heartbeat-3s\"]').focus()")
+            version_before = api(base, f"/v1/tasks/{task_id}")["version"]
+            time.sleep(7)
+            check(api(base, f"/v1/tasks/{task_id}")["version"] > version_before, "the task ran meanwhile (its page redrew)")
+            check(ui.focused()[1] == "Pause heartbeat-3s",
+                  "the focus stayed on Pause through the live redraws")
+
+            # The skip link moves the focus to the content and stays on the page.
+            driver.execute_script("document.querySelector('.skip-link').focus()")
+            ActionChains(driver).send_keys(Keys.ENTER).perform()
+            check(ui.focused()[0] == "h1" and "heartbeat-3s" in ui.focused()[2],
+                  "the skip link focused the page's heading, not a 'Not found' page")
+
+            # Editing while it runs (each run raises the version): saved, since the definition did not change meanwhile.
+            driver.find_element(By.LINK_TEXT, "Edit").click()
+            ui.heading("Edit")
+            ui.set("#f-description", "Edited while running")
+            time.sleep(4)  # at least one run lands between loading the form and saving it
+            driver.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
+            ui.heading("heartbeat-3s")
+            check(api(base, f"/v1/tasks/{task_id}")["description"] == "Edited while running", "an edit of a running task is saved")
+
             # A bad cron expression: the server's reason next to the cron field, nothing created.
             before = len(api(base, "/v1/tasks?status=active,paused,completed,deleted")["items"])
             driver.find_element(By.LINK_TEXT, "New task").click()
@@ -304,7 +333,7 @@ def main():
             first = driver.execute_script(
                 "return document.querySelector('a[href], button, input, select, textarea, [tabindex]:not([tabindex=\"-1\"])').className")
             check(first == "skip-link", "the skip link is the first focusable element")
-            check(driver.switch_to.active_element.tag_name == "h1", "the page's heading has the focus after navigation")
+            check(ui.focused()[0] == "h1", "the page's heading has the focus after navigation")
             ui.wait(EC.invisibility_of_element_located((By.CSS_SELECTOR, "#toast")), 10, "a toast stayed up")
             before_trigger = receiver.count("/heartbeat")
             ui.tab_to("Run heartbeat-3s now")
@@ -317,10 +346,10 @@ def main():
             ui.tab_to("Delete heartbeat-3s")
             ActionChains(driver).send_keys(Keys.ENTER).perform()
             dialog = ui.find("dialog[open]")
-            check(driver.switch_to.active_element.text == "Cancel", "the confirmation opens with Cancel focused")
+            check(ui.focused()[2] == "Cancel", "the confirmation opens with Cancel focused")
             ui.shot("delete-confirm")
             ActionChains(driver).key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT).perform()
-            check(driver.switch_to.active_element.text == "Delete", "Shift+Tab reaches Delete")
+            check(ui.focused()[2] == "Delete", "Shift+Tab reaches Delete")
             ActionChains(driver).send_keys(Keys.ENTER).perform()
             ui.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, row), 10, "the deleted task stayed in the list")
             check(api(base, f"/v1/tasks/{task_id}")["status"] == "deleted", "the API shows the task deleted")

@@ -8,7 +8,7 @@ import { h, replace } from "./lib/dom.js";
 import { ApiError, setToken } from "./lib/api.js";
 
 const routes = [
-  [/^#?\/?$/, "dashboard", () => renderDashboard],
+  [/^(#\/?)?$/, "dashboard", () => renderDashboard],
   [/^#\/tasks\/?$/, "tasks", () => renderTasks],
   [/^#\/tasks\/new$/, "new", () => renderForm],
   [/^#\/tasks\/([^/]+)\/edit$/, "tasks", () => renderForm],
@@ -56,5 +56,12 @@ function showError(main, error) {
 }
 
 window.addEventListener("hashchange", route);
+// The skip link moves the focus to the content (its #main target is not a page of the router).
+document.querySelector(".skip-link").addEventListener("click", (event) => {
+  event.preventDefault();
+  const target = document.querySelector("main h1") || document.getElementById("main");
+  target.tabIndex = -1;
+  target.focus();
+});
 connect();
 route();

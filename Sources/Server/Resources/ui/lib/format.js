@@ -52,9 +52,9 @@ function cronWords(expression, zone) {
   if (month === "*" && anyDay && anyWeekday) {
     if (second === "*" && minute === "*" && hour === "*") return "every second";
     if (step(second) && minute === "*" && hour === "*") return `every ${step(second)} seconds`;
-    if (number(second) && minute === "*" && hour === "*") return second === "0" ? "every minute" : `every minute at :${pad(second)}`;
+    if (number(second) && minute === "*" && hour === "*") return second === "0" ? "every minute" : `every minute at second ${second}`;
     if (number(second) && step(minute) && hour === "*") return `every ${step(minute)} minutes`;
-    if (number(second) && number(minute) && hour === "*") return `hourly at :${pad(minute)}`;
+    if (number(second) && number(minute) && hour === "*") return `hourly at minute ${minute}`;
     if (number(second) && number(minute) && number(hour)) {
       return `daily at ${pad(hour)}:${pad(minute)}${second === "0" ? "" : `:${pad(second)}`} ${zone}`;
     }
@@ -72,8 +72,10 @@ function cronWords(expression, zone) {
 export function formatInstant(iso, zone) {
   if (!iso) return "—";
   const date = new Date(iso);
+  const otherYear = date.getFullYear() !== new Date().getFullYear();
   return new Intl.DateTimeFormat(undefined, {
-    weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", second: "2-digit",
+    weekday: "short", day: "numeric", month: "short", year: otherYear ? "numeric" : undefined,
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
     hour12: false, timeZone: zone, timeZoneName: zone ? "short" : undefined,
   }).format(date);
 }

@@ -11,7 +11,7 @@ export function taskActions(task, { onDone = () => {} } = {}) {
       toast(done);
       onDone(name);
     } catch (error) {
-      toast(`${name} failed: ${error.message}`);
+      toast(`${name} failed: ${error instanceof TypeError ? "the server could not be reached" : error.message}`);
     } finally {
       button.disabled = false;
     }

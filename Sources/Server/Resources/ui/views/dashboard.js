@@ -4,7 +4,7 @@ import { allTasks, get } from "../lib/api.js";
 import { h, svg, replace } from "../lib/dom.js";
 import { formatInstant, milliseconds, scheduleWords, taskState } from "../lib/format.js";
 import { subscribe } from "../lib/live.js";
-import { relativeSpan, ageRelativeTimes } from "../lib/widgets.js";
+import { relativeSpan, ageRelativeTimes, keepingPlace } from "../lib/widgets.js";
 
 function percentile(sorted, p) {
   if (!sorted.length) return null;
@@ -54,8 +54,8 @@ export async function renderDashboard(main) {
         }, svg("title", {}, `${count} run${count === 1 ? "" : "s"}, ${60 - index} min ago`))),
         svg("text", { x: 30, y: height + 15 }, "60 min ago"), svg("text", { x: width - 10, y: height + 15, "text-anchor": "end" }, "now"),
         svg("text", { x: 26, y: 14, "text-anchor": "end" }, String(max))),
-      h("p", { class: "muted small" }, "From the run log the server keeps in memory (the most recent runs of each task",
-        recent.nextCursor ? "; here the latest 1,000 of the hour" : "", ")."));
+      h("p", { class: "muted small" }, "Counted from the recent runs the server keeps in memory for each task (20 per task unless the server's --run-retention says otherwise)",
+        recent.nextCursor ? ", and at most the latest 1,000" : "", ": frequent tasks ran more often than this shows. The journal has every run (each task's history)."));
 
     const soon = tasks.filter((task) => task.status === "active" && task.nextRunAt && new Date(task.nextRunAt).getTime() < now + 3600000)
       .sort((a, b) => a.nextRunAt.localeCompare(b.nextRunAt)).slice(0, 20);
@@ -83,6 +83,6 @@ export async function renderDashboard(main) {
   await draw();
   const stopAging = ageRelativeTimes(main);
   let timer;
-  const unsubscribe = subscribe(() => { clearTimeout(timer); timer = setTimeout(() => draw().catch(() => {}), 1000); });
+  const unsubscribe = subscribe(() => { clearTimeout(timer); timer = setTimeout(() => keepingPlace(main, draw).catch(() => {}), 1000); });
   return () => { unsubscribe(); stopAging(); clearTimeout(timer); };
 }

@@ -106,8 +106,8 @@ export async function renderForm(main, [taskId]) {
         field("schedule.startAt", "Starts (optional, your time)", inputs.startAt),
         field("schedule.endAt", "Ends (optional, your time)", inputs.endAt))),
     h("fieldset", {}, h("legend", {}, "Webhook"),
-      h("div", { class: "grid2" }, field("action.method", "Method", inputs.method), field("action.timeout", "Timeout", inputs.timeout, "e.g. 10s; at most 1h.")),
       field("action.url", "URL", inputs.url, "http or https."),
+      h("div", { class: "grid2" }, field("action.method", "Method", inputs.method), field("action.timeout", "Timeout", inputs.timeout, "e.g. 10s; at most 1h.")),
       field("action.headers", "Headers", inputs.headers, "One Name: value per line."),
       field("action.body", "Body", inputs.body),
       h("p", { class: "hint placeholders" }, "Placeholders: ",
@@ -148,7 +148,7 @@ export async function renderForm(main, [taskId]) {
       if (existing?.schedule?.anchor) body.anchor = existing.schedule.anchor;
     }
     if (k === "cron") { body.cron = inputs.cron.value.trim(); body.timeZone = inputs.timeZone.value.trim() || "UTC"; }
-    if (k === "at") body.at = fromLocalInput(inputs.at.value) ?? "";
+    if (k === "at") body.at = fromLocalInput(inputs.at.value) ?? "";  // empty: checked before sending
     const startAt = fromLocalInput(inputs.startAt.value);
     const endAt = fromLocalInput(inputs.endAt.value);
     if (startAt) body.startAt = startAt;
@@ -214,20 +214,44 @@ export async function renderForm(main, [taskId]) {
     return { unplaced, first };
   }
 
+  /** The parts of a task a person defines (runs change its version, not these). */
+  const definitionOf = (task) => JSON.stringify([task.name, task.description, task.labels, task.schedule, task.action,
+    task.retry, task.overlap, task.misfire, task.misfireLimit ?? null]);
+
+  /** Saves an edit on the task's current version, unless someone changed its definition
+   *  since the form was loaded (runs alone do not count). */
+  async function save() {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const current = await fetchTask(existing.id);
+      if (definitionOf(current) !== definitionOf(existing)) throw new ApiError(412, { title: "Changed meanwhile" });
+      try {
+        return await replaceTask(existing.id, body(), current.version);
+      } catch (error) {
+        if (!(error instanceof ApiError) || error.status !== 412) throw error;  // a run landed in between: look again
+      }
+    }
+    throw new ApiError(412, { title: "Changed meanwhile" });
+  }
+
   async function submit(event) {
     event.preventDefault();
     clearErrors();
+    const local = {};
+    if (kind() === "at" && !inputs.at.value) local["schedule.at"] = "Choose the date and time it should run.";
+    const badHeader = inputs.headers.value.split("\n").map((l) => l.trim()).find((l) => l && !l.includes(":"));
+    if (badHeader) local["action.headers"] = `“${badHeader}” has no colon: write Name: value.`;
+    if (Object.keys(local).length) { showFieldErrors(local).first?.focus(); return; }
     const button = form.querySelector('button[type="submit"]');
     button.disabled = true;
     try {
-      const result = editing ? await replaceTask(existing.id, body(), existing.version) : await createTask(body());
+      const result = editing ? await save() : await createTask(body());
       toast(editing ? `Saved ${result.data.name}` : `Created ${result.data.name}`);
       location.hash = `#/tasks/${encodeURIComponent(result.data.id)}`;
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       const { unplaced, first } = showFieldErrors(error.fields);
       const general = error.status === 412
-        ? "Someone changed this task while you edited it. Reload the page to see the current version, then edit again."
+        ? "Someone changed this task's definition while you edited it. Reload the page to see it, then edit again."
         : unplaced.length || !first ? `${error.problem.title || "Error"}: ${unplaced.join("; ") || error.message}` : null;
       if (general) { formError.textContent = general; formError.hidden = false; formError.focus(); } else first.focus();
     } finally {

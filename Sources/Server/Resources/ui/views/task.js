@@ -4,7 +4,7 @@ import { task as fetchTask, get } from "../lib/api.js";
 import { h, svg, replace } from "../lib/dom.js";
 import { scheduleWords, formatInstant, milliseconds, taskZone } from "../lib/format.js";
 import { subscribe } from "../lib/live.js";
-import { relativeSpan, ageRelativeTimes, stateBadge } from "../lib/widgets.js";
+import { relativeSpan, ageRelativeTimes, stateBadge, keepingPlace } from "../lib/widgets.js";
 import { taskActions } from "./actions.js";
 
 const COLORS = { succeeded: "#1a7f37", failed: "#cf222e", interrupted: "#7d1a1a", retrying: "#9a6700", running: "#0969da", skipped: "#8250df" };
@@ -13,6 +13,17 @@ export async function renderTask(main, [rawId]) {
   const id = decodeURIComponent(rawId);
   const asOfParam = new URLSearchParams(location.hash.split("?")[1] || "").get("asOf");
   const header = h("div");
+  const status = h("div");
+  const asOfInput = h("input", { type: "datetime-local", id: "as-of", step: 1 });
+  if (asOfParam) {
+    const at = new Date(asOfParam);
+    asOfInput.value = new Date(at.getTime() - at.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+  }
+  const asOfForm = h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); if (asOfInput.value) location.hash = `#/tasks/${encodeURIComponent(id)}?asOf=${encodeURIComponent(new Date(asOfInput.value).toISOString())}`; } },
+    h("div", {}, h("label", { for: "as-of" }, "Show as of (your time)"), asOfInput),
+    h("button", { type: "submit" }, "Show"),
+    asOfParam ? h("a", { class: "button", href: `#/tasks/${encodeURIComponent(id)}` }, "Show it now") : null);
+  const asOfLimit = asOfParam ? new Date(asOfParam).getTime() : Infinity;
   const definition = h("section", { "aria-labelledby": "def-title" });
   const timeline = h("section", { "aria-labelledby": "timeline-title" });
   const runsSection = h("section", { "aria-labelledby": "runs-title" });
@@ -20,20 +31,28 @@ export async function renderTask(main, [rawId]) {
   replace(main, header, definition, timeline, runsSection, history);
 
   async function drawTask() {
-    const task = await fetchTask(id, asOfParam);
+    let task;
+    try {
+      task = await fetchTask(id, asOfParam);
+    } catch (error) {
+      if (!asOfParam) throw error;
+      replace(header, h("p", { class: "small" }, h("a", { href: "#/tasks" }, "← All tasks")), h("h1", {}, "Not there yet"),
+        h("div", { class: "banner", role: "note" }, `The task did not exist at ${formatInstant(asOfParam)}. Pick a later instant, or `,
+          h("a", { href: `#/tasks/${encodeURIComponent(id)}` }, "show it now"), "."), asOfForm);
+      return;
+    }
     const zone = taskZone(task);
-    const asOfInput = h("input", { type: "datetime-local", id: "as-of", step: 1 });
-    replace(header,
-      h("p", { class: "small" }, h("a", { href: "#/tasks" }, "← All tasks")),
-      h("h1", {}, task.name),
-      asOfParam ? h("div", { class: "banner", role: "note" }, `Shown as it was at ${formatInstant(new Date(asOfParam).toISOString())} (journal state then). `,
-        h("a", { href: `#/tasks/${encodeURIComponent(id)}` }, "Show it now")) : null,
+    if (!header.firstChild || header.querySelector("h1")?.textContent !== task.name) {
+      replace(header,
+        h("p", { class: "small" }, h("a", { href: "#/tasks" }, "← All tasks")),
+        h("h1", {}, task.name),
+        asOfParam ? h("div", { class: "banner", role: "note" }, `Shown as it was at ${formatInstant(asOfParam)}: the definition and state from the journal then, and only the runs and history up to that instant.`) : null,
+        status, asOfForm);
+    }
+    replace(status,
       h("p", {}, stateBadge(task), "  ", h("span", { class: "muted" }, scheduleWords(task.schedule))),
       asOfParam ? null : h("div", { class: "actions" }, taskActions(task, { onDone: (name) => { if (name === "delete") location.hash = "#/tasks"; else drawTask(); } }),
-        task.status !== "deleted" ? h("a", { class: "button", href: `#/tasks/${encodeURIComponent(id)}/edit` }, "Edit") : null),
-      h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); if (asOfInput.value) location.hash = `#/tasks/${encodeURIComponent(id)}?asOf=${encodeURIComponent(new Date(asOfInput.value).toISOString())}`; } },
-        h("div", {}, h("label", { for: "as-of" }, "Show as of (your time)"), asOfInput),
-        h("button", { type: "submit" }, "Show")));
+        task.status !== "deleted" ? h("a", { class: "button", href: `#/tasks/${encodeURIComponent(id)}/edit` }, "Edit") : null));
     const a = task.action;
     replace(definition,
       h("h2", { id: "def-title" }, "Definition"),
@@ -42,7 +61,7 @@ export async function renderTask(main, [rawId]) {
         task.description ? [h("dt", {}, "Description"), h("dd", {}, task.description)] : null,
         h("dt", {}, "Schedule"), h("dd", {}, scheduleWords(task.schedule), h("div", { class: "muted small" }, JSON.stringify(task.schedule))),
         h("dt", {}, "Next run"), h("dd", {}, task.nextRunAt && task.status === "active"
-          ? [relativeSpan(task.nextRunAt), " · ", formatInstant(task.nextRunAt), zone ? ` · ${formatInstant(task.nextRunAt, zone)}` : ""] : "—"),
+          ? [asOfParam ? "" : [relativeSpan(task.nextRunAt), " · "], formatInstant(task.nextRunAt), zone ? ` · ${formatInstant(task.nextRunAt, zone)} (task's zone)` : ""] : "—"),
         h("dt", {}, "Webhook"), h("dd", {}, h("code", {}, `${a.method} ${a.url}`), ` · timeout ${a.timeout}`),
         Object.keys(a.headers || {}).length ? [h("dt", {}, "Headers"), h("dd", {}, h("pre", {}, Object.entries(a.headers).map(([k, v]) => `${k}: ${v}`).join("\n")))] : null,
         a.body ? [h("dt", {}, "Body"), h("dd", {}, h("pre", {}, a.body))] : null,
@@ -51,13 +70,13 @@ export async function renderTask(main, [rawId]) {
         h("dt", {}, "Overlap"), h("dd", {}, task.overlap === "forbid" ? "skip a run while the previous one is going" : "runs may overlap"),
         h("dt", {}, "Missed runs"), h("dd", {}, { runOnce: "run once for the latest", runAll: `run each (up to ${task.misfireLimit ?? 100})`, skip: "skip them" }[task.misfire]),
         Object.keys(task.labels).length ? [h("dt", {}, "Labels"), h("dd", {}, Object.entries(task.labels).map(([k, v]) => `${k}=${v}`).join(", "))] : null,
-        h("dt", {}, "Counts"), h("dd", {}, `${task.counts.runs} runs: ${task.counts.succeeded} succeeded, ${task.counts.failed} failed, ${task.counts.skipped} skipped`),
+        h("dt", {}, "Counts"), h("dd", {}, `${task.counts.runs} run${task.counts.runs === 1 ? "" : "s"}: ${task.counts.succeeded} succeeded, ${task.counts.failed} failed, ${task.counts.skipped} skipped`),
         h("dt", {}, "Version"), h("dd", {}, `${task.version} · created ${formatInstant(task.createdAt)} · updated ${formatInstant(task.updatedAt)}`)));
   }
 
   async function drawRuns() {
     const page = await get(`/v1/tasks/${encodeURIComponent(id)}/runs?limit=1000`);
-    const runs = page.items;
+    const runs = page.items.filter((run) => new Date(run.startedAt).getTime() <= asOfLimit);
     replace(timeline, h("h2", { id: "timeline-title" }, "Run timeline"), chart(runs));
     replace(runsSection, h("h2", { id: "runs-title" }, "Runs"),
       runs.length ? h("table", { class: "responsive" },
@@ -70,7 +89,7 @@ export async function renderTask(main, [rawId]) {
           h("td", { "data-label": "Late (ms)", class: "num" }, milliseconds(run.latenessMs)),
           h("td", { "data-label": "Took (ms)", class: "num" }, milliseconds(run.durationMs)),
           h("td", { "data-label": "Error or response" }, run.error ? h("span", { class: "outcome-failed" }, run.error) : null,
-            run.responseExcerpt ? h("details", {}, h("summary", {}, "response"), h("pre", {}, run.responseExcerpt)) : null)))))
+            run.responseExcerpt ? h("details", { "data-key": run.id }, h("summary", {}, "response"), h("pre", {}, run.responseExcerpt)) : null)))))
         : h("div", { class: "empty" }, "No runs yet."),
       h("p", { class: "muted small" }, "The server keeps the most recent runs of each task in memory; the journal keeps them all (see the history below)."));
   }
@@ -84,7 +103,7 @@ export async function renderTask(main, [rawId]) {
       if (answer.items.length < 1000) break;
       after = answer.nextAfter;
     }
-    const shown = events.reverse().slice(0, 200);
+    const shown = events.filter((event) => new Date(event.recordedAt).getTime() <= asOfLimit).reverse().slice(0, 200);
     replace(history, h("h2", { id: "history-title" }, "History"),
       h("table", { class: "responsive" },
         h("thead", {}, h("tr", {}, ["When", "Who", "What", "Why"].map((c) => h("th", { scope: "col" }, c)))),
@@ -102,7 +121,7 @@ export async function renderTask(main, [rawId]) {
   const unsubscribe = asOfParam ? () => {} : subscribe((event) => {
     if (event.taskId !== id) return;
     clearTimeout(timer);
-    timer = setTimeout(() => { drawTask().catch(() => {}); drawRuns().catch(() => {}); drawHistory().catch(() => {}); }, 200);
+    timer = setTimeout(() => keepingPlace(main, () => Promise.all([drawTask(), drawRuns(), drawHistory()])).catch(() => {}), 200);
   });
   return () => { unsubscribe(); stopAging(); clearTimeout(timer); };
 }
@@ -144,13 +163,16 @@ function chart(runs) {
   const y = (v) => height - bottom - ((Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo) || 1)) * (height - top - bottom);
   const ticks = [];
   for (let v = lo; v <= hi; v *= 10) ticks.push(v);
-  const marks = plotted.map((run) => {
+  // Failures are drawn last, on top; later attempts of an occurrence sit a little to the right.
+  const order = { succeeded: 0, skipped: 0, running: 1, retrying: 2, interrupted: 3, failed: 4 };
+  const marks = [...plotted].sort((a, b) => (order[a.outcome] ?? 0) - (order[b.outcome] ?? 0)).map((run) => {
     const t = new Date(run.scheduledAt).getTime();
+    const dx = Math.min(run.attempt - 1, 5) * 5;
     const y1 = y(Math.max(run.latenessMs, 0.01)), y2 = y(Math.max(run.latenessMs + (run.durationMs || 0), 0.01));
     return svg("g", {},
       svg("title", {}, `${run.outcome} · scheduled ${formatInstant(run.scheduledAt)} · late ${milliseconds(run.latenessMs)} ms · took ${milliseconds(run.durationMs)} ms`),
-      svg("line", { x1: x(t), x2: x(t), y1: y1, y2: Math.min(y2, y1 - 2), stroke: COLORS[run.outcome] || "#57606a", "stroke-width": 4, "stroke-linecap": "round" }),
-      svg("circle", { cx: x(t), cy: y1, r: 3, fill: COLORS[run.outcome] || "#57606a" }));
+      svg("line", { x1: x(t) + dx, x2: x(t) + dx, y1: y1, y2: Math.min(y2, y1 - 2), stroke: COLORS[run.outcome] || "#57606a", "stroke-width": 4, "stroke-linecap": "round" }),
+      svg("circle", { cx: x(t) + dx, cy: y1, r: 3, fill: COLORS[run.outcome] || "#57606a" }));
   });
   const figure = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img",
     "aria-label": `Run timeline: ${plotted.length} runs from ${formatInstant(new Date(t0).toISOString())} to ${formatInstant(new Date(t1).toISOString())}` },
@@ -162,6 +184,6 @@ function chart(runs) {
     marks);
   return h("figure", { style: undefined },
     figure,
-    h("figcaption", { class: "legend" }, "Dot: lateness; bar: lateness plus duration (log scale).",
+    h("figcaption", { class: "legend" }, "Dot: lateness; bar: lateness plus duration (log scale); retries of an occurrence sit to the right of its first attempt.",
       Object.keys(COLORS).map((outcome) => h("span", { class: outcome }, outcome))));
 }

@@ -9,8 +9,8 @@ import { taskActions } from "./actions.js";
 export async function renderTasks(main) {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
   const status = h("select", { id: "filter-status" },
-    ["active,paused", "active", "paused", "completed", "active,paused,completed", "deleted"].map((value) =>
-      h("option", { value, selected: value === (params.get("status") || "active,paused") }, value.replaceAll(",", ", "))));
+    ["active,paused,completed", "active,paused", "active", "paused", "completed", "deleted"].map((value) =>
+      h("option", { value, selected: value === (params.get("status") || "active,paused,completed") }, value.replaceAll(",", ", "))));
   const label = h("input", { id: "filter-label", placeholder: "team=billing", value: params.get("label") || "" });
   const name = h("input", { id: "filter-name", placeholder: "starts with…", value: params.get("name") || "" });
   const body = h("tbody");
@@ -51,9 +51,11 @@ export async function renderTasks(main) {
 
   function row(task) {
     const zone = taskZone(task);
+    const viewer = Intl.DateTimeFormat().resolvedOptions().timeZone;
     const next = task.nextRunAt && task.status === "active"
-      ? h("span", { title: zone ? `${formatInstant(task.nextRunAt, zone)} (task's zone)` : formatInstant(task.nextRunAt, "UTC") },
-        relativeSpan(task.nextRunAt), h("br"), h("span", { class: "muted small" }, formatInstant(task.nextRunAt)))
+      ? h("span", {},
+        relativeSpan(task.nextRunAt), h("br"), h("span", { class: "muted small" }, `${formatInstant(task.nextRunAt)} your time`),
+        zone && zone !== viewer ? [h("br"), h("span", { class: "muted small" }, `${formatInstant(task.nextRunAt, zone)} ${zone}`)] : null)
       : h("span", { class: "muted" }, "—");
     const last = task.lastRun
       ? h("span", { class: `outcome-${task.lastRun.outcome}` }, task.lastRun.outcome,
@@ -67,7 +69,10 @@ export async function renderTasks(main) {
       h("td", { "data-label": "Next run" }, next),
       h("td", { "data-label": "Last outcome" }, last),
       h("td", { "data-label": "Runs", class: "num" }, `${task.counts.succeeded} ok / ${task.counts.failed} failed`),
-      h("td", { "data-label": "Actions" }, taskActions(task, { onDone: () => refresh(task.id) })));
+      h("td", { "data-label": "Actions" }, taskActions(task, { onDone: (name) => {
+        refresh(task.id);
+        if (name === "delete") main.querySelector("h1")?.focus();
+      } })));
   }
 
   function draw() {
