@@ -2,7 +2,7 @@
 import { allTasks, task as fetchTask } from "../lib/api.js";
 import { h, replace } from "../lib/dom.js";
 import { scheduleWords, formatInstant, taskZone } from "../lib/format.js";
-import { relativeSpan, ageRelativeTimes, stateBadge } from "../lib/widgets.js";
+import { relativeSpan, ageRelativeTimes, stateBadge, keepingPlace } from "../lib/widgets.js";
 import { subscribe } from "../lib/live.js";
 import { taskActions } from "./actions.js";
 
@@ -103,11 +103,7 @@ export async function renderTasks(main) {
 
   /** Replaces a row, keeping the keyboard focus on the same control. */
   function swapRow(id, fresh) {
-    const old = rows.get(id);
-    const focused = old.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") : null;
-    old.replaceWith(fresh);
-    rows.set(id, fresh);
-    if (focused) fresh.querySelector(`[aria-label="${CSS.escape(focused)}"]`)?.focus();
+    keepingPlace(body, () => { rows.get(id).replaceWith(fresh); rows.set(id, fresh); });
   }
 
   await load();
