@@ -287,6 +287,14 @@ def main():
             ui.heading("heartbeat-3s")
             check(api(base, f"/v1/tasks/{task_id}")["description"] == "Edited while running", "an edit of a running task is saved")
 
+            # A reason typed on the task page is recorded with the command, and shown as the "why".
+            ui.set("#action-reason", "checking the hook by hand")
+            ui.click('button[aria-label="Run heartbeat-3s now"]')
+            ui.text_in('section[aria-labelledby="history-title"]', "checking the hook by hand")
+            events = api(base, f"/v1/tasks/{task_id}/events?limit=1000")["items"]
+            check(any(e["type"] == "RunTriggered" and e["reason"] == "checking the hook by hand" for e in events),
+                  "the trigger's event carries the reason")
+
             # A bad cron expression: the server's reason next to the cron field, nothing created.
             before = len(api(base, "/v1/tasks?status=active,paused,completed,deleted")["items"])
             driver.find_element(By.LINK_TEXT, "New task").click()
@@ -352,7 +360,9 @@ def main():
             ui.shot("delete-confirm")
             ActionChains(driver).key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT).perform()
             check(ui.focused()[2] == "Delete", "Shift+Tab reaches Delete")
-            ActionChains(driver).send_keys(Keys.ENTER).perform()
+            ActionChains(driver).key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT).perform()
+            check(ui.focused()[0] == "input", "Shift+Tab again reaches the reason field")
+            ActionChains(driver).send_keys("cleanup after the test", Keys.TAB, Keys.ENTER).perform()
             ui.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, row), 10, "the deleted task stayed in the list")
             check(api(base, f"/v1/tasks/{task_id}")["status"] == "deleted", "the API shows the task deleted")
             ui.shot("tasks-after-delete")
@@ -361,7 +371,7 @@ def main():
             driver.get(f"{base}/#/tasks/{task_id}")
             ui.heading("heartbeat-3s")
             history = ui.find('section[aria-labelledby="history-title"]').text
-            for words in ["created", "paused", "resumed", "definition replaced", "deleted", "web-ui"]:
+            for words in ["created", "paused", "resumed", "definition replaced", "deleted", "web-ui", "cleanup after the test"]:
                 check(words in history, f"the history shows “{words}”")
             ui.shot("task-history")
 

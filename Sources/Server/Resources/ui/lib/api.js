@@ -57,7 +57,10 @@ const ACTOR = { "Almanac-Actor": "web-ui" };
 export const createTask = (body) => request("POST", "/v1/tasks", { body, headers: ACTOR });
 export const replaceTask = (id, body, version) =>
   request("PUT", `/v1/tasks/${encodeURIComponent(id)}`, { body, headers: { ...ACTOR, ...(version ? { "If-Match": `"${version}"` } : {}) } });
-export const command = (id, name, reason) =>
-  request(name === "delete" ? "DELETE" : "POST", `/v1/tasks/${encodeURIComponent(id)}${name === "delete" ? "" : `/${name}`}`,
+export const command = (id, name, reason) => {
+  // An HTTP header carries plain ASCII only; say so rather than send something garbled.
+  if (reason && /[^\x20-\x7E]/.test(reason)) return Promise.reject(new Error("a reason can use plain ASCII characters only"));
+  return request(name === "delete" ? "DELETE" : "POST", `/v1/tasks/${encodeURIComponent(id)}${name === "delete" ? "" : `/${name}`}`,
     { headers: { ...ACTOR, ...(reason ? { "Almanac-Reason": reason } : {}) } });
+};
 export const preview = (schedule, count = 10) => request("POST", "/v1/schedules/preview", { body: { schedule, count } }).then((r) => r.data);

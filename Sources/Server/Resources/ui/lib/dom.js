@@ -41,16 +41,19 @@ export function toast(message) {
   toast.timer = setTimeout(() => { box.hidden = true; }, 5000);
 }
 
-/** Asks before doing something that cannot be undone; resolves to true when confirmed. */
+/** Asks before doing something that cannot be undone, with an optional reason to record;
+ *  resolves to the reason ("" when none was given) when confirmed, or null. */
 export function confirmDialog(title, text, confirmLabel) {
   return new Promise((resolve) => {
+    const reason = h("input", { id: "confirm-reason", class: "wide", autocomplete: "off", maxlength: 500 });
     const dialog = h("dialog", { "aria-labelledby": "confirm-title" },
       h("h2", { id: "confirm-title" }, title),
       h("p", {}, text),
+      h("div", { class: "field" }, h("label", { for: "confirm-reason" }, "Reason (optional, recorded in the history)"), reason),
       h("div", { class: "actions" },
         h("button", { class: "danger", value: "yes", onclick: () => dialog.close("yes") }, confirmLabel),
         h("button", { value: "no", onclick: () => dialog.close("no") }, "Cancel")));
-    dialog.addEventListener("close", () => { dialog.remove(); resolve(dialog.returnValue === "yes"); });
+    dialog.addEventListener("close", () => { dialog.remove(); resolve(dialog.returnValue === "yes" ? reason.value.trim() : null); });
     document.body.append(dialog);
     dialog.showModal();
     dialog.querySelector("button:last-child").focus();

@@ -2,12 +2,14 @@
 import { command } from "../lib/api.js";
 import { h, toast, confirmDialog } from "../lib/dom.js";
 
-export function taskActions(task, { onDone = () => {} } = {}) {
+export function taskActions(task, { onDone = () => {}, reason = null } = {}) {
   if (task.status === "deleted") return h("span", { class: "muted" }, "deleted");
-  const run = async (button, name, done) => {
+  // `reason`: an input whose text, if any, is recorded with the command (Almanac-Reason).
+  const run = async (button, name, done, given) => {
     button.disabled = true;
     try {
-      await command(task.id, name);
+      await command(task.id, name, given ?? (reason?.value.trim() || undefined));
+      if (reason) reason.value = "";
       toast(done);
       onDone(name);
     } catch (error) {
@@ -29,9 +31,8 @@ export function taskActions(task, { onDone = () => {} } = {}) {
     type: "button", class: "danger", "aria-label": `Delete ${task.name}`,
     onclick: async (e) => {
       const button = e.currentTarget;
-      if (await confirmDialog(`Delete “${task.name}”?`, "It stops running for good. Its history stays in the journal.", "Delete")) {
-        run(button, "delete", `Deleted ${task.name}`);
-      }
+      const given = await confirmDialog(`Delete “${task.name}”?`, "It stops running for good. Its history stays in the journal.", "Delete");
+      if (given !== null) run(button, "delete", `Deleted ${task.name}`, given || undefined);
     },
   }, "Delete"));
   return h("div", { class: "actions" }, buttons);

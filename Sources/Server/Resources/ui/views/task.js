@@ -24,6 +24,8 @@ export async function renderTask(main, [rawId]) {
     h("button", { type: "submit" }, "Show"),
     asOfParam ? h("a", { class: "button", href: `#/tasks/${encodeURIComponent(id)}` }, "Show it now") : null);
   const asOfLimit = asOfParam ? new Date(asOfParam).getTime() : Infinity;
+  const reasonInput = h("input", { id: "action-reason", class: "wide", autocomplete: "off", maxlength: 500, placeholder: "e.g. maintenance window" });
+  const reasonField = h("div", { class: "field" }, h("label", { for: "action-reason" }, "Reason for pause, resume or run now (optional, recorded in the history)"), reasonInput);
   const definition = h("section", { "aria-labelledby": "def-title" });
   const timeline = h("section", { "aria-labelledby": "timeline-title" });
   const runsSection = h("section", { "aria-labelledby": "runs-title" });
@@ -51,7 +53,8 @@ export async function renderTask(main, [rawId]) {
     }
     replace(status,
       h("p", {}, stateBadge(task), "  ", h("span", { class: "muted" }, scheduleWords(task.schedule))),
-      asOfParam ? null : h("div", { class: "actions" }, taskActions(task, { onDone: (name) => { if (name === "delete") location.hash = "#/tasks"; else drawTask(); } }),
+      asOfParam || task.status === "deleted" ? null : reasonField,
+      asOfParam ? null : h("div", { class: "actions" }, taskActions(task, { reason: reasonInput, onDone: (name) => { if (name === "delete") location.hash = "#/tasks"; else drawTask(); } }),
         task.status !== "deleted" ? h("a", { class: "button", href: `#/tasks/${encodeURIComponent(id)}/edit` }, "Edit") : null));
     const a = task.action;
     replace(definition,
