@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
     ],
     targets: [
         // MARK: Storage foundation
@@ -47,6 +48,11 @@ let package = Package(
         // MARK: Domain
         .target(name: "Scheduling", swiftSettings: swiftSettings),
         .target(
+            name: "Access",
+            dependencies: ["Journal", "Scheduling", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Projections",
             dependencies: ["Journal", "Scheduling", .product(name: "HeapModule", package: "swift-collections")],
             swiftSettings: swiftSettings
@@ -56,7 +62,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "Journal", "Scheduling", "Projections",
+                "Journal", "Scheduling", "Projections", "Access",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -67,13 +73,13 @@ let package = Package(
         ),
 
         // MARK: Offline tools
-        .target(name: "Audit", dependencies: ["Journal", "Scheduling", "Projections"], swiftSettings: swiftSettings),
+        .target(name: "Audit", dependencies: ["Journal", "Scheduling", "Projections", "Access"], swiftSettings: swiftSettings),
 
         // MARK: Server
         .target(
             name: "Server",
             dependencies: [
-                "Journal", "Scheduling", "Projections", "Engine",
+                "Journal", "Scheduling", "Projections", "Engine", "Access",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -88,8 +94,10 @@ let package = Package(
         .executableTarget(
             name: "almanac",
             dependencies: [
-                "Server", "Engine", "Journal", "Audit", "Projections", "Scheduling",
+                "Server", "Engine", "Journal", "Audit", "Projections", "Scheduling", "Access",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -163,6 +171,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "AccessTests", dependencies: ["Access", "Journal", "Scheduling", "AlmanacTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "AlmanacTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SchedulingTests",
@@ -181,7 +190,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Engine", "Journal", "Scheduling", "Projections", "AlmanacTesting", "almanac",
+                "Server", "Engine", "Journal", "Scheduling", "Projections", "AlmanacTesting", "almanac", "Access",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -194,7 +203,7 @@ let package = Package(
         .testTarget(
             name: "AuditTests",
             dependencies: [
-                "Audit", "Engine", "Journal", "LMDB", "Scheduling", "Projections", "AlmanacTesting", "almanac",
+                "Audit", "Engine", "Journal", "LMDB", "Scheduling", "Projections", "AlmanacTesting", "almanac", "Access",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

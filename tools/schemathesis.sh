@@ -25,9 +25,13 @@ fi
 swift build --product almanac >/dev/null
 data="$(mktemp -d)"
 log="$data/server.log"
+# The API runs with tokens: an admin token issued offline authenticates every request, and the
+# ignored_auth check confirms each /v1 operation refuses requests without it.
+token="$(.build/debug/almanac tokens create --name schemathesis --role admin --data-dir "$data/journal" --format json \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')"
 .build/debug/almanac serve --data-dir "$data/journal" --port 0 --log-level error --log-format text >"$log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$data"' EXIT
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; [ -n "${KEEP_DATA:-}" ] || rm -rf "$data"' EXIT
 
 port=""
 for _ in $(seq 1 300); do
@@ -39,6 +43,8 @@ done
 [ -n "$port" ] || { echo "schemathesis: the server did not report its port" >&2; exit 1; }
 
 # The event stream never ends by design; it is tested live in LiveServerTests instead.
+# Revoking tokens is left to the Swift tests: the stateful phase would revoke the very token
+# the run authenticates with (it is readable at /v1/whoami), and every later request get 401.
 # Two checks are left out, for rules JSON Schema cannot express:
 # - positive_data_acceptance: schema-valid requests the API rightly refuses with 422 (a cursor
 #   it never issued, maxBackoff below initialBackoff, a cron expression that never fires, a
@@ -49,9 +55,11 @@ status=0
 cd "$data"  # schemathesis keeps its cache (.schemathesis/) in the working directory
 "$venv/bin/schemathesis" run "http://127.0.0.1:$port/v1/openapi.json" \
   --url "http://127.0.0.1:$port" \
+  --header "Authorization: Bearer $token" \
   --checks all \
   --exclude-checks positive_data_acceptance,use_after_free \
   --exclude-path /v1/stream \
+  --exclude-operation-id revokeToken \
   --max-examples "$examples" \
   --request-timeout 10 \
   --generation-deterministic \

@@ -22,11 +22,17 @@ public final class ChildProcess: Sendable {
     private let output = Output()
 
     /// Starts `executable` with `arguments`; standard error is inherited, or collected with
-    /// standard output when `collectingStandardError`.
-    public init(executable: String, arguments: [String], collectingStandardError: Bool = false) throws {
+    /// standard output when `collectingStandardError`. `environment` adds to (or replaces
+    /// entries of) this process's environment.
+    public init(
+        executable: String, arguments: [String], collectingStandardError: Bool = false, environment: [String: String] = [:]
+    ) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, added in added }
+        }
         let pipe = Pipe()
         process.standardOutput = pipe
         if collectingStandardError { process.standardError = pipe }

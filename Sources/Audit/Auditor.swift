@@ -1,3 +1,4 @@
+public import Access
 public import Journal
 public import Projections
 public import Scheduling
@@ -37,6 +38,8 @@ public struct Auditor: Sendable {
     /// Runs started, and the hashes of their ids (to find a run claimed twice).
     public private(set) var runsStarted = 0
     private var claimed: [TaskID: Set<UInt64>] = [:]
+    /// Tokens issued and revoked (the access stream, folded).
+    public private(set) var access = AccessState()
 
     /// Creates an auditor; `runRetention` must be the server's for the digests to agree.
     public init(runRetention: Int = 20) {
@@ -54,6 +57,10 @@ public struct Auditor: Sendable {
         let at = Instant(microsecondsSinceEpoch: recorded.recordedAt)
         if firstInstant == nil { firstInstant = at }
         if lastInstant.map({ at > $0 }) ?? true { lastInstant = at }
+        if recorded.streamID.isReserved {
+            applyReserved(recorded)
+            return
+        }
         let id = TaskID(recorded.streamID.rawValue)
         let event: TaskEvent
         do {
@@ -76,6 +83,37 @@ public struct Auditor: Sendable {
         default: break
         }
         projection.apply(event, position: recorded.position, streamVersion: recorded.streamVersion)
+    }
+
+    /// A record of a reserved stream: only the access stream exists; its events must decode,
+    /// follow its versions, and revoke only tokens that were issued and are still active.
+    private mutating func applyReserved(_ recorded: RecordedEvent) {
+        // The projection skips reserved streams but moves its position past them.
+        try? projection.apply(recorded)
+        guard recorded.streamID == AccessEvent.streamID else {
+            find("event on the unknown reserved stream \(recorded.streamID)", at: recorded.position, task: nil)
+            return
+        }
+        if recorded.streamVersion != access.version + 1 {
+            find("access stream version \(recorded.streamVersion), expected \(access.version + 1)", at: recorded.position, task: nil)
+        }
+        let event: AccessEvent
+        do {
+            event = try AccessEventCodec.decode(recorded)
+        } catch {
+            find("\(recorded.type) v\(recorded.schemaVersion) does not decode: \(error)", at: recorded.position, task: nil)
+            return
+        }
+        switch event.kind {
+        case .tokenCreated(let token):
+            if access.tokens[token.id] != nil { find("token \(token.id) issued twice", at: recorded.position, task: nil) }
+            if access.tokens.values.contains(where: { $0.name == token.name && $0.isActive }) {
+                find("token name \"\(token.name)\" issued while another active token had it", at: recorded.position, task: nil)
+            }
+        case .tokenRevoked(let id):
+            if access.tokens[id]?.isActive != true { find("TokenRevoked for token \(id), which is not an active token", at: recorded.position, task: nil) }
+        }
+        access.apply(event, streamVersion: recorded.streamVersion)
     }
 
     private mutating func check(_ event: TaskEvent, state: TaskState?, position: UInt64) {

@@ -1,6 +1,8 @@
+public import Access
 public import Journal
 public import Projections
 public import Scheduling
+import Synchronization
 
 /// The live projection of one process: applies committed events in position order, and
 /// answers the questions the command service and the scheduler ask.
@@ -11,6 +13,14 @@ public import Scheduling
 public actor ProjectionStore {
     /// The current projection.
     public private(set) var projection: Projection
+    /// Who may use the API: the access stream, folded.
+    public private(set) var access = AccessState() {
+        didSet { accessView.withLock { $0 = access } }
+    }
+    private nonisolated let accessView = Mutex(AccessState())
+
+    /// The access state, read without waiting for the actor (every request authenticates).
+    public nonisolated var currentAccess: AccessState { accessView.withLock { $0 } }
     private let journal: any Journal
     private let applied: PositionNotifier
     private var busy = false
@@ -44,7 +54,31 @@ public actor ProjectionStore {
         while true {
             let batch = try await journal.read(after: projection.position, limit: 4096)
             if batch.isEmpty { break }
-            for event in batch { try projection.apply(event) }
+            for event in batch {
+                try projection.apply(event)
+                if event.streamID == AccessEvent.streamID { try applyAccess(event) }
+            }
+        }
+    }
+
+    /// Reads the whole access stream (once, at start: a projection loaded from a snapshot has
+    /// skipped the access events before it). Later access events arrive through catch-up.
+    public func loadAccess() async throws {
+        await acquire()
+        defer { release() }
+        while true {
+            let batch = try await journal.read(stream: AccessEvent.streamID, after: access.version, limit: 1024)
+            if batch.isEmpty { break }
+            for event in batch { try applyAccess(event) }
+        }
+    }
+
+    private func applyAccess(_ recorded: RecordedEvent) throws {
+        guard recorded.streamVersion > access.version else { return }
+        do {
+            access.apply(try AccessEventCodec.decode(recorded), streamVersion: recorded.streamVersion)
+        } catch {
+            throw ProjectionError(position: recorded.position, message: "cannot decode \(recorded.type): \(error)")
         }
     }
 

@@ -28,6 +28,10 @@ public struct StreamID: Hashable, Comparable, Sendable, CustomStringConvertible,
         lhs.rawValue.utf8.lexicographicallyPrecedes(rhs.rawValue.utf8)
     }
 
+    /// Whether the stream is reserved for the application's own records (a name starting with
+    /// `$`, such as Almanac's `$access`) rather than one of its entities.
+    public var isReserved: Bool { rawValue.utf8.first == UInt8(ascii: "$") }
+
     /// The longest stream id, in UTF-8 bytes.
     public static let maximumLength = 255
 }

@@ -28,6 +28,11 @@ public struct Projection: Sendable {
         guard recorded.position > position else {
             throw ProjectionError(position: recorded.position, message: "event applied out of order (after \(position))")
         }
+        // Reserved streams (access control) hold no task; their readers fold them apart.
+        if recorded.streamID.isReserved {
+            position = recorded.position
+            return
+        }
         let event: TaskEvent
         do {
             event = try EventCodec.decode(
@@ -117,6 +122,11 @@ public struct ProjectionError: Error, Sendable, Hashable, CustomStringConvertibl
     public let position: UInt64
     /// What is wrong.
     public let message: String
+
+    public init(position: UInt64, message: String) {
+        self.position = position
+        self.message = message
+    }
 
     public var description: String { "position \(position): \(message)" }
 }

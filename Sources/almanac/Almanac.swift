@@ -8,6 +8,6 @@ struct Almanac: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "almanac",
         abstract: "A task scheduler that keeps every decision in an append-only journal.",
-        subcommands: [Serve.self, AuditCommand.self, ReplayCommand.self, HistoryCommand.self, RunsCommand.self, ExportCommand.self, ImportCommand.self, SnapshotCommand.self, RestoreCommand.self]
+        subcommands: [Serve.self, AuditCommand.self, ReplayCommand.self, HistoryCommand.self, RunsCommand.self, ExportCommand.self, ImportCommand.self, SnapshotCommand.self, RestoreCommand.self, TokensCommand.self]
     )
 }

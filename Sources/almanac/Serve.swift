@@ -12,7 +12,8 @@ struct Serve: AsyncParsableCommand {
         discussion: "Every option can also be given as an environment variable: ALMANAC_DATA_DIR, ALMANAC_HOST, "
             + "ALMANAC_PORT, ALMANAC_MAP_SIZE, ALMANAC_LOG_LEVEL, ALMANAC_LOG_FORMAT, ALMANAC_CORS_ORIGINS "
             + "(comma-separated), ALMANAC_MAX_BODY_BYTES, ALMANAC_MAX_CONCURRENT_RUNS, ALMANAC_RUN_RETENTION, "
-            + "ALMANAC_STREAM_HEARTBEAT, ALMANAC_IDLE_TIMEOUT, ALMANAC_SHUTDOWN_TIMEOUT. "
+            + "ALMANAC_STREAM_HEARTBEAT, ALMANAC_IDLE_TIMEOUT, ALMANAC_SHUTDOWN_TIMEOUT, "
+            + "ALMANAC_REQUIRE_AUTH and ALMANAC_PROTECT_METRICS (true or false). "
             + "A flag wins over its variable."
     )
 
@@ -57,6 +58,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How many stream-index entries the journal gathers before writing them in one sorted batch (ADR 0001).", visibility: .hidden))
     var indexFlushThreshold: Int = environment["ALMANAC_INDEX_FLUSH_THRESHOLD"].flatMap(Int.init) ?? 8_192
 
+    @Flag(inversion: .prefixedNo, help: "Ask for a token on every /v1 route even before any token is issued (issue one with `almanac tokens create`). Once a token exists, tokens are always required.")
+    var requireAuth: Bool = ["1", "true", "yes"].contains(environment["ALMANAC_REQUIRE_AUTH"]?.lowercased() ?? "")
+
+    @Flag(inversion: .prefixedNo, help: "Ask for a token (any role) on /metrics too, when tokens are required.")
+    var protectMetrics: Bool = ["1", "true", "yes"].contains(environment["ALMANAC_PROTECT_METRICS"]?.lowercased() ?? "")
+
     @Option(help: "How many recent runs of each task are kept in memory and served by the API.")
     var runRetention: Int = environment["ALMANAC_RUN_RETENTION"].flatMap(Int.init) ?? 20
 
@@ -98,7 +105,8 @@ struct Serve: AsyncParsableCommand {
         let configuration = AlmanacServer.Configuration(
             dataDirectory: dataDir, host: host, port: port, mapSize: ByteSize.parse(mapSize) ?? 1 << 34,
             api: APIConfiguration(
-                maxBodyBytes: maxBodyBytes, corsOrigins: origins, heartbeat: DurationText.parse(streamHeartbeat) ?? .seconds(15)
+                maxBodyBytes: maxBodyBytes, corsOrigins: origins, heartbeat: DurationText.parse(streamHeartbeat) ?? .seconds(15),
+                requireAuth: requireAuth, protectMetrics: protectMetrics
             ),
             maxConcurrentRuns: maxConcurrentRuns, runRetention: runRetention,
             idleTimeout: DurationText.parse(idleTimeout) ?? .seconds(60),

@@ -86,6 +86,15 @@ def api(base, path):
         return json.loads(response.read())
 
 
+def post(base, path, body, token=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(base + path, data=json.dumps(body).encode(), headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
 class UI:
     def __init__(self, base):
         options = webdriver.ChromeOptions()
@@ -377,6 +386,38 @@ def main():
 
             errors = ui.errors()
             check(not errors, f"no errors in the browser console: {errors}")
+
+            # Tokens: once one exists the UI asks for one; the stream carries it; a viewer gets
+            # no command buttons; signing out asks again.
+            admin = post(base, "/v1/tokens", {"name": "browser-admin", "role": "admin"})["token"]
+            viewer = post(base, "/v1/tokens", {"name": "browser-viewer", "role": "viewer"}, admin)["token"]
+            driver.get(f"{base}/#/tasks")
+            driver.refresh()
+            ui.heading("Sign in")
+            ui.text_in("#live-status", "signed out")
+            ui.shot("sign-in")
+            ui.set("#token", viewer)
+            ui.click("main form button.primary")
+            ui.heading("Tasks")
+            ui.text_in("#caller", "browser-viewer · viewer")
+            ui.text_in("#live-status", "live")
+            check(not driver.find_elements(By.CSS_SELECTOR, "main .actions button"), "a viewer sees no command buttons")
+            check(not driver.find_element(By.CSS_SELECTOR, 'nav a[data-nav="new"]').is_displayed(), "a viewer is not offered New task")
+            post(base, "/v1/tasks", {"name": "made-while-signed-in", "schedule": {"every": "1h"},
+                                     "action": {"url": f"http://127.0.0.1:{receiver.port}/signed"}}, admin)
+            ui.text_in("main", "made-while-signed-in", 15)
+            check(True, "the list updated live through the authenticated stream")
+            ui.shot("signed-in-viewer")
+            ui.click("#caller button")
+            ui.heading("Sign in")
+            ui.set("#token", admin)
+            ui.click("main form button.primary")
+            ui.heading("Tasks")
+            ui.text_in("#caller", "browser-admin · admin")
+            ui.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "main .actions button"), 10, "an admin sees command buttons")
+            check(driver.find_element(By.CSS_SELECTOR, 'nav a[data-nav="new"]').is_displayed(), "an admin is offered New task")
+            errors = [e for e in ui.errors() if "status of 401" not in e["message"]]
+            check(not errors, f"no errors in the browser console besides the expected 401s: {errors}")
         finally:
             if ui:
                 ui.driver.quit()

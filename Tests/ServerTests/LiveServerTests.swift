@@ -166,3 +166,104 @@ final class RawConnection: Sendable {
 
     func close() { Glibc.close(descriptor) }
 }
+
+/// `almanac tokens` as an operator uses it: offline on the data directory, then through a
+/// running server, against the real `almanac serve`.
+@Suite struct TokensCommandTests {
+    private func almanac(_ arguments: [String], token: String? = nil) throws -> (lines: [String], status: Int32) {
+        try ChildProcess(
+            executable: try BuiltProduct.path("almanac"), arguments: arguments, collectingStandardError: true,
+            environment: token.map { ["ALMANAC_TOKEN": $0] } ?? [:]
+        ).waitForExit()
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func tokensIssuedOfflineAndThroughTheServerOpenTheAPIByRole() async throws {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        try await TemporaryDirectory.with(prefix: "almanac-tokens") { directory in
+            // Offline, before the first start: the bootstrap admin token.
+            let created = try almanac(["tokens", "create", "--name", "root", "--role", "admin", "--data-dir", directory, "--format", "json"])
+            #expect(created.status == 0, "\(created.lines)")
+            let issued = try #require(created.lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+            let admin = try #require(issued["token"] as? String)
+            #expect(admin.hasPrefix("alm_"))
+
+            let server = try LiveServer.start(dataDirectory: directory, client: client)
+            #expect(try await server.send(.GET, "/v1/tasks").status == 401)
+            #expect(try await server.send(.GET, "/v1/tasks", headers: [("Authorization", "Bearer \(admin)")]).status == 200)
+
+            // Offline writing is refused while the server holds the journal, with the way out.
+            let refused = try almanac(["tokens", "create", "--name", "late", "--role", "viewer", "--data-dir", directory])
+            #expect(refused.status != 0)
+            #expect(refused.lines.joined().contains("--server"))
+
+            // Through the server: issue a viewer, list, revoke by name.
+            let viaServer = try almanac(
+                ["tokens", "create", "--name", "watcher", "--role", "viewer", "--server", server.base, "--format", "json"], token: admin
+            )
+            #expect(viaServer.status == 0, "\(viaServer.lines)")
+            let viewerObject = try #require(viaServer.lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+            let viewer = try #require(viewerObject["token"] as? String)
+            let auth = [("Authorization", "Bearer \(viewer)")]
+            #expect(try await server.send(.GET, "/v1/tasks", headers: auth).status == 200)
+            let body = #"{"name":"x","schedule":{"every":"1h"},"action":{"url":"http://127.0.0.1:9/"}}"#
+            #expect(try await server.send(.POST, "/v1/tasks", json: body, headers: auth).status == 403)
+            let withoutToken = try almanac(["tokens", "list", "--server", server.base])
+            #expect(withoutToken.status != 0 && withoutToken.lines.joined().contains("401"))
+            let listed = try almanac(["tokens", "list", "--server", server.base], token: admin)
+            #expect(listed.lines.contains { $0.contains("watcher") && $0.contains("viewer") })
+            #expect(!listed.lines.joined().contains(String(viewer.suffix(43))))
+            #expect(try almanac(["tokens", "revoke", "watcher", "--server", server.base], token: admin).status == 0)
+            #expect(try await server.send(.GET, "/v1/tasks", headers: auth).status == 401)
+
+            // Streams end when their caller loses the right to read: a revoked token's stream.
+            let third = try almanac(
+                ["tokens", "create", "--name", "reader", "--role", "viewer", "--server", server.base, "--format", "json"], token: admin
+            )
+            let reader = try #require(third.lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }?["token"] as? String)
+            let stream = StreamReader(server: server, headers: [("Authorization", "Bearer \(reader)")])
+            #expect(await stream.wait(timeout: 10) { _ in stream.openedAt != nil })
+            #expect(try almanac(["tokens", "revoke", "reader", "--server", server.base], token: admin).status == 0)
+            #expect(await stream.wait(timeout: 10) { _ in stream.ended })
+            let refusedStream = StreamReader(server: server)
+            #expect(await refusedStream.wait(timeout: 10) { _ in refusedStream.ended })
+            #expect(refusedStream.openedAt == nil)
+            #expect(server.stop() == 0)
+
+            // Offline again: the list (read-only) shows both, the revoked one with --all.
+            let all = try almanac(["tokens", "list", "--all", "--data-dir", directory])
+            #expect(all.lines.contains { $0.contains("watcher") && !$0.hasSuffix(" -") })
+            #expect(all.lines.contains { $0.contains("reader") && !$0.hasSuffix(" -") })
+            #expect(try almanac(["tokens", "list", "--data-dir", directory]).lines.allSatisfy { !$0.contains("watcher") })
+            let audit = try almanac(["audit", "--data-dir", directory])
+            #expect(audit.status == 0, "\(audit.lines)")
+            // The journal file holds the tokens' hashes, never their text.
+            let file = try Data(contentsOf: URL(fileURLWithPath: directory + "/data.mdb"))
+            for secret in [admin, viewer] { #expect(file.range(of: Data(secret.suffix(43).utf8)) == nil) }
+        }
+        try await client.shutdown()
+    }
+}
+
+/// An event stream opened while the API was open ends once the first token is issued.
+@Suite struct OpenStreamTests {
+    @Test(.timeLimit(.minutes(2)))
+    func anOpenStreamEndsWhenTokensBecomeRequired() async throws {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        try await TemporaryDirectory.with(prefix: "almanac-open-stream") { directory in
+            let server = try LiveServer.start(dataDirectory: directory, client: client)
+            let stream = StreamReader(server: server)
+            #expect(await stream.wait(timeout: 10) { _ in stream.openedAt != nil })
+            let body = #"{"name":"x","schedule":{"every":"1h"},"action":{"url":"http://127.0.0.1:9/"}}"#
+            #expect(try await server.send(.POST, "/v1/tasks", json: body).status == 201)
+            #expect(await stream.wait(timeout: 10) { $0.contains { $0.type == "TaskCreated" } })
+            #expect(!stream.ended)
+            #expect(try await server.send(.POST, "/v1/tokens", json: #"{"name":"root","role":"admin"}"#).status == 201)
+            #expect(await stream.wait(timeout: 10) { _ in stream.ended })
+            // The token event itself never reached the anonymous stream.
+            #expect(stream.events.allSatisfy { !$0.type.hasPrefix("Token") })
+            #expect(server.stop() == 0)
+        }
+        try await client.shutdown()
+    }
+}

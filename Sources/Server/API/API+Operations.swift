@@ -1,3 +1,4 @@
+import Access
 import Engine
 import Foundation
 import HTTPTypes
@@ -156,6 +157,16 @@ extension API {
         let journal = self.journal
         let clock = self.clock
         let heartbeat = configuration.heartbeat
+        // A stream lasts only while its caller may still read: it ends when the caller's token
+        // is revoked, or, for a caller without one, once tokens are required.
+        let store = self.store
+        let tokenID = API.caller.token?.id
+        let requireAuth = configuration.requireAuth
+        let stillAllowed: @Sendable () -> Bool = {
+            let access = store.currentAccess
+            if let tokenID { return access.tokens[tokenID]?.isActive == true }
+            return !access.hasTokens && !requireAuth
+        }
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
@@ -170,7 +181,7 @@ extension API {
                     // The opening `id:` gives a client that reconnects before any event the
                     // position to resume from, so nothing falls between its two connections.
                     try await output.write(Array(": stream from position \(start)\nid: \(start)\nretry: 2000\n\n".utf8))
-                    while !Task.isCancelled {
+                    while !Task.isCancelled, stillAllowed() {
                         let batch = try await journal.read(after: position, limit: 256)
                         if batch.isEmpty {
                             if try await !API.waitForEvents(journal, after: position, clock: clock, timeout: heartbeat) {
@@ -179,12 +190,18 @@ extension API {
                             continue
                         }
                         var text: [UInt8] = []
-                        for event in batch {
+                        for event in batch where !event.streamID.isReserved {
                             text.append(contentsOf: "id: \(event.position)\nevent: \(event.type)\ndata: ".utf8)
                             Representation.event(event).write(into: &text)
                             text.append(contentsOf: "\n\n".utf8)
-                            position = event.position
                         }
+                        position = batch[batch.count - 1].position
+                        if batch.contains(where: { $0.streamID.isReserved }) {
+                            // An access change: judge the caller on it, not on a store that
+                            // has not applied it yet.
+                            try await store.catchUp(through: position)
+                        }
+                        if text.isEmpty { continue }
                         try await output.write(text)
                     }
                 }

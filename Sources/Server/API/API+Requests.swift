@@ -1,3 +1,4 @@
+import Access
 import Engine
 import Foundation
 import HTTPTypes
@@ -33,14 +34,14 @@ extension API {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: document.bytes)))
     }
 
-    /// Who is asking: the `Almanac-Actor` header (self-declared; there is no authentication
-    /// yet), or `api`.
+    /// Who is asking: the name of the token that authenticated the request; on an open API,
+    /// the self-declared `Almanac-Actor` header, or `api`.
     func actor(_ request: Request) throws -> String {
-        guard let actor = request.headers[.almanacActor] else { return "api" }
-        guard (1...128).contains(actor.count) else {
+        let declared = request.headers[.almanacActor]
+        if let declared, !(1...128).contains(declared.count) {
             throw Problem.invalid("Almanac-Actor", "must be 1 to 128 characters")
         }
-        return actor
+        return API.caller.token?.name ?? declared ?? "api"
     }
 
     /// The `Almanac-Reason` header, recorded with the command's events.

@@ -322,7 +322,8 @@ extension API {
         let limit = try queryInteger(request, "limit", default: 100, range: 1...1000)
         let events = try await journal.read(after: after, limit: limit)
         return json(.ok, .object([
-            ("items", .array(events.map(Representation.event))),
+            // Reserved streams (tokens) are not task events; the position still moves past them.
+            ("items", .array(events.filter { !$0.streamID.isReserved }.map(Representation.event))),
             ("nextAfter", events.last.map { .uint($0.position) } ?? .uint(after)),
         ]))
     }

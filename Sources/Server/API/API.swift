@@ -17,11 +17,20 @@ public struct APIConfiguration: Sendable {
     public var corsOrigins: [String]
     /// How often the event stream sends a heartbeat comment when nothing happens.
     public var heartbeat: Duration
+    /// Whether `/v1` asks for a token even before any token is issued.
+    public var requireAuth: Bool
+    /// Whether `/metrics` asks for a token (any role) when tokens are required.
+    public var protectMetrics: Bool
 
-    public init(maxBodyBytes: Int = 256 * 1024, corsOrigins: [String] = [], heartbeat: Duration = .seconds(15)) {
+    public init(
+        maxBodyBytes: Int = 256 * 1024, corsOrigins: [String] = [], heartbeat: Duration = .seconds(15),
+        requireAuth: Bool = false, protectMetrics: Bool = false
+    ) {
         self.maxBodyBytes = maxBodyBytes
         self.corsOrigins = corsOrigins
         self.heartbeat = heartbeat
+        self.requireAuth = requireAuth
+        self.protectMetrics = protectMetrics
     }
 }
 
@@ -52,6 +61,7 @@ public struct API: Sendable {
     let journal: any Journal
     let store: ProjectionStore
     let commands: CommandService
+    let access: AccessService
     let clock: any WallClock
     let metrics: ServerMetrics
     let status: ServerStatus
@@ -65,11 +75,12 @@ public struct API: Sendable {
         self.journal = journal
         self.store = store
         self.commands = commands
+        self.access = AccessService(journal: journal, store: store, clock: clock)
         self.clock = clock
         self.metrics = metrics
         self.status = status
         self.configuration = configuration
-        self.routes = API.table + API.uiRoutes
+        self.routes = API.table + API.tokenRoutes + API.uiRoutes
     }
 
     /// The responder to give a Hummingbird `Application`.
@@ -94,7 +105,12 @@ public struct API: Sendable {
             ), request: request, context: context))
         }
         do {
-            return (route.template, try await handler(self, request, parameters, context))
+            guard let permission = permission(route, request.method) else {
+                return (route.template, try await handler(self, request, parameters, context))
+            }
+            let caller = try authenticate(request, needing: permission)
+            let response = try await API.$caller.withValue(caller) { try await handler(self, request, parameters, context) }
+            return (route.template, response)
         } catch {
             return (route.template, problemResponse(problem(for: error, context: context), request: request, context: context))
         }
@@ -173,7 +189,7 @@ public struct API: Sendable {
         var headers = HTTPFields()
         headers[.allow] = route.allowed
         headers[.accessControlAllowMethods] = route.allowed
-        headers[.accessControlAllowHeaders] = "Content-Type, If-Match, If-None-Match, Idempotency-Key, Almanac-Reason, Almanac-Actor, Last-Event-ID"
+        headers[.accessControlAllowHeaders] = "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, Almanac-Reason, Almanac-Actor, Last-Event-ID"
         headers[.accessControlMaxAge] = "600"
         return Response(status: .noContent, headers: headers)
     }

@@ -1,3 +1,4 @@
+import Access
 public import Engine
 import Foundation
 import Hummingbird
@@ -84,11 +85,18 @@ public struct AlmanacServer: Sendable {
         let started = clock.now()
         let store = ProjectionStore(journal: journal, projection: Projection(runRetention: configuration.runRetention))
         try await store.catchUp()
+        try await store.loadAccess()
         let (position, digest) = await store.digest()
         logger.info("projections rebuilt", metadata: [
             "position": "\(position)", "digest": "\(digest)",
             "milliseconds": "\((clock.now() - started).wholeMicroseconds / 1000)",
         ])
+        let access = await store.access
+        if access.hasTokens || configuration.api.requireAuth {
+            logger.info("tokens required", metadata: ["activeTokens": "\(access.tokens.values.filter(\.isActive).count)"])
+        } else {
+            logger.warning("no API token issued: the API is open to anyone who can reach \(configuration.host):\(configuration.port); issue one with `almanac tokens create`")
+        }
 
         let metrics = ServerMetrics()
         let status = ServerStatus()

@@ -5,7 +5,7 @@ import { renderTasks } from "./views/tasks.js";
 import { renderTask } from "./views/task.js";
 import { renderForm } from "./views/form.js";
 import { h, replace } from "./lib/dom.js";
-import { ApiError, setToken } from "./lib/api.js";
+import { ApiError, setToken, loadCaller, may, caller } from "./lib/api.js";
 
 const routes = [
   [/^(#\/?)?$/, "dashboard", () => renderDashboard],
@@ -46,13 +46,32 @@ function showError(main, error) {
     const input = h("input", { id: "token", type: "password", autocomplete: "off", class: "wide" });
     replace(main, h("h1", {}, "Sign in"),
       h("p", {}, "This server requires an API token."),
-      h("form", { onsubmit: (event) => { event.preventDefault(); setToken(input.value.trim()); route(); } },
+      h("form", { onsubmit: async (event) => { event.preventDefault(); setToken(input.value.trim()); await signedIn(); } },
         h("div", { class: "field" }, h("label", { for: "token" }, "API token"), input),
         h("button", { class: "primary" }, "Use this token")));
     return;
   }
   replace(main, h("h1", {}, "Something went wrong"),
     h("div", { class: "problem", role: "alert" }, error instanceof ApiError ? `${error.problem.title || "Error"}: ${error.message}` : String(error)));
+}
+
+/** Shows who the UI acts as, with a sign-out button when a token is in use. */
+function showCaller() {
+  const badge = document.getElementById("caller");
+  const newTask = document.querySelector('nav a[data-nav="new"]');
+  newTask.hidden = !may("admin");
+  if (!caller.token) { replace(badge); return; }
+  const label = `${caller.token.name} · ${caller.role}${caller.namespace ? ` · ${caller.namespace}` : ""}`;
+  replace(badge, h("span", { class: "muted" }, label), " ",
+    h("button", { type: "button", class: "link", onclick: async () => { setToken(""); await signedIn(); } }, "Sign out"));
+}
+
+/** After the token changes: who the caller is, the stream, and the page, again. */
+async function signedIn() {
+  try { await loadCaller(); } catch { /* the page shows the error */ }
+  showCaller();
+  connect();
+  await route();
 }
 
 window.addEventListener("hashchange", route);
@@ -63,5 +82,4 @@ document.querySelector(".skip-link").addEventListener("click", (event) => {
   target.tabIndex = -1;
   target.focus();
 });
-connect();
-route();
+signedIn();

@@ -18,6 +18,19 @@ export class ApiError extends Error {
 }
 
 export function token() { return localStorage.getItem(TOKEN_KEY) || ""; }
+
+/** Who the UI acts as (GET /v1/whoami): `{ authRequired, token, role, namespace }`. */
+export let caller = { authRequired: false, token: null, role: "admin", namespace: null };
+const RANK = { viewer: 0, operator: 1, admin: 2 };
+/** Whether the caller's role reaches `role`. */
+export const may = (role) => RANK[caller.role] >= RANK[role];
+export async function loadCaller() {
+  try { caller = await get("/v1/whoami"); } catch (error) {
+    caller = { authRequired: true, token: null, role: "viewer", namespace: null };
+    if (!(error instanceof ApiError) || error.status !== 401) throw error;
+  }
+  return caller;
+}
 export function setToken(value) {
   if (value) localStorage.setItem(TOKEN_KEY, value); else localStorage.removeItem(TOKEN_KEY);
 }
@@ -53,7 +66,7 @@ export async function allTasks(query = "", max = 5000) {
 }
 
 export const task = (id, asOf) => get(`/v1/tasks/${encodeURIComponent(id)}${asOf ? `?asOf=${encodeURIComponent(asOf)}` : ""}`);
-const ACTOR = { "Almanac-Actor": "web-ui" };
+const ACTOR = { "Almanac-Actor": "web-ui" };  // ignored by the server when a token signs the request
 export const createTask = (body) => request("POST", "/v1/tasks", { body, headers: ACTOR });
 export const replaceTask = (id, body, version) =>
   request("PUT", `/v1/tasks/${encodeURIComponent(id)}`, { body, headers: { ...ACTOR, ...(version ? { "If-Match": `"${version}"` } : {}) } });

@@ -1,9 +1,11 @@
 // Pause, resume, trigger and delete, as buttons; shared by the task list and the task page.
-import { command } from "../lib/api.js";
+import { command, may } from "../lib/api.js";
 import { h, toast, confirmDialog } from "../lib/dom.js";
 
 export function taskActions(task, { onDone = () => {}, reason = null } = {}) {
   if (task.status === "deleted") return h("span", { class: "muted" }, "deleted");
+  // Buttons the caller's role cannot use are left out (the server refuses them anyway).
+  if (!may("operator")) return null;
   // `reason`: an input whose text, if any, is recorded with the command (Almanac-Reason).
   const run = async (button, name, done, given) => {
     button.disabled = true;
@@ -27,7 +29,7 @@ export function taskActions(task, { onDone = () => {}, reason = null } = {}) {
   if (task.status !== "completed") {
     buttons.push(h("button", { type: "button", "aria-label": `Run ${task.name} now`, onclick: (e) => run(e.currentTarget, "trigger", `Triggered ${task.name}`) }, "Run now"));
   }
-  buttons.push(h("button", {
+  if (may("admin")) buttons.push(h("button", {
     type: "button", class: "danger", "aria-label": `Delete ${task.name}`,
     onclick: async (e) => {
       const button = e.currentTarget;

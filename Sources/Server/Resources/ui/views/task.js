@@ -1,6 +1,6 @@
 // One task: its definition (now, or as of an earlier instant), the run timeline, the run log
 // and the event history — who did what, when and why.
-import { task as fetchTask, get } from "../lib/api.js";
+import { task as fetchTask, get, may } from "../lib/api.js";
 import { h, svg, replace } from "../lib/dom.js";
 import { scheduleWords, formatInstant, milliseconds, taskZone } from "../lib/format.js";
 import { subscribe } from "../lib/live.js";
@@ -55,7 +55,7 @@ export async function renderTask(main, [rawId]) {
       h("p", {}, stateBadge(task), "  ", h("span", { class: "muted" }, scheduleWords(task.schedule))),
       asOfParam || task.status === "deleted" ? null : reasonField,
       asOfParam ? null : h("div", { class: "actions" }, taskActions(task, { reason: reasonInput, onDone: (name) => { if (name === "delete") location.hash = "#/tasks"; else drawTask(); } }),
-        task.status !== "deleted" ? h("a", { class: "button", href: `#/tasks/${encodeURIComponent(id)}/edit` }, "Edit") : null));
+        task.status !== "deleted" && may("admin") ? h("a", { class: "button", href: `#/tasks/${encodeURIComponent(id)}/edit` }, "Edit") : null));
     const a = task.action;
     replace(definition,
       h("h2", { id: "def-title" }, "Definition"),

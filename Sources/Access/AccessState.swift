@@ -1,0 +1,95 @@
+public import Journal
+public import Scheduling
+
+/// Every token ever issued, folded from the access stream; decides token commands.
+public struct AccessState: Sendable, Hashable {
+    /// Tokens by id, revoked ones included.
+    public private(set) var tokens: [String: AccessToken] = [:]
+    /// The access stream's version (the expected version of the next append).
+    public private(set) var version: UInt64 = 0
+
+    public init() {}
+
+    /// Whether the API asks for a token: once any token was issued it always does, so revoking
+    /// the last token never opens the API again.
+    public var hasTokens: Bool { !tokens.isEmpty }
+
+    /// Tokens in the order they were created.
+    public var ordered: [AccessToken] {
+        tokens.values.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+    }
+
+    /// Folds in one event of the access stream, recorded as `streamVersion`.
+    public mutating func apply(_ event: AccessEvent, streamVersion: UInt64) {
+        switch event.kind {
+        case .tokenCreated(let token):
+            tokens[token.id] = token
+        case .tokenRevoked(let id):
+            tokens[id]?.revokedAt = event.at
+        }
+        version = streamVersion
+    }
+
+    /// The active token whose text is `text`, if any. Compares hashes in constant time.
+    public func authenticate(_ text: String) -> AccessToken? {
+        guard let id = TokenText.id(of: text), let token = tokens[id], token.isActive else { return nil }
+        let presented = Array(TokenText.hash(text).utf8)
+        let stored = Array(token.hash.utf8)
+        guard presented.count == stored.count else { return nil }
+        var difference: UInt8 = 0
+        for (a, b) in zip(presented, stored) { difference |= a ^ b }
+        return difference == 0 ? token : nil
+    }
+
+    /// The token named by `reference`: its id, or the name of an active token.
+    public func token(_ reference: String) -> AccessToken? {
+        tokens[reference] ?? tokens.values.first { $0.name == reference && $0.isActive }
+    }
+
+    // MARK: - Decisions
+
+    /// Issues a token: the event to append and the token's text (shown once).
+    ///
+    /// Names are 1–64 printable ASCII characters and unique among active tokens (the name is
+    /// the actor in the journal); `scheduler` is the engine's own.
+    public func create(
+        name: String, role: Role, namespace: String?, actor: String, reason: String? = nil, now: Instant,
+        using generator: inout some RandomNumberGenerator
+    ) throws(AccessError) -> (event: AccessEvent, text: String) {
+        guard (1...64).contains(name.utf8.count), name.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw AccessError(field: "name", message: "must be 1 to 64 printable ASCII characters without spaces")
+        }
+        guard name != "scheduler" else { throw AccessError(field: "name", message: "\"scheduler\" is the engine's own name") }
+        if tokens.values.contains(where: { $0.name == name && $0.isActive }) {
+            throw AccessError(.conflict, field: "name", message: "an active token is already named \"\(name)\"; revoke it or choose another name")
+        }
+        if let namespace, !Namespace.isValid(namespace) {
+            throw AccessError(field: "namespace", message: "must be 1 to 63 lowercase letters, digits or '-', not starting with '-'")
+        }
+        var drawn = TokenText.generate(using: &generator)
+        while tokens[drawn.id] != nil { drawn = TokenText.generate(using: &generator) }
+        let token = AccessToken(
+            id: drawn.id, name: name, role: role, namespace: namespace, hash: TokenText.hash(drawn.text),
+            createdAt: now, createdBy: actor
+        )
+        return (AccessEvent(at: now, actor: actor, reason: reason, kind: .tokenCreated(token)), drawn.text)
+    }
+
+    /// Revokes the token named by `reference` (its id, or an active token's name).
+    public func revoke(_ reference: String, actor: String, reason: String? = nil, now: Instant) throws(AccessError) -> AccessEvent {
+        guard let token = token(reference) else {
+            throw AccessError(.notFound, field: "token", message: "no token has the id or name \"\(reference)\"")
+        }
+        guard token.isActive else {
+            throw AccessError(.conflict, field: "token", message: "token \(token.id) (\(token.name)) was already revoked")
+        }
+        return AccessEvent(at: now, actor: actor, reason: reason, kind: .tokenRevoked(id: token.id))
+    }
+
+    /// The state folded from every record of the access stream.
+    public static func folding(_ records: [RecordedEvent]) throws -> AccessState {
+        var state = AccessState()
+        for record in records { state.apply(try AccessEventCodec.decode(record), streamVersion: record.streamVersion) }
+        return state
+    }
+}

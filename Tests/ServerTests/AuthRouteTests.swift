@@ -1,0 +1,170 @@
+import Foundation
+import HTTPTypes
+import Journal
+import Server
+import Testing
+
+/// Tokens, roles and the 401/403 rules, through the API's routes.
+@Suite struct AuthRouteTests {
+    /// Headers carrying `token` as a bearer token.
+    private func bearer(_ token: String) -> HTTPFields {
+        var headers = HTTPFields()
+        headers[.authorization] = "Bearer \(token)"
+        return headers
+    }
+
+    /// Issues a token through the API (authenticated by `as`, if given) and returns its text.
+    private func issue(_ api: APIHarness, _ name: String, _ role: String, as admin: String? = nil) async throws -> String {
+        let reply = try await api.send(
+            .post, "/v1/tokens", json: #"{"name":"\#(name)","role":"\#(role)"}"#, headers: admin.map(bearer) ?? [:]
+        )
+        guard reply.status == 201, let token = reply.object["token"] as? String else {
+            throw HarnessError("issuing \(name) failed: \(reply.status) \(reply.body)")
+        }
+        #expect(reply.header("Cache-Control") == "no-store")
+        return token
+    }
+
+    @Test func theAPIIsOpenUntilATokenExistsThenEveryV1RouteAsksForOne() async throws {
+        try await APIHarness.with { api in
+            let id = try await api.create(Bodies.every())
+            #expect(try await api.send(.get, "/v1/whoami").object["authRequired"] as? Bool == false)
+            let admin = try await issue(api, "root", "admin")
+            let head = try await api.head
+
+            for (method, path) in [
+                (HTTPRequest.Method.get, "/v1/tasks"), (.get, "/v1/tasks/\(id)"), (.get, "/v1/runs"), (.get, "/v1/events"),
+                (.get, "/v1/tokens"), (.post, "/v1/tasks/\(id)/pause"), (.delete, "/v1/tasks/\(id)"), (.get, "/v1/stream"),
+                (.get, "/v1/openapi.json"), (.post, "/v1/tasks"),
+            ] {
+                let reply = try await api.send(method, path, json: method == .post && path == "/v1/tasks" ? Bodies.every() : nil)
+                #expect(reply.status == 401, "\(method) \(path)")
+                #expect(reply.header("Content-Type") == "application/problem+json")
+                #expect(reply.header("WWW-Authenticate")?.hasPrefix("Bearer realm=\"almanac\"") == true)
+                #expect(reply.object["type"] as? String == "urn:almanac:problem:unauthorized")
+            }
+            for header in ["Basic cm9vdDpyb290", "Bearer", "Bearer alm_nope", "Bearer " + admin.dropLast() + "x"] {
+                var headers = HTTPFields()
+                headers[.authorization] = header
+                #expect(try await api.send(.get, "/v1/tasks", headers: headers).status == 401, "\(header)")
+            }
+            // Health, readiness and (unprotected) metrics stay open; nothing was appended.
+            #expect(try await api.send(.get, "/healthz").status == 200)
+            #expect(try await api.send(.get, "/metrics").status == 200)
+            #expect(try await api.head == head)
+
+            #expect(try await api.send(.get, "/v1/tasks", headers: bearer(admin)).status == 200)
+            let me = try await api.send(.get, "/v1/whoami", headers: bearer(admin)).object
+            #expect((me["token"] as? [String: Any])?["name"] as? String == "root")
+            #expect(me["authRequired"] as? Bool == true)
+        }
+    }
+
+    @Test func eachRoleGetsExactlyItsRoutesAndRefusalsAppendNothing() async throws {
+        try await APIHarness.with { api in
+            let admin = try await issue(api, "root", "admin")
+            let viewer = try await issue(api, "watcher", "viewer", as: admin)
+            let operator_ = try await issue(api, "oncall", "operator", as: admin)
+            let id = try await api.create(Bodies.every(), headers: bearer(admin))
+
+            // (method, path, body, least role)
+            let routes: [(HTTPRequest.Method, String, String?, String)] = [
+                (.get, "/v1/tasks", nil, "viewer"),
+                (.get, "/v1/tasks/\(id)", nil, "viewer"),
+                (.get, "/v1/tasks/\(id)/runs", nil, "viewer"),
+                (.get, "/v1/tasks/\(id)/events", nil, "viewer"),
+                (.get, "/v1/runs", nil, "viewer"),
+                (.get, "/v1/events", nil, "viewer"),
+                (.post, "/v1/schedules/preview", #"{"schedule":{"every":"1m"}}"#, "viewer"),
+                (.post, "/v1/tasks/\(id)/pause", nil, "operator"),
+                (.post, "/v1/tasks/\(id)/resume", nil, "operator"),
+                (.post, "/v1/tasks/\(id)/trigger", nil, "operator"),
+                (.put, "/v1/tasks/\(id)", Bodies.every("20s"), "admin"),
+                (.post, "/v1/tasks", Bodies.every(name: "second"), "admin"),
+                (.get, "/v1/tokens", nil, "admin"),
+                (.post, "/v1/tokens", #"{"name":"extra","role":"viewer"}"#, "admin"),
+                (.delete, "/v1/tasks/\(id)", nil, "admin"),
+            ]
+            let rank = ["viewer": 0, "operator": 1, "admin": 2]
+            for (method, path, body, least) in routes {
+                for (role, token) in [("viewer", viewer), ("operator", operator_), ("admin", admin)] {
+                    let head = try await api.head
+                    let reply = try await api.send(method, path, json: body, headers: bearer(token))
+                    if rank[role]! >= rank[least]! {
+                        #expect((200..<300).contains(reply.status), "\(role) \(method) \(path): \(reply.status) \(reply.body)")
+                        if method != .get, reply.status < 300 { break }  // done once: later roles would repeat the command
+                    } else {
+                        #expect(reply.status == 403, "\(role) \(method) \(path): \(reply.status)")
+                        #expect(reply.object["type"] as? String == "urn:almanac:problem:forbidden")
+                        #expect((reply.object["detail"] as? String)?.contains("needs \(least)") == true)
+                        #expect(try await api.head == head, "a refused \(method) \(path) appended")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func theActorRecordedIsTheTokensNameWhateverTheActorHeaderSays() async throws {
+        try await APIHarness.with { api in
+            let admin = try await issue(api, "root", "admin")
+            let operator_ = try await issue(api, "oncall", "operator", as: admin)
+            var headers = bearer(admin)
+            headers[HTTPField.Name("Almanac-Actor")!] = "someone-else"
+            let id = try await api.create(Bodies.every(), headers: headers)
+            var pause = bearer(operator_)
+            pause[HTTPField.Name("Almanac-Reason")!] = "maintenance"
+            #expect(try await api.send(.post, "/v1/tasks/\(id)/pause", headers: pause).status == 200)
+            let events = try await api.send(.get, "/v1/tasks/\(id)/events", headers: bearer(admin)).items
+            #expect(events.map { $0["actor"] as? String } == ["root", "oncall"])
+            #expect(events.last?["reason"] as? String == "maintenance")
+            // The access stream is not a task's: the global event list and stream leave it out.
+            let all = try await api.send(.get, "/v1/events", headers: bearer(admin)).items
+            #expect(all.allSatisfy { ($0["taskId"] as? String) == id })
+        }
+    }
+
+    @Test func revokedTokensStopWorkingAndTokensNeverShowTheirSecret() async throws {
+        try await APIHarness.with { api in
+            let admin = try await issue(api, "root", "admin")
+            let viewer = try await issue(api, "watcher", "viewer", as: admin)
+            let list = try await api.send(.get, "/v1/tokens", headers: bearer(admin))
+            #expect(list.items.count == 2)
+            #expect(!list.body.contains(String(viewer.suffix(43))) && !list.body.contains("hash"))
+            let id = try #require(list.items.first { $0["name"] as? String == "watcher" }?["id"] as? String)
+            #expect(viewer.hasPrefix("alm_\(id)_"))
+
+            #expect(try await api.send(.post, "/v1/tokens", json: #"{"name":"watcher","role":"admin"}"#, headers: bearer(admin)).status == 409)
+            let invalid = try await api.send(.post, "/v1/tokens", json: #"{"name":"","role":"root","extra":1}"#, headers: bearer(admin))
+            #expect(invalid.status == 422)
+            #expect(Set(invalid.invalidFields) == ["name", "role", "extra"])
+            let namespaced = try await api.send(.post, "/v1/tokens", json: #"{"name":"tenant","role":"admin","namespace":"team-a"}"#, headers: bearer(admin))
+            #expect(namespaced.status == 422 && namespaced.invalidFields == ["namespace"])
+
+            #expect(try await api.send(.get, "/v1/tasks", headers: bearer(viewer)).status == 200)
+            #expect(try await api.send(.delete, "/v1/tokens/\(id)", headers: bearer(admin)).status == 204)
+            #expect(try await api.send(.get, "/v1/tasks", headers: bearer(viewer)).status == 401)
+            #expect(try await api.send(.delete, "/v1/tokens/\(id)", headers: bearer(admin)).status == 409)
+            #expect(try await api.send(.delete, "/v1/tokens/nosuchtoken00000", headers: bearer(admin)).status == 404)
+            let revoked = try await api.send(.get, "/v1/tokens/\(id)", headers: bearer(admin)).object
+            #expect(revoked["active"] as? Bool == false && revoked["revokedAt"] is String)
+            // Revoking every token does not open the API again.
+            let adminID = String(admin.dropFirst(4).prefix(16))
+            #expect(try await api.send(.delete, "/v1/tokens/\(adminID)", headers: bearer(admin)).status == 204)
+            #expect(try await api.send(.get, "/v1/tasks").status == 401)
+        }
+    }
+
+    @Test func requireAuthAsksForATokenBeforeAnyExistsAndCanProtectMetrics() async throws {
+        try await APIHarness.with(configuration: APIConfiguration(requireAuth: true, protectMetrics: true)) { (api: APIHarness) async throws in
+            let tasks = try await api.send(.get, "/v1/tasks")
+            let token = try await api.send(.post, "/v1/tokens", json: #"{"name":"root","role":"admin"}"#)
+            let metrics = try await api.send(.get, "/metrics")
+            let health = try await api.send(.get, "/healthz")
+            let ready = try await api.send(.get, "/readyz")
+            #expect(tasks.status == 401 && token.status == 401 && metrics.status == 401)
+            #expect(health.status == 200 && ready.status != 401)
+            let head = try await api.head
+            #expect(head == 0)
+        }
+    }
+}
