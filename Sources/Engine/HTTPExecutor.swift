@@ -11,9 +11,11 @@ import Scheduling
 /// response is read up to a bound and its first 4 KiB kept as the run's excerpt. Only a 2xx
 /// status is success. Every call carries the occurrence id as `Idempotency-Key` — the same
 /// for every attempt and after a crash — so receivers can make delivery effectively once.
+/// With a ``WebhookSigner`` each call is signed (Standard Webhooks: `webhook-id` is the
+/// occurrence id, `webhook-timestamp` the attempt's second, `webhook-signature` the HMAC).
 public final class HTTPExecutor: RunExecutor {
     /// Executor settings.
-    public struct Configuration: Sendable, Hashable {
+    public struct Configuration: Sendable {
         /// How long connecting may take.
         public var connectTimeout: Duration
         /// How many response bytes are read at most; the rest is not read.
@@ -23,16 +25,19 @@ public final class HTTPExecutor: RunExecutor {
         /// How many connections to one host are kept open at once (more are opened under
         /// load, and closed when idle).
         public var connectionsPerHost: Int
+        /// Signs every call (Standard Webhooks headers) when set.
+        public var signer: WebhookSigner?
 
         /// Creates settings; the defaults suit a server.
         public init(
             connectTimeout: Duration = .seconds(5), maxResponseBytes: Int = 64 * 1024, excerptBytes: Int = 4096,
-            connectionsPerHost: Int = 64
+            connectionsPerHost: Int = 64, signer: WebhookSigner? = nil
         ) {
             self.connectTimeout = connectTimeout
             self.maxResponseBytes = maxResponseBytes
             self.excerptBytes = excerptBytes
             self.connectionsPerHost = connectionsPerHost
+            self.signer = signer
         }
     }
 
@@ -107,8 +112,16 @@ public final class HTTPExecutor: RunExecutor {
             ("User-Agent", "Almanac"),
         ]
         for (name, value) in own { http.headers.replaceOrAdd(name: name, value: value) }
-        if let body = request.action.body {
-            http.body = .bytes(ByteBuffer(string: Self.fill(body, for: request)))
+        let body = request.action.body.map { Array(Self.fill($0, for: request).utf8) }
+        if let body { http.body = .bytes(ByteBuffer(bytes: body)) }
+        if let signer = configuration.signer {
+            // The message id is the occurrence's, the same for every attempt (as the
+            // specification asks); each attempt is signed afresh at its own instant.
+            let id = start.occurrence.rawValue
+            let timestamp = clock.now().secondsSinceEpoch
+            http.headers.replaceOrAdd(name: "webhook-id", value: id)
+            http.headers.replaceOrAdd(name: "webhook-timestamp", value: String(timestamp))
+            http.headers.replaceOrAdd(name: "webhook-signature", value: signer.signature(id: id, timestamp: timestamp, body: body ?? []))
         }
         return http
     }

@@ -13,7 +13,7 @@ struct Serve: AsyncParsableCommand {
             + "ALMANAC_PORT, ALMANAC_MAP_SIZE, ALMANAC_LOG_LEVEL, ALMANAC_LOG_FORMAT, ALMANAC_CORS_ORIGINS "
             + "(comma-separated), ALMANAC_MAX_BODY_BYTES, ALMANAC_MAX_CONCURRENT_RUNS, ALMANAC_RUN_RETENTION, "
             + "ALMANAC_STREAM_HEARTBEAT, ALMANAC_IDLE_TIMEOUT, ALMANAC_SHUTDOWN_TIMEOUT, "
-            + "ALMANAC_REQUIRE_AUTH and ALMANAC_PROTECT_METRICS (true or false). "
+            + "ALMANAC_REQUIRE_AUTH and ALMANAC_PROTECT_METRICS (true or false), ALMANAC_WEBHOOK_SECRET_FILE. "
             + "A flag wins over its variable."
     )
 
@@ -63,6 +63,9 @@ struct Serve: AsyncParsableCommand {
 
     @Flag(inversion: .prefixedNo, help: "Ask for a token (any role) on /metrics too, when tokens are required.")
     var protectMetrics: Bool = ["1", "true", "yes"].contains(environment["ALMANAC_PROTECT_METRICS"]?.lowercased() ?? "")
+
+    @Option(help: "The file holding the webhook signing secret (whsec_…, mode 0600), created on first start (default: webhook-signing.secret in the data directory).")
+    var webhookSecretFile: String?
 
     @Option(help: "How many recent runs of each task are kept in memory and served by the API.")
     var runRetention: Int = environment["ALMANAC_RUN_RETENTION"].flatMap(Int.init) ?? 20
@@ -114,6 +117,7 @@ struct Serve: AsyncParsableCommand {
         )
         var configured = configuration
         configured.indexFlushThreshold = max(1, indexFlushThreshold)
+        configured.webhookSecretFile = webhookSecretFile ?? Self.environment["ALMANAC_WEBHOOK_SECRET_FILE"]
         let server = AlmanacServer(configuration: configured, clock: SystemWallClock(), logger: logger)
         let host = self.host
         do {

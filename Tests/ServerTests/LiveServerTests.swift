@@ -1,5 +1,6 @@
 import AlmanacTesting
 import AsyncHTTPClient
+import Engine
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -264,6 +265,47 @@ final class RawConnection: Sendable {
             #expect(stream.events.allSatisfy { !$0.type.hasPrefix("Token") })
             #expect(server.stop() == 0)
         }
+        try await client.shutdown()
+    }
+}
+
+/// The server's webhook signing secret: created on first start (mode 0600), used to sign
+/// every call, refused when others can read it.
+@Suite struct SigningSecretTests {
+    @Test(.timeLimit(.minutes(2)))
+    func callsAreSignedWithTheSecretTheServerCreated() async throws {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let receiver = try await WebhookReceiver.start()
+        try await TemporaryDirectory.with(prefix: "almanac-signing") { directory in
+            let server = try LiveServer.start(dataDirectory: directory, client: client)
+            let path = directory + "/webhook-signing.secret"
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            #expect((attributes[.posixPermissions] as? Int) == 0o600)
+            let secret = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            let signer = try WebhookSigner(secret: secret)
+            let body = #"{"name":"signed","schedule":{"every":"1s"},"action":{"url":"\#(receiver.url("/signed"))","body":"{\"run\":\"{{runId}}\"}"}}"#
+            #expect(try await server.send(.POST, "/v1/tasks", json: body).status == 201)
+            #expect(await receiver.waitForRequests(2, timeout: 15))
+            #expect(server.stop() == 0)
+            for call in receiver.received.prefix(2) {
+                let id = try #require(call.header("webhook-id"))
+                #expect(id == call.header("Idempotency-Key"))
+                let timestamp = try #require(call.header("webhook-timestamp").flatMap { Int64($0) })
+                #expect(signer.verify(id: id, timestamp: timestamp, body: Array(call.body.utf8), header: call.header("webhook-signature") ?? ""))
+            }
+            // A restart keeps the secret; a secret file others can read stops the start.
+            let again = try LiveServer.start(dataDirectory: directory, client: client)
+            #expect(again.stop() == 0)
+            #expect(try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == secret)
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+            let refused = try ChildProcess(
+                executable: try BuiltProduct.path("almanac"), arguments: ["serve", "--data-dir", directory, "--port", "0", "--log-format", "text"],
+                collectingStandardError: true
+            ).waitForExit()
+            #expect(refused.status != 0)
+            #expect(refused.lines.joined().contains("chmod 600"), "\(refused.lines)")
+        }
+        try await receiver.stop()
         try await client.shutdown()
     }
 }

@@ -31,6 +31,9 @@ public struct AlmanacServer: Sendable {
         public var scheduler: Scheduler.Configuration
         /// How many recent runs of each task the run log keeps in memory (and the API serves).
         public var runRetention: Int
+        /// The file of the webhook signing secret; nil: `webhook-signing.secret` in the data
+        /// directory. Created (mode 0600) when missing.
+        public var webhookSecretFile: String?
         /// How many stream-index entries the journal keeps in memory before writing them (ADR 0001).
         public var indexFlushThreshold: Int = 8_192
         /// How long a connection may sit idle, or stall in the middle of sending a request,
@@ -101,7 +104,10 @@ public struct AlmanacServer: Sendable {
         let metrics = ServerMetrics()
         let status = ServerStatus()
         let commands = CommandService(journal: journal, store: store, clock: clock)
-        let executor = HTTPExecutor(clock: clock)
+        let secretPath = configuration.webhookSecretFile ?? configuration.dataDirectory + "/webhook-signing.secret"
+        let (secret, created) = try SigningSecretFile.loadOrCreate(secretPath)
+        if created { logger.notice("webhook signing secret created; give it to receivers to verify calls", metadata: ["file": "\(secretPath)"]) }
+        let executor = HTTPExecutor(clock: clock, configuration: .init(signer: try WebhookSigner(secret: secret)))
         let dispatcher = RunDispatcher(
             executor: executor, commands: commands, clock: clock, maxConcurrent: configuration.maxConcurrentRuns,
             shutdownDeadline: configuration.shutdownTimeout, logger: logger
