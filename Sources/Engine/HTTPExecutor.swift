@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Scheduling
+import Synchronization
 
 /// Performs attempts as HTTP calls through one owned AsyncHTTPClient.
 ///
@@ -27,12 +28,15 @@ public final class HTTPExecutor: RunExecutor {
         public var connectionsPerHost: Int
         /// Signs every call (Standard Webhooks headers) when set.
         public var signer: WebhookSigner?
+        /// The addresses calls may reach, checked after resolution at every call; nil: any.
+        public var addressPolicy: AddressPolicy?
 
         /// Creates settings; the defaults suit a server.
         public init(
             connectTimeout: Duration = .seconds(5), maxResponseBytes: Int = 64 * 1024, excerptBytes: Int = 4096,
-            connectionsPerHost: Int = 64, signer: WebhookSigner? = nil
+            connectionsPerHost: Int = 64, signer: WebhookSigner? = nil, addressPolicy: AddressPolicy? = AddressPolicy()
         ) {
+            self.addressPolicy = addressPolicy
             self.connectTimeout = connectTimeout
             self.maxResponseBytes = maxResponseBytes
             self.excerptBytes = excerptBytes
@@ -44,6 +48,11 @@ public final class HTTPExecutor: RunExecutor {
     private let client: HTTPClient
     private let clock: any WallClock
     private let configuration: Configuration
+    private let clientConfiguration: HTTPClient.Configuration
+    /// Clients that connect a host name to the address checked for it (HTTPS by name: the
+    /// certificate is still checked against the name), by "name address".
+    private let pinnedClients = Mutex<[String: HTTPClient]>([:])
+    private static let maximumPinnedClients = 64
 
     /// Creates an executor with its own HTTP client; call ``shutdown()`` when done.
     public init(clock: any WallClock, configuration: Configuration = Configuration()) {
@@ -59,18 +68,30 @@ public final class HTTPExecutor: RunExecutor {
         // retry policy (backoff, same idempotency key) decides what happens next, rather than
         // the client retrying silently until the connect timeout.
         clientConfiguration.connectionPool.retryConnectionEstablishment = false
+        self.clientConfiguration = clientConfiguration
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }
 
-    /// Closes the client's connections.
+    /// Closes the clients' connections.
     public func shutdown() async throws {
         try await client.shutdown()
+        for pinned in pinnedClients.withLock({ clients in defer { clients = [:] }; return Array(clients.values) }) {
+            try? await pinned.shutdown()
+        }
     }
 
     public func execute(_ request: RunRequest) async -> RunResult {
         let started = clock.now()
-        let http = makeRequest(request)
+        var http = makeRequest(request)
         let timeout = TimeAmount.microseconds(max(1, request.action.timeout.wholeMicroseconds))
+        var client = self.client
+        if let policy = configuration.addressPolicy {
+            switch await pin(&http, policy: policy) {
+            case .success(let pinned): client = pinned ?? client
+            case .failure(let refusal):
+                return .failed(RunOutcome(duration: clock.now() - started, error: refusal.message))
+            }
+        }
         do {
             let response = try await client.execute(http, timeout: timeout)
             var excerpt: [UInt8] = []
@@ -94,6 +115,57 @@ public final class HTTPExecutor: RunExecutor {
         } catch {
             return .failed(RunOutcome(duration: clock.now() - started, error: Self.describe(error, timeout: request.action.timeout)))
         }
+    }
+
+    /// Applies the address policy: resolves the host, refuses the call if any of its addresses
+    /// is refused, and makes the call connect to the address checked — an `http` URL is
+    /// rewritten to it (with the name in `Host`), an `https` one goes through a client pinned
+    /// to it. Returns the client to use (nil: the shared one).
+    private func pin(_ http: inout HTTPClientRequest, policy: AddressPolicy) async -> Result<HTTPClient?, ResolutionError> {
+        guard var components = URLComponents(string: http.url), let rawHost = components.host, !rawHost.isEmpty else {
+            return .failure(ResolutionError(message: "the URL has no host"))
+        }
+        let host = rawHost.hasPrefix("[") ? String(rawHost.dropFirst().dropLast()) : rawHost
+        if CIDR.parseAddress(host) != nil {
+            return policy.refusal(literal: host).map { .failure(ResolutionError(message: "refused by the address policy: \($0)")) } ?? .success(nil)
+        }
+        let addresses: [[UInt8]]
+        switch await HostResolver.resolve(host) {
+        case .success(let resolved): addresses = resolved
+        case .failure(let error): return .failure(error)
+        }
+        for address in addresses {
+            if let reason = policy.refusal(address) {
+                return .failure(ResolutionError(message: "refused by the address policy: \(host) resolves to \(reason)"))
+            }
+        }
+        let address = addresses.first { $0.count == 4 } ?? addresses[0]
+        let literal = CIDR.format(address)
+        if components.scheme?.lowercased() == "http" {
+            let authority = components.port.map { "\(host):\($0)" } ?? host
+            components.host = address.count == 16 ? "[\(literal)]" : literal
+            guard let url = components.string else { return .failure(ResolutionError(message: "cannot address \(literal)")) }
+            http.url = url
+            http.headers.replaceOrAdd(name: "Host", value: authority)
+            return .success(nil)
+        }
+        let key = "\(host) \(literal)"
+        let (pinned, evicted): (HTTPClient, HTTPClient?) = pinnedClients.withLock { clients in
+            if let existing = clients[key] { return (existing, nil) }
+            var evicted: HTTPClient?
+            if clients.count >= Self.maximumPinnedClients, let victim = clients.keys.first { evicted = clients.removeValue(forKey: victim) }
+            var configuration = clientConfiguration
+            configuration.dnsOverride = [host: literal]
+            let created = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            clients[key] = created
+            return (created, evicted)
+        }
+        if let evicted {
+            // Calls still running on it keep it until their own deadline has passed.
+            let clock = self.clock
+            Task { try? await clock.sleep(until: clock.now() + .seconds(600)); try? await evicted.shutdown() }
+        }
+        return .success(pinned)
     }
 
     /// The HTTP request for an attempt: the task's headers, then Almanac's own (which win),

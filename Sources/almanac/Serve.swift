@@ -13,7 +13,7 @@ struct Serve: AsyncParsableCommand {
             + "ALMANAC_PORT, ALMANAC_MAP_SIZE, ALMANAC_LOG_LEVEL, ALMANAC_LOG_FORMAT, ALMANAC_CORS_ORIGINS "
             + "(comma-separated), ALMANAC_MAX_BODY_BYTES, ALMANAC_MAX_CONCURRENT_RUNS, ALMANAC_RUN_RETENTION, "
             + "ALMANAC_STREAM_HEARTBEAT, ALMANAC_IDLE_TIMEOUT, ALMANAC_SHUTDOWN_TIMEOUT, "
-            + "ALMANAC_REQUIRE_AUTH and ALMANAC_PROTECT_METRICS (true or false), ALMANAC_WEBHOOK_SECRET_FILE. "
+            + "ALMANAC_REQUIRE_AUTH and ALMANAC_PROTECT_METRICS (true or false), ALMANAC_WEBHOOK_SECRET_FILE, ALMANAC_ALLOW_CIDR, ALMANAC_DENY_CIDR, ALMANAC_DENY_PRIVATE. "
             + "A flag wins over its variable."
     )
 
@@ -64,6 +64,15 @@ struct Serve: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Ask for a token (any role) on /metrics too, when tokens are required.")
     var protectMetrics: Bool = ["1", "true", "yes"].contains(environment["ALMANAC_PROTECT_METRICS"]?.lowercased() ?? "")
 
+    @Option(help: "Address ranges webhooks may always reach, comma-separated CIDRs (e.g. 169.254.10.0/24); they win over every deny rule.")
+    var allowCidr: String = environment["ALMANAC_ALLOW_CIDR"] ?? ""
+
+    @Option(help: "Address ranges webhooks may not reach, comma-separated CIDRs, in addition to link-local and metadata addresses.")
+    var denyCidr: String = environment["ALMANAC_DENY_CIDR"] ?? ""
+
+    @Flag(inversion: .prefixedNo, help: "Refuse webhooks to loopback and private addresses too (127/8, 10/8, 172.16/12, 192.168/16, 100.64/10, ::1, fc00::/7).")
+    var denyPrivate: Bool = ["1", "true", "yes"].contains(environment["ALMANAC_DENY_PRIVATE"]?.lowercased() ?? "")
+
     @Option(help: "The file holding the webhook signing secret (whsec_…, mode 0600), created on first start (default: webhook-signing.secret in the data directory).")
     var webhookSecretFile: String?
 
@@ -90,9 +99,18 @@ struct Serve: AsyncParsableCommand {
         guard let idle = DurationText.parse(idleTimeout), idle >= .milliseconds(100) else {
             throw ValidationError("--idle-timeout must be a duration of at least 100ms, e.g. 60s")
         }
+        for (flag, list) in [("--allow-cidr", allowCidr), ("--deny-cidr", denyCidr)] {
+            for item in Self.cidrs(list) where CIDR(item) == nil {
+                throw ValidationError("\(flag): \"\(item)\" is not an address range; write e.g. 10.0.0.0/8 or fd00::/8")
+            }
+        }
         guard DurationText.parse(shutdownTimeout) != nil else {
             throw ValidationError("--shutdown-timeout must be a duration, e.g. 30s (0s: interrupt running calls at once)")
         }
+    }
+
+    static func cidrs(_ list: String) -> [String] {
+        list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     func run() async throws {
@@ -109,7 +127,12 @@ struct Serve: AsyncParsableCommand {
             dataDirectory: dataDir, host: host, port: port, mapSize: ByteSize.parse(mapSize) ?? 1 << 34,
             api: APIConfiguration(
                 maxBodyBytes: maxBodyBytes, corsOrigins: origins, heartbeat: DurationText.parse(streamHeartbeat) ?? .seconds(15),
-                requireAuth: requireAuth, protectMetrics: protectMetrics
+                requireAuth: requireAuth, protectMetrics: protectMetrics,
+                addressPolicy: AddressPolicy(
+                    allow: Self.cidrs(allowCidr).compactMap(CIDR.init),
+                    deny: AddressPolicy.defaultDeny + Self.cidrs(denyCidr).compactMap(CIDR.init),
+                    denyPrivate: denyPrivate
+                )
             ),
             maxConcurrentRuns: maxConcurrentRuns, runRetention: runRetention,
             idleTimeout: DurationText.parse(idleTimeout) ?? .seconds(60),

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import Engine
 import Journal
 import Server
 import Testing
@@ -164,6 +165,32 @@ import Testing
             let ready = try await api.send(.get, "/readyz")
             #expect(tasks.status == 401 && token.status == 401 && metrics.status == 401)
             #expect(health.status == 200 && ready.status != 401)
+            let head = try await api.head
+            #expect(head == 0)
+        }
+    }
+}
+
+/// Webhook URLs the address policy refuses are refused when a task is saved (422 on
+/// `action.url`), and nothing is appended.
+@Suite struct AddressPolicyRouteTests {
+    @Test func refusedAddressesAreNamedAndNothingIsAppended() async throws {
+        try await APIHarness.with { api in
+            for url in ["http://169.254.169.254/latest", "http://[fe80::1]/x", "http://[::ffff:169.254.169.254]/", "https://100.100.100.200/"] {
+                let reply = try await api.send(.post, "/v1/tasks", json: Bodies.every(url: url))
+                #expect(reply.status == 422, "\(url): \(reply.status)")
+                #expect(reply.invalidFields == ["action.url"], "\(url)")
+                #expect(reply.body.contains("address policy"))
+            }
+            #expect(try await api.head == 0)
+            let id = try await api.create(Bodies.every(url: "http://localhost:9/ok"))
+            let put = try await api.send(.put, "/v1/tasks/\(id)", json: Bodies.every(url: "http://169.254.169.254/"))
+            #expect(put.status == 422 && put.invalidFields == ["action.url"])
+        }
+        try await APIHarness.with(configuration: APIConfiguration(addressPolicy: AddressPolicy(denyPrivate: true))) { (api: APIHarness) async throws in
+            let reply = try await api.send(.post, "/v1/tasks", json: Bodies.every(url: "http://localhost:9/hook"))
+            #expect(reply.status == 422)
+            #expect(reply.body.contains("localhost resolves to 127.0.0.1") || reply.body.contains("localhost resolves to ::1"), "\(reply.body)")
             let head = try await api.head
             #expect(head == 0)
         }

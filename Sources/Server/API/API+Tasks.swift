@@ -1,4 +1,5 @@
 import Engine
+import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -71,6 +72,7 @@ extension API {
             metrics.command("create", result: "invalid")
             throw error
         }
+        try await checkAddress(definition, command: "create")
         let outcome: CommandService.Outcome
         do {
             outcome = try await execute(TaskCommand(taskID: id, actor: actor, reason: reason, action: .createTask(definition)), name: "create")
@@ -94,6 +96,7 @@ extension API {
             metrics.command("update", result: "invalid")
             throw error
         }
+        try await checkAddress(definition, command: "update")
         try await execute(
             TaskCommand(taskID: id, actor: try actor(request), reason: try reason(request), action: .updateTask(definition)),
             name: "update", expectedVersion: expected
@@ -143,6 +146,24 @@ extension API {
             ("triggerId", .string(trigger)),
             ("occurrenceId", .string(occurrence.rawValue)),
         ]), headers: headers)
+    }
+
+    /// Refuses (422 on `action.url`) a webhook URL whose host is, or resolves to, an address
+    /// the policy refuses. A name that does not resolve yet passes: every call checks again.
+    func checkAddress(_ definition: TaskDefinition, command: String) async throws {
+        let policy = configuration.addressPolicy
+        guard let components = URLComponents(string: definition.action.url), let raw = components.host, !raw.isEmpty else { return }
+        let host = raw.hasPrefix("[") ? String(raw.dropFirst().dropLast()) : raw
+        var refusal: String?
+        if CIDR.parseAddress(host) != nil {
+            refusal = policy.refusal(literal: host)
+        } else if case .success(let addresses) = await HostResolver.resolve(host) {
+            refusal = addresses.lazy.compactMap { policy.refusal($0).map { "\(host) resolves to \($0)" } }.first
+        }
+        if let refusal {
+            metrics.command(command, result: "invalid")
+            throw Problem.invalid("action.url", "refused by the address policy: \(refusal)")
+        }
     }
 
     @discardableResult

@@ -21,11 +21,14 @@ public struct APIConfiguration: Sendable {
     public var requireAuth: Bool
     /// Whether `/metrics` asks for a token (any role) when tokens are required.
     public var protectMetrics: Bool
+    /// The addresses webhook URLs may point at, checked when a task is saved.
+    public var addressPolicy: AddressPolicy
 
     public init(
         maxBodyBytes: Int = 256 * 1024, corsOrigins: [String] = [], heartbeat: Duration = .seconds(15),
-        requireAuth: Bool = false, protectMetrics: Bool = false
+        requireAuth: Bool = false, protectMetrics: Bool = false, addressPolicy: AddressPolicy = AddressPolicy()
     ) {
+        self.addressPolicy = addressPolicy
         self.maxBodyBytes = maxBodyBytes
         self.corsOrigins = corsOrigins
         self.heartbeat = heartbeat

@@ -107,7 +107,9 @@ public struct AlmanacServer: Sendable {
         let secretPath = configuration.webhookSecretFile ?? configuration.dataDirectory + "/webhook-signing.secret"
         let (secret, created) = try SigningSecretFile.loadOrCreate(secretPath)
         if created { logger.notice("webhook signing secret created; give it to receivers to verify calls", metadata: ["file": "\(secretPath)"]) }
-        let executor = HTTPExecutor(clock: clock, configuration: .init(signer: try WebhookSigner(secret: secret)))
+        let executor = HTTPExecutor(clock: clock, configuration: .init(
+            signer: try WebhookSigner(secret: secret), addressPolicy: configuration.api.addressPolicy
+        ))
         let dispatcher = RunDispatcher(
             executor: executor, commands: commands, clock: clock, maxConcurrent: configuration.maxConcurrentRuns,
             shutdownDeadline: configuration.shutdownTimeout, logger: logger
