@@ -41,9 +41,17 @@ public struct AccessState: Sendable, Hashable {
         return difference == 0 ? token : nil
     }
 
-    /// The token named by `reference`: its id, or the name of an active token.
+    /// The token named by `reference`: its full text, its id, or the name of an active token.
     public func token(_ reference: String) -> AccessToken? {
-        tokens[reference] ?? tokens.values.first { $0.name == reference && $0.isActive }
+        if let id = TokenText.id(of: reference) { return tokens[id] }
+        return tokens[reference] ?? tokens.values.first { $0.name == reference && $0.isActive }
+    }
+
+    /// Names that are the actors of Almanac's own decisions, or that could be taken for a
+    /// token's id or text.
+    public static func isReservedName(_ name: String) -> Bool {
+        if ["scheduler", "api", "cli", "web-ui"].contains(name) || name.hasPrefix("alm_") { return true }
+        return name.utf8.count == 16 && name.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7A) }
     }
 
     // MARK: - Decisions
@@ -59,7 +67,9 @@ public struct AccessState: Sendable, Hashable {
         guard (1...64).contains(name.utf8.count), name.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
             throw AccessError(field: "name", message: "must be 1 to 64 printable ASCII characters without spaces")
         }
-        guard name != "scheduler" else { throw AccessError(field: "name", message: "\"scheduler\" is the engine's own name") }
+        guard !Self.isReservedName(name) else {
+            throw AccessError(field: "name", message: "is reserved: scheduler, api, cli and web-ui name Almanac's own actors, and a name must not look like a token's id (16 lowercase letters and digits) or text (alm_…)")
+        }
         if tokens.values.contains(where: { $0.name == name && $0.isActive }) {
             throw AccessError(.conflict, field: "name", message: "an active token is already named \"\(name)\"; revoke it or choose another name")
         }
@@ -75,13 +85,26 @@ public struct AccessState: Sendable, Hashable {
         return (AccessEvent(at: now, actor: actor, reason: reason, kind: .tokenCreated(token)), drawn.text)
     }
 
-    /// Revokes the token named by `reference` (its id, or an active token's name).
-    public func revoke(_ reference: String, actor: String, reason: String? = nil, now: Instant) throws(AccessError) -> AccessEvent {
+    /// Revokes the token named by `reference` (its text, its id, or an active token's name).
+    /// The last active admin token for every namespace is kept unless `allowingLastAdmin`
+    /// (offline, where a new one can always be issued): revoking it would lock everyone out.
+    public func revoke(
+        _ reference: String, actor: String, reason: String? = nil, now: Instant, allowingLastAdmin: Bool = false
+    ) throws(AccessError) -> AccessEvent {
         guard let token = token(reference) else {
-            throw AccessError(.notFound, field: "token", message: "no token has the id or name \"\(reference)\"")
+            // A token's text is never repeated in an answer.
+            let shown = TokenText.id(of: reference) != nil ? "the token given" : "\"\(reference)\""
+            throw AccessError(.notFound, field: "token", message: "no token has the id or name \(shown)")
         }
         guard token.isActive else {
             throw AccessError(.conflict, field: "token", message: "token \(token.id) (\(token.name)) was already revoked")
+        }
+        let admins = tokens.values.filter { $0.isActive && $0.role == .admin && $0.namespace == nil }
+        if !allowingLastAdmin, admins.map(\.id) == [token.id] {
+            throw AccessError(
+                .conflict, field: "token",
+                message: "token \(token.id) (\(token.name)) is the last active admin token: issue another admin token first, or revoke it offline with almanac tokens revoke --data-dir"
+            )
         }
         return AccessEvent(at: now, actor: actor, reason: reason, kind: .tokenRevoked(id: token.id))
     }

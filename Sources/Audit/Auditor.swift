@@ -71,6 +71,7 @@ public struct Auditor: Sendable {
             find("\(recorded.type) v\(recorded.schemaVersion) does not decode: \(error)", at: recorded.position, task: id)
             return
         }
+        checkActor(event.actor, at: recorded.position, task: id)
         let state = projection.tasks[id]
         let expectedVersion = (state?.version ?? 0) + 1
         if recorded.streamVersion != expectedVersion {
@@ -104,6 +105,7 @@ public struct Auditor: Sendable {
             find("\(recorded.type) v\(recorded.schemaVersion) does not decode: \(error)", at: recorded.position, task: nil)
             return
         }
+        checkActor(event.actor, at: recorded.position, task: nil)
         switch event.kind {
         case .tokenCreated(let token):
             if access.tokens[token.id] != nil { find("token \(token.id) issued twice", at: recorded.position, task: nil) }
@@ -114,6 +116,18 @@ public struct Auditor: Sendable {
             if access.tokens[id]?.isActive != true { find("TokenRevoked for token \(id), which is not an active token", at: recorded.position, task: nil) }
         }
         access.apply(event, streamVersion: recorded.streamVersion)
+    }
+
+    /// An actor that is the name of tokens issued, none of them active any more, acted with a
+    /// revoked token (the engine's own actors are never token names).
+    private mutating func checkActor(_ actor: String, at position: UInt64, task: TaskID?) {
+        guard access.hasTokens else { return }
+        var named = false
+        for token in access.tokens.values where token.name == actor {
+            if token.isActive { return }
+            named = true
+        }
+        if named { find("\(actor) acted after its token was revoked", at: position, task: task) }
     }
 
     private mutating func check(_ event: TaskEvent, state: TaskState?, position: UInt64) {

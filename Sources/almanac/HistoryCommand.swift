@@ -1,3 +1,4 @@
+import Access
 import ArgumentParser
 import Foundation
 import Journal
@@ -34,6 +35,20 @@ struct HistoryCommand: ParsableCommand {
                 switch format {
                 case .json:
                     output(Representation.eventJSON(record) + [0x0A])
+                case .table where record.streamID.isReserved:
+                    let at = Instant(microsecondsSinceEpoch: record.recordedAt)
+                    let event = try? AccessEventCodec.decode(record)
+                    var what = record.type
+                    switch event?.kind {
+                    case .tokenCreated(let token)?:
+                        what = "issued token \(token.id) \"\(token.name)\" (\(token.role.rawValue), namespace \(token.namespace ?? "all"))"
+                    case .tokenRevoked(let id)?:
+                        what = "revoked token \(id)"
+                    case nil:
+                        what += ": cannot be decoded"
+                    }
+                    let reason = event?.reason.map { " — \($0)" } ?? ""
+                    output("\(column(at.rfc3339, 28))#\(record.streamVersion) @\(record.position)  \(event?.actor ?? "?"): \(what)\(reason)\n")
                 case .table:
                     let at = Instant(microsecondsSinceEpoch: record.recordedAt)
                     guard let event = try? EventCodec.decode(

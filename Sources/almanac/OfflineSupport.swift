@@ -72,11 +72,21 @@ struct Progress {
 
 /// Writes text to standard output.
 func output(_ text: String) {
-    FileHandle.standardOutput.write(Data(text.utf8))
+    output(Array(text.utf8))
 }
 
+/// Writes bytes to standard output; a reader that went away (`| head`) ends the process
+/// quietly, as with any command-line tool.
 func output(_ bytes: [UInt8]) {
-    FileHandle.standardOutput.write(Data(bytes))
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes[offset...].withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+        if written < 0 {
+            if errno == EINTR { continue }
+            exit(errno == EPIPE ? 0 : 1)
+        }
+        offset += written
+    }
 }
 
 /// Every record of the journal in position order, in batches, with progress.

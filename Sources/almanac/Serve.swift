@@ -13,7 +13,7 @@ struct Serve: AsyncParsableCommand {
             + "ALMANAC_PORT, ALMANAC_MAP_SIZE, ALMANAC_LOG_LEVEL, ALMANAC_LOG_FORMAT, ALMANAC_CORS_ORIGINS "
             + "(comma-separated), ALMANAC_MAX_BODY_BYTES, ALMANAC_MAX_CONCURRENT_RUNS, ALMANAC_RUN_RETENTION, "
             + "ALMANAC_STREAM_HEARTBEAT, ALMANAC_IDLE_TIMEOUT, ALMANAC_SHUTDOWN_TIMEOUT, "
-            + "ALMANAC_REQUIRE_AUTH and ALMANAC_PROTECT_METRICS (true or false), ALMANAC_WEBHOOK_SECRET_FILE, ALMANAC_ALLOW_CIDR, ALMANAC_DENY_CIDR, ALMANAC_DENY_PRIVATE. "
+            + "ALMANAC_REQUIRE_AUTH and ALMANAC_PROTECT_METRICS (true or false), ALMANAC_WEBHOOK_SECRET_FILE, ALMANAC_ALLOW_CIDR, ALMANAC_DENY_CIDR, ALMANAC_DENY_PRIVATE, ALMANAC_RATE_LIMIT, ALMANAC_RATE_BURST. "
             + "A flag wins over its variable."
     )
 
@@ -64,6 +64,12 @@ struct Serve: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Ask for a token (any role) on /metrics too, when tokens are required.")
     var protectMetrics: Bool = ["1", "true", "yes"].contains(environment["ALMANAC_PROTECT_METRICS"]?.lowercased() ?? "")
 
+    @Option(help: "Requests per second each caller may make on /v1 — per token, or per client address without one — e.g. 50/s, or off. Above it: 429 with Retry-After.")
+    var rateLimit: String = environment["ALMANAC_RATE_LIMIT"] ?? "off"
+
+    @Option(help: "How many requests a caller may make at once above the rate (the bucket's size; default: twice the rate, at least 10).")
+    var rateBurst: Int?
+
     @Option(help: "Address ranges webhooks may always reach, comma-separated CIDRs (e.g. 169.254.10.0/24); they win over every deny rule.")
     var allowCidr: String = environment["ALMANAC_ALLOW_CIDR"] ?? ""
 
@@ -99,6 +105,10 @@ struct Serve: AsyncParsableCommand {
         guard let idle = DurationText.parse(idleTimeout), idle >= .milliseconds(100) else {
             throw ValidationError("--idle-timeout must be a duration of at least 100ms, e.g. 60s")
         }
+        guard rateLimit == "off" || Self.rate(rateLimit) != nil else {
+            throw ValidationError("--rate-limit must be off or requests per second such as 50/s or 0.5/s")
+        }
+        if let rateBurst, rateBurst < 1 { throw ValidationError("--rate-burst must be at least 1") }
         for (flag, list) in [("--allow-cidr", allowCidr), ("--deny-cidr", denyCidr)] {
             for item in Self.cidrs(list) where CIDR(item) == nil {
                 throw ValidationError("\(flag): \"\(item)\" is not an address range; write e.g. 10.0.0.0/8 or fd00::/8")
@@ -107,6 +117,17 @@ struct Serve: AsyncParsableCommand {
         guard DurationText.parse(shutdownTimeout) != nil else {
             throw ValidationError("--shutdown-timeout must be a duration, e.g. 30s (0s: interrupt running calls at once)")
         }
+    }
+
+    /// `50/s` (or `50`) as requests per second.
+    static func rate(_ text: String) -> Double? {
+        let number = text.hasSuffix("/s") ? String(text.dropLast(2)) : text
+        guard let value = Double(number), value > 0, value.isFinite else { return nil }
+        return value
+    }
+
+    private func burst(for rate: Double) -> Int {
+        rateBurst ?? Self.environment["ALMANAC_RATE_BURST"].flatMap(Int.init) ?? max(10, Int(rate * 2))
     }
 
     static func cidrs(_ list: String) -> [String] {
@@ -132,7 +153,8 @@ struct Serve: AsyncParsableCommand {
                     allow: Self.cidrs(allowCidr).compactMap(CIDR.init),
                     deny: AddressPolicy.defaultDeny + Self.cidrs(denyCidr).compactMap(CIDR.init),
                     denyPrivate: denyPrivate
-                )
+                ),
+                rateLimit: Self.rate(rateLimit).map { rate in (rate, burst(for: rate)) }
             ),
             maxConcurrentRuns: maxConcurrentRuns, runRetention: runRetention,
             idleTimeout: DurationText.parse(idleTimeout) ?? .seconds(60),

@@ -145,7 +145,7 @@ struct TokensCommand: AsyncParsableCommand {
 
         func run() async throws {
             if let server = target.server {
-                var id = token
+                var id = TokenText.id(of: token) ?? token
                 if TokenText.id(of: token) == nil, !(token.count == 16 && token.allSatisfy({ $0.isLowercase || $0.isNumber })) {
                     // A name: find its id first.
                     let reply = try await ServerCall.send(.GET, server, "/v1/tokens", body: nil, reason: nil)
@@ -160,7 +160,7 @@ struct TokensCommand: AsyncParsableCommand {
             } else {
                 let revoked: String = try await OfflineAccess.write(target.data) {
                     (state: AccessState, now: Instant) throws -> (AccessEvent, String) in
-                    let event = try state.revoke(token, actor: "cli", reason: target.reason, now: now)
+                    let event = try state.revoke(token, actor: "cli", reason: target.reason, now: now, allowingLastAdmin: true)
                     guard case .tokenRevoked(let id) = event.kind else { throw CommandError("unexpected decision") }
                     return (event, id)
                 }
@@ -210,7 +210,7 @@ enum OfflineAccess {
             try LMDBJournal(directory: data.dataDir, configuration: .init(mapSize: 1 << 34))
         }
         if case .failure(let error) = opened, error.code == .locked {
-            throw CommandError("a server is running on \(data.dataDir); issue tokens through it: add --server <its URL> (with an admin token in ALMANAC_TOKEN, if it already has tokens)")
+            throw CommandError("the journal in \(data.dataDir) is locked by another process (a running server, or another almanac command); with a server running, go through it: add --server <its URL> (with an admin token in ALMANAC_TOKEN once it has tokens)")
         }
         let journal = try opened.get()
         defer { journal.close() }
@@ -231,7 +231,10 @@ enum ServerCall {
         let base = server.hasSuffix("/") ? String(server.dropLast()) : server
         var request = HTTPClientRequest(url: base + path)
         request.method = method
-        if let token = ProcessInfo.processInfo.environment["ALMANAC_TOKEN"], !token.isEmpty {
+        if let token = ProcessInfo.processInfo.environment["ALMANAC_TOKEN"]?.trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty {
+            guard token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                throw CommandError("ALMANAC_TOKEN holds characters a token cannot have")
+            }
             request.headers.add(name: "Authorization", value: "Bearer \(token)")
         }
         if let reason { request.headers.add(name: "Almanac-Reason", value: reason) }
@@ -239,11 +242,20 @@ enum ServerCall {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        } catch {
+            // The client's errors can quote the request's headers; say what failed without them.
+            throw CommandError("cannot reach \(base): \(type(of: error))")
+        }
         let bytes = try await response.body.collect(upTo: 1 << 20)
         let object = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
         guard (200..<300).contains(Int(response.status.code)) else {
-            let detail = object["detail"] as? String ?? String(buffer: bytes)
+            var detail = object["detail"] as? String ?? String(buffer: bytes)
+            if response.status.code == 401 {
+                detail += " (set ALMANAC_TOKEN to an admin token; with no token issued yet on a server started with --require-auth, stop it and run almanac tokens create --data-dir)"
+            }
             throw CommandError("the server answered \(response.status.code): \(detail)")
         }
         return object

@@ -1,3 +1,4 @@
+import AlmanacTesting
 import Foundation
 import HTTPTypes
 import Engine
@@ -149,10 +150,22 @@ import Testing
             #expect(try await api.send(.delete, "/v1/tokens/nosuchtoken00000", headers: bearer(admin)).status == 404)
             let revoked = try await api.send(.get, "/v1/tokens/\(id)", headers: bearer(admin)).object
             #expect(revoked["active"] as? Bool == false && revoked["revokedAt"] is String)
-            // Revoking every token does not open the API again.
+            // The last admin token cannot be revoked through the API (everyone would be locked
+            // out); and revoking tokens never opens the API again.
             let adminID = String(admin.dropFirst(4).prefix(16))
-            #expect(try await api.send(.delete, "/v1/tokens/\(adminID)", headers: bearer(admin)).status == 204)
+            let last = try await api.send(.delete, "/v1/tokens/\(adminID)", headers: bearer(admin))
+            #expect(last.status == 409 && last.body.contains("last active admin"))
             #expect(try await api.send(.get, "/v1/tasks").status == 401)
+            // A token's text in the path names its id, and is never repeated in an answer.
+            let byText = try await api.send(.get, "/v1/tokens/\(viewer)", headers: bearer(admin))
+            #expect(byText.status == 200 && byText.object["name"] as? String == "watcher")
+            let unknown = "alm_0000000000000000_" + String(viewer.suffix(43))
+            let missing = try await api.send(.get, "/v1/tokens/\(unknown)", headers: bearer(admin))
+            #expect(missing.status == 404 && !missing.body.contains(String(viewer.suffix(43))))
+            for reserved in ["api", "cli", "web-ui", "scheduler", "abcdefgh12345678", "alm_x"] {
+                let reply = try await api.send(.post, "/v1/tokens", json: #"{"name":"\#(reserved)","role":"viewer"}"#, headers: bearer(admin))
+                #expect(reply.status == 422 && reply.invalidFields == ["name"], "\(reserved)")
+            }
         }
     }
 
@@ -193,6 +206,43 @@ import Testing
             #expect(reply.body.contains("localhost resolves to 127.0.0.1") || reply.body.contains("localhost resolves to ::1"), "\(reply.body)")
             let head = try await api.head
             #expect(head == 0)
+        }
+    }
+}
+
+/// The per-caller token bucket: 429 with Retry-After and problem+json, counted in metrics.
+@Suite struct RateLimitRouteTests {
+    @Test func eachCallerHasItsOwnBucketRefilledOverTime() async throws {
+        let configuration = APIConfiguration(rateLimit: (perSecond: 2, burst: 3))
+        try await APIHarness.with(configuration: configuration) { (api: APIHarness) async throws in
+            // Without tokens the client address is the caller.
+            for _ in 0..<3 { #expect(try await api.send(.get, "/v1/tasks").status == 200) }
+            let limited = try await api.send(.get, "/v1/tasks")
+            #expect(limited.status == 429)
+            #expect(limited.header("Retry-After") == "1")
+            #expect(limited.header("Content-Type") == "application/problem+json")
+            #expect(limited.object["type"] as? String == "urn:almanac:problem:rate-limited")
+            // Health and metrics are not limited; the refusal is counted.
+            #expect(try await api.send(.get, "/healthz").status == 200)
+            #expect(try await api.send(.get, "/metrics").body.contains("almanac_rate_limited_total 1"))
+            // Half a second refills one request at 2/s.
+            api.clock.advance(by: .milliseconds(500))
+            #expect(try await api.send(.get, "/v1/tasks").status == 200)
+            #expect(try await api.send(.get, "/v1/tasks").status == 429)
+
+            // With tokens, each token has its own bucket.
+            api.clock.advance(by: .seconds(10))
+            let first = try await api.send(.post, "/v1/tokens", json: #"{"name":"a","role":"admin"}"#)
+            let a = try #require(first.object["token"] as? String)
+            var headers = HTTPFields()
+            headers[.authorization] = "Bearer \(a)"
+            let second = try await api.send(.post, "/v1/tokens", json: #"{"name":"b","role":"admin"}"#, headers: headers)
+            let b = try #require(second.object["token"] as? String)
+            for _ in 0..<2 { #expect(try await api.send(.get, "/v1/tasks", headers: headers).status == 200) }
+            #expect(try await api.send(.get, "/v1/tasks", headers: headers).status == 429)
+            var other = HTTPFields()
+            other[.authorization] = "Bearer \(b)"
+            #expect(try await api.send(.get, "/v1/tasks", headers: other).status == 200)
         }
     }
 }

@@ -165,6 +165,21 @@ final class RawConnection: Sendable {
         guard Glibc.send(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw HarnessError("send: \(errno)") }
     }
 
+    /// What arrives within `timeout` seconds (until the peer closes or a pause of that length).
+    func receive(timeout: Int32 = 10_000) -> String {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, timeout) > 0 else { break }
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            received += buffer[0..<count]
+            if String(decoding: received, as: UTF8.self).contains("\r\n\r\n{") , received.last == UInt8(ascii: "}") { break }
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
     func close() { Glibc.close(descriptor) }
 }
 
@@ -176,6 +191,44 @@ final class RawConnection: Sendable {
             executable: try BuiltProduct.path("almanac"), arguments: arguments, collectingStandardError: true,
             environment: token.map { ["ALMANAC_TOKEN": $0] } ?? [:]
         ).waitForExit()
+    }
+
+    /// A token revoked while a slow client is still sending its request cannot act.
+    @Test(.timeLimit(.minutes(2)))
+    func aTokenRevokedMidRequestCannotAct() async throws {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        try await TemporaryDirectory.with(prefix: "almanac-midway") { directory in
+            func issue(_ name: String) throws -> String {
+                let created = try almanac(["tokens", "create", "--name", name, "--role", "admin", "--data-dir", directory, "--format", "json"])
+                return try #require(created.lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }?["token"] as? String)
+            }
+            let root = try issue("root")
+            let leaked = try issue("leaked")
+            let server = try LiveServer.start(dataDirectory: directory, client: client)
+            let auth = [("Authorization", "Bearer \(root)")]
+            for (path, body) in [
+                ("/v1/tokens", #"{"name":"backdoor","role":"admin"}"#),
+                ("/v1/tasks", #"{"name":"late","schedule":{"every":"1h"},"action":{"url":"http://127.0.0.1:9/"}}"#),
+            ] {
+                let connection = try RawConnection(port: server.port)
+                try connection.send("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(leaked)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + String(body.prefix(5)))
+                if path == "/v1/tokens" {
+                    #expect(try await server.send(.DELETE, "/v1/tokens/\(leaked.dropFirst(4).prefix(16))", headers: auth).status == 204)
+                }
+                try connection.send(String(body.dropFirst(5)))
+                let answer = connection.receive()
+                connection.close()
+                #expect(answer.hasPrefix("HTTP/1.1 401"), "\(path): \(answer.prefix(200))")
+            }
+            let tokens = try await server.send(.GET, "/v1/tokens", headers: auth)
+            #expect(!String(describing: tokens.body).contains("backdoor"))
+            let tasks = try await server.send(.GET, "/v1/tasks", headers: auth)
+            #expect(((tasks.body as? [String: Any])?["items"] as? [Any])?.isEmpty == true)
+            #expect(server.stop() == 0)
+            let audit = try almanac(["audit", "--data-dir", directory])
+            #expect(audit.status == 0, "\(audit.lines)")
+        }
+        try await client.shutdown()
     }
 
     @Test(.timeLimit(.minutes(3)))

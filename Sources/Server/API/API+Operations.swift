@@ -142,7 +142,7 @@ extension API {
     /// Server-Sent Events: every journal event after `Last-Event-ID` (or `?after=`, or from
     /// now), each with `id:` = its position, and a heartbeat comment when nothing happens.
     /// Ends when the client goes away or the server shuts down.
-    func stream(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    func stream(_ request: Request, context: APIRequestContext) async throws -> Response {
         var start: UInt64
         if let last = request.headers[.lastEventID] {
             guard let position = UInt64(last.trimmingCharacters(in: .whitespaces)), position <= UInt64(Int64.max) else {

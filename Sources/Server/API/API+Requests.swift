@@ -41,7 +41,15 @@ extension API {
         if let declared, !(1...128).contains(declared.count) {
             throw Problem.invalid("Almanac-Actor", "must be 1 to 128 characters")
         }
-        return API.caller.token?.name ?? declared ?? "api"
+        if let token = API.caller.token {
+            // Checked again once the request has arrived whole: a token revoked while a slow
+            // client sent its body must not act.
+            guard store.currentAccess.tokens[token.id]?.isActive == true else {
+                throw API.unauthorized("the token was revoked while the request was being sent", error: "invalid_token")
+            }
+            return token.name
+        }
+        return declared ?? "api"
     }
 
     /// The `Almanac-Reason` header, recorded with the command's events.

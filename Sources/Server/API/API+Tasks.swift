@@ -40,7 +40,7 @@ extension API {
 
     // MARK: - Commands
 
-    func createTask(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    func createTask(_ request: Request, context: APIRequestContext) async throws -> Response {
         let body = try await readJSON(request)
         let actor = try actor(request)
         let reason = try reason(request)

@@ -94,9 +94,11 @@ extension API {
 
     /// The token an `:id` names, when the caller may see it (another namespace's: 404).
     private func visibleToken(_ parameters: [String: String]) throws -> AccessToken {
-        let id = parameters["id"] ?? ""
+        let reference = parameters["id"] ?? ""
+        // A token's full text in the path names its id (and is never repeated in an answer).
+        let id = TokenText.id(of: reference) ?? reference
         guard let token = store.currentAccess.tokens[id], API.caller.namespace == nil || token.namespace == API.caller.namespace else {
-            throw Problem.notFound("no token has the id \(id)")
+            throw Problem.notFound(TokenText.id(of: reference) != nil ? "no token matches the token given" : "no token has the id \(id)")
         }
         return token
     }

@@ -1,3 +1,4 @@
+import Access
 public import Engine
 import HTTPTypes
 import Foundation
@@ -23,11 +24,16 @@ public struct APIConfiguration: Sendable {
     public var protectMetrics: Bool
     /// The addresses webhook URLs may point at, checked when a task is saved.
     public var addressPolicy: AddressPolicy
+    /// Requests per second each caller (a token, or a client address without one) may make
+    /// on `/v1`, and how many at once beyond that; nil: no limit.
+    public var rateLimit: (perSecond: Double, burst: Int)?
 
     public init(
         maxBodyBytes: Int = 256 * 1024, corsOrigins: [String] = [], heartbeat: Duration = .seconds(15),
-        requireAuth: Bool = false, protectMetrics: Bool = false, addressPolicy: AddressPolicy = AddressPolicy()
+        requireAuth: Bool = false, protectMetrics: Bool = false, addressPolicy: AddressPolicy = AddressPolicy(),
+        rateLimit: (perSecond: Double, burst: Int)? = nil
     ) {
+        self.rateLimit = rateLimit
         self.addressPolicy = addressPolicy
         self.maxBodyBytes = maxBodyBytes
         self.corsOrigins = corsOrigins
@@ -70,6 +76,7 @@ public struct API: Sendable {
     let status: ServerStatus
     let configuration: APIConfiguration
     let routes: [Route]
+    let limiter: RateLimiter?
 
     public init(
         journal: any Journal, store: ProjectionStore, commands: CommandService, clock: any WallClock,
@@ -84,13 +91,14 @@ public struct API: Sendable {
         self.status = status
         self.configuration = configuration
         self.routes = API.table + API.tokenRoutes + API.uiRoutes
+        self.limiter = configuration.rateLimit.map { RateLimiter(rate: $0.perSecond, burst: $0.burst) }
     }
 
     /// The responder to give a Hummingbird `Application`.
     public var responder: APIResponder { APIResponder(api: self) }
 
     /// Answers one request: never throws; unexpected errors become a logged 500.
-    func handle(_ request: Request, context: BasicRequestContext) async -> (route: String, response: Response) {
+    func handle(_ request: Request, context: APIRequestContext) async -> (route: String, response: Response) {
         let segments = request.uri.path.split(separator: "/", omittingEmptySubsequences: true)
         guard let (route, parameters) = match(segments) else {
             return ("unmatched", problemResponse(.notFound("no resource at \(request.uri.path)"), request: request, context: context))
@@ -112,6 +120,20 @@ public struct API: Sendable {
                 return (route.template, try await handler(self, request, parameters, context))
             }
             let caller = try authenticate(request, needing: permission)
+            if let limiter, route.template.hasPrefix("v1/") {
+                let key = caller.token.map { "token:\($0.id)" } ?? "address:\(context.remoteAddress?.ipAddress ?? "unknown")"
+                if let wait = limiter.take(key, now: clock.now()) {
+                    metrics.rateLimited()
+                    let seconds = max(1, (wait.wholeMicroseconds + 999_999) / 1_000_000)
+                    var headers = HTTPFields()
+                    headers[.retryAfter] = String(seconds)
+                    throw Problem(
+                        .tooManyRequests, code: "rate-limited", title: "Too many requests",
+                        detail: "this \(caller.token == nil ? "client address" : "token") may make \(limiter.rate.formatted()) requests per second (bursts of \(Int(limiter.burst))); retry in \(seconds) s",
+                        headers: headers
+                    )
+                }
+            }
             let response = try await API.$caller.withValue(caller) { try await handler(self, request, parameters, context) }
             return (route.template, response)
         } catch {
@@ -137,7 +159,7 @@ public struct API: Sendable {
     // MARK: - Errors
 
     /// The problem an error stands for.
-    func problem(for error: any Error, context: BasicRequestContext) -> Problem {
+    func problem(for error: any Error, context: APIRequestContext) -> Problem {
         switch error {
         case let problem as Problem:
             return problem
@@ -177,7 +199,7 @@ public struct API: Sendable {
         }
     }
 
-    func problemResponse(_ problem: Problem, request: Request, context: BasicRequestContext) -> Response {
+    func problemResponse(_ problem: Problem, request: Request, context: APIRequestContext) -> Response {
         var headers = problem.headers
         headers[.contentType] = "application/problem+json"
         if problem.status.code >= 500 {
@@ -203,7 +225,7 @@ public struct API: Sendable {
         guard configuration.corsOrigins.contains("*") || configuration.corsOrigins.contains(origin) else { return response }
         var response = response
         response.headers[.accessControlAllowOrigin] = configuration.corsOrigins.contains("*") ? "*" : origin
-        response.headers[.accessControlExposeHeaders] = "ETag, Location, Idempotent-Replayed"
+        response.headers[.accessControlExposeHeaders] = "ETag, Location, Idempotent-Replayed, WWW-Authenticate, Retry-After"
         response.headers.append(HTTPField(name: .vary, value: "Origin"))
         return response
     }
@@ -211,7 +233,7 @@ public struct API: Sendable {
 
 /// One route: a path template (`v1/tasks/:id`) and its handler per method.
 struct Route: Sendable {
-    typealias Handler = @Sendable (API, Request, [String: String], BasicRequestContext) async throws -> Response
+    typealias Handler = @Sendable (API, Request, [String: String], APIRequestContext) async throws -> Response
     let template: String
     let segments: [String]
     let handlers: [HTTPRequest.Method: Handler]
@@ -232,10 +254,10 @@ struct Route: Sendable {
 
 /// Hands requests to the ``API`` and records each response in the metrics.
 public struct APIResponder: HTTPResponder {
-    public typealias Context = BasicRequestContext
+    public typealias Context = APIRequestContext
     let api: API
 
-    public func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
+    public func respond(to request: Request, context: APIRequestContext) async throws -> Response {
         let started = api.clock.now()
         let (route, response) = await api.handle(request, context: context)
         api.metrics.request(

@@ -1,3 +1,4 @@
+import Access
 import Foundation
 public import Journal
 public import Projections
@@ -133,6 +134,27 @@ public enum Representation {
             ("schemaVersion", .int(Int(recorded.schemaVersion))),
             ("recordedAt", .string(Instant(microsecondsSinceEpoch: recorded.recordedAt).rfc3339)),
         ]
+        if recorded.streamID == AccessEvent.streamID {
+            // Token events: who issued or revoked which token (never its hash).
+            if let event = try? AccessEventCodec.decode(recorded) {
+                fields.append(("actor", .string(event.actor)))
+                fields.append(("reason", .optional(event.reason)))
+                switch event.kind {
+                case .tokenCreated(let token):
+                    fields.append(("data", .object([
+                        ("tokenId", .string(token.id)), ("name", .string(token.name)), ("role", .string(token.role.rawValue)),
+                        ("namespace", .optional(token.namespace)),
+                    ])))
+                case .tokenRevoked(let id):
+                    fields.append(("data", .object([("tokenId", .string(id))])))
+                }
+            } else {
+                fields.append(("actor", .null))
+                fields.append(("reason", .null))
+                fields.append(("data", .object([("undecodable", .string(recorded.type))])))
+            }
+            return .object(fields)
+        }
         do {
             let event = try EventCodec.decode(
                 type: recorded.type, schemaVersion: recorded.schemaVersion, payload: recorded.payload,

@@ -26,6 +26,11 @@ public final class ServerMetrics: Sendable {
                 .seconds(5), .seconds(30), .seconds(60), .seconds(300),
             ]
         )
+        rateLimitedRequests = registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                metricName: "almanac_rate_limited_total", unitName: "",
+                helpText: "Requests refused with 429 by the per-caller rate limit.")
+        )
     }
 
     /// Handles already made, so a request costs one dictionary lookup rather than a
@@ -65,6 +70,12 @@ public final class ServerMetrics: Sendable {
     }
 
     private let commandCounters = Mutex<[String: Counter]>([:])
+    private let rateLimitedRequests: Counter
+
+    /// One request refused by the rate limit.
+    func rateLimited() {
+        rateLimitedRequests.increment()
+    }
 
     /// One command handled through the API.
     func command(_ action: String, result: String) {
