@@ -140,7 +140,7 @@ import Testing
             let invalid = try await api.send(.post, "/v1/tokens", json: #"{"name":"","role":"root","extra":1}"#, headers: bearer(admin))
             #expect(invalid.status == 422)
             #expect(Set(invalid.invalidFields) == ["name", "role", "extra"])
-            let namespaced = try await api.send(.post, "/v1/tokens", json: #"{"name":"tenant","role":"admin","namespace":"team-a"}"#, headers: bearer(admin))
+            let namespaced = try await api.send(.post, "/v1/tokens", json: #"{"name":"tenant","role":"admin","namespace":"Team A"}"#, headers: bearer(admin))
             #expect(namespaced.status == 422 && namespaced.invalidFields == ["namespace"])
 
             #expect(try await api.send(.get, "/v1/tasks", headers: bearer(viewer)).status == 200)
@@ -243,6 +243,93 @@ import Testing
             var other = HTTPFields()
             other[.authorization] = "Bearer \(b)"
             #expect(try await api.send(.get, "/v1/tasks", headers: other).status == 200)
+        }
+    }
+}
+
+/// Namespaces: a token limited to one sees and changes only its tasks and tokens; another
+/// namespace's task answers 404 on every route, exactly like a task that does not exist.
+@Suite struct NamespaceRouteTests {
+    private func bearer(_ token: String) -> HTTPFields {
+        var headers = HTTPFields()
+        headers[.authorization] = "Bearer \(token)"
+        return headers
+    }
+
+    private func issue(_ api: APIHarness, _ body: String, as admin: String? = nil) async throws -> String {
+        let reply = try await api.send(.post, "/v1/tokens", json: body, headers: admin.map(bearer) ?? [:])
+        guard reply.status == 201, let token = reply.object["token"] as? String else { throw HarnessError("\(reply.status) \(reply.body)") }
+        return token
+    }
+
+    @Test func tenantsCannotSeeOrChangeEachOthersTasksOnAnyRoute() async throws {
+        try await APIHarness.with { api in
+            let root = try await issue(api, #"{"name":"root","role":"admin"}"#)
+            let a = try await issue(api, #"{"name":"a-admin","role":"admin","namespace":"team-a"}"#, as: root)
+            let b = try await issue(api, #"{"name":"b-admin","role":"admin","namespace":"team-b"}"#, as: root)
+            let taskA = try await api.create(Bodies.every(name: "a-task"), headers: bearer(a))
+            let taskB = try await api.create(Bodies.every(name: "b-task"), headers: bearer(b))
+            let taskD = try await api.create(Bodies.every(name: "d-task"), headers: bearer(root))
+            let shownA = try await api.send(.get, "/v1/tasks/\(taskA)", headers: bearer(a)).object
+            #expect(shownA["namespace"] as? String == "team-a")
+            #expect(try await api.send(.get, "/v1/tasks/\(taskD)", headers: bearer(root)).object["namespace"] as? String == "default")
+
+            let head = try await api.head
+            let missing = "t0000000000000000000000000000"
+            for id in [taskA, taskD, missing] {
+                let routes: [(HTTPRequest.Method, String, String?)] = [
+                    (.get, "/v1/tasks/\(id)", nil), (.get, "/v1/tasks/\(id)?asOf=1", nil),
+                    (.put, "/v1/tasks/\(id)", Bodies.every("30s", name: "taken")), (.delete, "/v1/tasks/\(id)", nil),
+                    (.post, "/v1/tasks/\(id)/pause", nil), (.post, "/v1/tasks/\(id)/resume", nil),
+                    (.post, "/v1/tasks/\(id)/trigger", nil), (.get, "/v1/tasks/\(id)/runs", nil), (.get, "/v1/tasks/\(id)/events", nil),
+                ]
+                for (method, path, body) in routes {
+                    let reply = try await api.send(method, path, json: body, headers: bearer(b))
+                    #expect(reply.status == 404, "\(method) \(path): \(reply.status) \(reply.body)")
+                    if path.hasSuffix("?asOf=1") { continue }
+                    #expect(reply.object["detail"] as? String == "no task has the id \(id)", "\(method) \(path)")
+                }
+            }
+            #expect(try await api.head == head, "a cross-tenant attempt appended")
+
+            // Lists and the event log show only the tenant's own.
+            let listed = try await api.send(.get, "/v1/tasks", headers: bearer(b)).items.compactMap { $0["id"] as? String }
+            #expect(listed == [taskB])
+            let all = try await api.send(.get, "/v1/tasks", headers: bearer(root)).items.compactMap { $0["id"] as? String }
+            #expect(Set(all) == [taskA, taskB, taskD])
+            let filtered = try await api.send(.get, "/v1/tasks?namespace=team-a", headers: bearer(root)).items.compactMap { $0["id"] as? String }
+            #expect(filtered == [taskA])
+            let events = try await api.send(.get, "/v1/events?limit=1000", headers: bearer(b)).items
+            #expect(!events.isEmpty && events.allSatisfy { $0["taskId"] as? String == taskB })
+            #expect(try await api.send(.get, "/v1/runs", headers: bearer(b)).status == 200)
+
+            // Creating in another namespace, or moving a task, is refused.
+            let elsewhere = try await api.send(.post, "/v1/tasks", json: Bodies.every(extra: #","namespace":"team-a""#), headers: bearer(b))
+            #expect(elsewhere.status == 422 && elsewhere.invalidFields == ["namespace"])
+            let moved = try await api.send(.put, "/v1/tasks/\(taskB)", json: Bodies.every(extra: #","namespace":"team-c""#), headers: bearer(b))
+            #expect(moved.status == 422 && moved.invalidFields == ["namespace"])
+            #expect(try await api.send(.put, "/v1/tasks/\(taskB)", json: Bodies.every("20s", name: "b-task"), headers: bearer(b)).status == 200)
+
+            // One Idempotency-Key in two namespaces names two tasks.
+            var keyed = bearer(a)
+            keyed[HTTPField.Name("Idempotency-Key")!] = "nightly"
+            let firstKeyed = try await api.create(Bodies.every(name: "keyed"), headers: keyed)
+            keyed[.authorization] = "Bearer \(b)"
+            let secondKeyed = try await api.create(Bodies.every(name: "keyed"), headers: keyed)
+            #expect(firstKeyed != secondKeyed)
+
+            // Tokens: a namespaced admin manages its namespace's tokens only.
+            let own = try await api.send(.get, "/v1/tokens", headers: bearer(b)).items.compactMap { $0["name"] as? String }
+            #expect(own == ["b-admin"])
+            let foreign = try await api.send(.post, "/v1/tokens", json: #"{"name":"x","role":"viewer","namespace":"team-a"}"#, headers: bearer(b))
+            #expect(foreign.status == 422 && foreign.invalidFields == ["namespace"])
+            let viewer = try await issue(api, #"{"name":"b-viewer","role":"viewer"}"#, as: b)
+            let me = try await api.send(.get, "/v1/whoami", headers: bearer(viewer)).object
+            #expect(me["namespace"] as? String == "team-b")
+            let aID = String(a.dropFirst(4).prefix(16))
+            #expect(try await api.send(.get, "/v1/tokens/\(aID)", headers: bearer(b)).status == 404)
+            #expect(try await api.send(.delete, "/v1/tokens/\(aID)", headers: bearer(b)).status == 404)
+            #expect(try await api.send(.get, "/metrics", headers: bearer(b)).status == 200, "metrics are open without --protect-metrics")
         }
     }
 }

@@ -231,6 +231,33 @@ final class RawConnection: Sendable {
         try await client.shutdown()
     }
 
+    /// The event stream of a namespaced token carries its namespace's events only.
+    @Test(.timeLimit(.minutes(2)))
+    func aNamespacedStreamCarriesOnlyItsNamespace() async throws {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        try await TemporaryDirectory.with(prefix: "almanac-tenant-stream") { directory in
+            func issue(_ name: String, _ namespace: String) throws -> String {
+                let created = try almanac(["tokens", "create", "--name", name, "--role", "admin", "--namespace", namespace, "--data-dir", directory, "--format", "json"])
+                return try #require(created.lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }?["token"] as? String)
+            }
+            let a = try issue("a-admin", "team-a")
+            let b = try issue("b-admin", "team-b")
+            let server = try LiveServer.start(dataDirectory: directory, client: client)
+            let stream = StreamReader(server: server, headers: [("Authorization", "Bearer \(b)")])
+            #expect(await stream.wait(timeout: 10) { _ in stream.openedAt != nil })
+            let body = { (name: String) in #"{"name":"\#(name)","schedule":{"every":"1h"},"action":{"url":"http://127.0.0.1:9/"}}"# }
+            let first = try await server.send(.POST, "/v1/tasks", json: body("a-task"), headers: [("Authorization", "Bearer \(a)")])
+            let second = try await server.send(.POST, "/v1/tasks", json: body("b-task"), headers: [("Authorization", "Bearer \(b)")])
+            let aID = try #require((first.body as? [String: Any])?["id"] as? String)
+            let bID = try #require((second.body as? [String: Any])?["id"] as? String)
+            #expect(await stream.wait(timeout: 10) { $0.contains { $0.data.contains(bID) } })
+            #expect(stream.events.allSatisfy { !$0.data.contains(aID) })
+            stream.cancel()
+            #expect(server.stop() == 0)
+        }
+        try await client.shutdown()
+    }
+
     @Test(.timeLimit(.minutes(3)))
     func tokensIssuedOfflineAndThroughTheServerOpenTheAPIByRole() async throws {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)

@@ -7,8 +7,12 @@ import Foundation
 /// JSON. The task id is the journal stream and the instant is the journal's recorded-at, so
 /// neither is repeated in the payload. Layouts are in `docs/events.md`.
 public enum EventCodec {
-    /// The schema version every event type is written with today.
+    /// The schema version event types are written with today, except `TaskCreated` and
+    /// `TaskUpdated` (``definitionSchemaVersion``).
     public static let currentSchemaVersion: UInt16 = 1
+    /// `TaskCreated` and `TaskUpdated` v2 end the definition with its namespace; v1 (no
+    /// namespace) is read as the default namespace.
+    public static let definitionSchemaVersion: UInt16 = 2
 
     /// The stored form of an event.
     public struct Encoded: Sendable, Hashable {
@@ -59,7 +63,12 @@ public enum EventCodec {
             writer.write(skip.occurrenceKind == .manual)
             writer.write(skip.nextDueAt) { $0.write($1) }
         }
-        return Encoded(type: event.kind.typeName, schemaVersion: currentSchemaVersion, payload: writer.bytes)
+        let version: UInt16
+        switch event.kind {
+        case .created, .updated: version = definitionSchemaVersion
+        default: version = currentSchemaVersion
+        }
+        return Encoded(type: event.kind.typeName, schemaVersion: version, payload: writer.bytes)
     }
 
     /// Decodes a stored event of `taskID` recorded at `at`.
@@ -86,19 +95,21 @@ public enum EventCodec {
         taskID: TaskID,
         at: Instant
     ) throws(EventDecodingError) -> TaskEvent {
-        guard schemaVersion == currentSchemaVersion else {
+        let definesTask = type == "TaskCreated" || type == "TaskUpdated"
+        guard schemaVersion == currentSchemaVersion || (definesTask && schemaVersion == definitionSchemaVersion) else {
             throw EventDecodingError(message: "\(type) schema version \(schemaVersion) is unknown to this build")
         }
+        let withNamespace = definesTask && schemaVersion >= 2
         var reader = BinaryReader(payload)
         let actor = try reader.readString()
         let reason = try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readString() }
         let kind: TaskEvent.Kind
         switch type {
         case "TaskCreated":
-            let definition = try readDefinition(&reader)
+            let definition = try readDefinition(&reader, withNamespace: withNamespace)
             kind = .created(definition, nextDueAt: try readOptionalInstant(&reader))
         case "TaskUpdated":
-            let definition = try readDefinition(&reader)
+            let definition = try readDefinition(&reader, withNamespace: withNamespace)
             kind = .updated(definition, nextDueAt: try readOptionalInstant(&reader))
         case "TaskPaused":
             kind = .paused
@@ -239,9 +250,10 @@ public enum EventCodec {
             writer.write(limit)
         case .skip: writer.write(UInt8(2))
         }
+        writer.write(definition.namespace)
     }
 
-    static func readDefinition(_ reader: inout BinaryReader) throws(EventDecodingError) -> TaskDefinition {
+    static func readDefinition(_ reader: inout BinaryReader, withNamespace: Bool = true) throws(EventDecodingError) -> TaskDefinition {
         let name = try reader.readString()
         let description = try reader.readString()
         var labels: [String: String] = [:]
@@ -295,10 +307,11 @@ public enum EventCodec {
         case 2: misfire = .skip
         case let other: throw EventDecodingError(message: "misfire policy \(other) is unknown")
         }
+        let namespace = withNamespace ? try reader.readString() : TaskDefinition.defaultNamespace
         return TaskDefinition(
             name: name, description: description, labels: labels, schedule: schedule,
             action: WebhookAction(url: url, method: method, headers: headers, body: body, timeout: timeout),
-            retry: retry, overlap: overlap, misfire: misfire
+            retry: retry, overlap: overlap, misfire: misfire, namespace: namespace
         )
     }
 }

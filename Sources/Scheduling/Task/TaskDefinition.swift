@@ -16,6 +16,11 @@ public struct TaskDefinition: Sendable, Hashable {
     public var overlap: OverlapPolicy
     /// What happens to occurrences found long overdue.
     public var misfire: MisfirePolicy
+    /// The tenant the task belongs to; fixed when the task is created.
+    public var namespace: String
+
+    /// The namespace of tasks created without one.
+    public static let defaultNamespace = "default"
 
     /// Creates a definition.
     public init(
@@ -26,8 +31,10 @@ public struct TaskDefinition: Sendable, Hashable {
         action: WebhookAction,
         retry: RetryPolicy = RetryPolicy(),
         overlap: OverlapPolicy = .allow,
-        misfire: MisfirePolicy = .runOnce
+        misfire: MisfirePolicy = .runOnce,
+        namespace: String = TaskDefinition.defaultNamespace
     ) {
+        self.namespace = namespace
         self.name = name
         self.description = description
         self.labels = labels

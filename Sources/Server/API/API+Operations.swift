@@ -161,6 +161,8 @@ extension API {
         // is revoked, or, for a caller without one, once tokens are required.
         let store = self.store
         let tokenID = API.caller.token?.id
+        let caller = API.caller
+        let api = self
         let requireAuth = configuration.requireAuth
         let stillAllowed: @Sendable () -> Bool = {
             let access = store.currentAccess
@@ -190,7 +192,7 @@ extension API {
                             continue
                         }
                         var text: [UInt8] = []
-                        for event in batch where !event.streamID.isReserved {
+                        for event in await api.visibleEvents(batch, to: caller) {
                             text.append(contentsOf: "id: \(event.position)\nevent: \(event.type)\ndata: ".utf8)
                             Representation.event(event).write(into: &text)
                             text.append(contentsOf: "\n\n".utf8)

@@ -12,7 +12,14 @@ extension API {
     static let table: [Route] = [
         Route("healthz", [.get: { api, _, _, _ in api.health() }]),
         Route("readyz", [.get: { api, _, _, _ in await api.ready() }]),
-        Route("metrics", [.get: { api, _, _, _ in await api.metricsText() }]),
+        Route("metrics", [.get: { api, _, _, _ in
+            // Counts cover every namespace: a token limited to one does not read them.
+            if API.caller.namespace != nil {
+                throw Problem(.forbidden, code: "forbidden", title: "The token's role does not allow this",
+                              detail: "metrics cover every namespace; use a token without a namespace")
+            }
+            return await api.metricsText()
+        }]),
         Route("v1/openapi.json", [.get: { api, _, _, _ in try api.openAPI() }]),
         Route("v1/tasks", [
             .post: { api, request, _, context in try await api.createTask(request, context: context) },
@@ -51,12 +58,16 @@ extension API {
                     detail: "this Idempotency-Key was first used with a different request (task \(id))")
         }
         let key = request.headers[.idempotencyKey]
+        let home = API.caller.namespace ?? TaskDefinition.defaultNamespace
         if let key {
             guard (1...255).contains(key.count) else { throw Problem.invalid("Idempotency-Key", "must be 1 to 255 characters") }
-            id = TaskIDs.derived(fromIdempotencyKey: key)
+            // Keys are per namespace: another tenant's key names another task.
+            let requested = (try? TaskInput.definition(from: body, now: nil, defaultNamespace: home))?.namespace ?? home
+            id = TaskIDs.derived(fromIdempotencyKey: requested == TaskDefinition.defaultNamespace ? key : requested + "/" + key)
             if let existing = await store.state(of: id) {
                 // A retry: the first result, if the request is the same one.
-                let definition = try TaskInput.definition(from: body, now: nil)
+                let definition = try TaskInput.definition(from: body, now: nil, defaultNamespace: home)
+                guard API.caller.sees(existing.definition.namespace) else { throw keyReused(id) }
                 guard definition == existing.definition else {
                     metrics.command("create", result: "refused")
                     throw keyReused(id)
@@ -67,7 +78,8 @@ extension API {
         }
         let definition: TaskDefinition
         do {
-            definition = try TaskInput.definition(from: body, now: now)
+            definition = try TaskInput.definition(from: body, now: now, defaultNamespace: home)
+            try checkNamespace(definition)
         } catch {
             metrics.command("create", result: "invalid")
             throw error
@@ -89,9 +101,13 @@ extension API {
         let id = try taskID(parameters)
         let body = try await readJSON(request)
         let expected = try ifMatch(request)
+        let existing = try await visibleState(id)
         let definition: TaskDefinition
         do {
-            definition = try TaskInput.definition(from: body, now: clock.now())
+            definition = try TaskInput.definition(from: body, now: clock.now(), defaultNamespace: existing.definition.namespace)
+            guard definition.namespace == existing.definition.namespace else {
+                throw Problem.invalid("namespace", "a task stays in the namespace it was created in (\(existing.definition.namespace))")
+            }
         } catch {
             metrics.command("update", result: "invalid")
             throw error
@@ -106,6 +122,7 @@ extension API {
 
     func deleteTask(_ request: Request, _ parameters: [String: String]) async throws -> Response {
         let id = try taskID(parameters)
+        try await ensureVisible(id)
         let expected = try ifMatch(request)
         try await execute(
             TaskCommand(taskID: id, actor: try actor(request), reason: try reason(request), action: .deleteTask),
@@ -116,6 +133,7 @@ extension API {
 
     func simpleCommand(_ request: Request, _ parameters: [String: String], name: String, action: TaskCommand.Action) async throws -> Response {
         let id = try taskID(parameters)
+        try await ensureVisible(id)
         let expected = try ifMatch(request)
         try await execute(
             TaskCommand(taskID: id, actor: try actor(request), reason: try reason(request), action: action),
@@ -126,6 +144,7 @@ extension API {
 
     func trigger(_ request: Request, _ parameters: [String: String]) async throws -> Response {
         let id = try taskID(parameters)
+        try await ensureVisible(id)
         let expected = try ifMatch(request)
         var trigger = TaskIDs.generate(at: clock.now()).rawValue
         if let key = request.headers[.idempotencyKey] {
@@ -146,6 +165,17 @@ extension API {
             ("triggerId", .string(trigger)),
             ("occurrenceId", .string(occurrence.rawValue)),
         ]), headers: headers)
+    }
+
+    /// The task events among `events` that `caller` may see (never reserved streams).
+    func visibleEvents(_ events: [RecordedEvent], to caller: Caller) async -> [RecordedEvent] {
+        let tasks = events.filter { !$0.streamID.isReserved }
+        guard caller.namespace != nil else { return tasks }
+        let ids = Set(tasks.map(\.streamID))
+        let seen: Set<StreamID> = await store.read { projection in
+            Set(ids.filter { id in projection.tasks[TaskID(id.rawValue)].map { caller.sees($0.definition.namespace) } ?? false })
+        }
+        return tasks.filter { seen.contains($0.streamID) }
     }
 
     /// Refuses (422 on `action.url`) a webhook URL whose host is, or resolves to, an address
@@ -195,8 +225,29 @@ extension API {
     }
 
     func currentTask(_ id: TaskID) async throws -> Response {
-        guard let state = await store.state(of: id) else { throw Problem.notFound("no task has the id \(id)") }
-        return taskResponse(state)
+        taskResponse(try await visibleState(id))
+    }
+
+    /// The task's state, when the caller may see it: another namespace's task answers 404
+    /// exactly like a task that does not exist, so existence does not leak.
+    func visibleState(_ id: TaskID) async throws -> TaskState {
+        guard let state = await store.state(of: id), API.caller.sees(state.definition.namespace) else {
+            throw Problem.notFound("no task has the id \(id)")
+        }
+        return state
+    }
+
+    /// Throws 404 unless the caller may see the task (nothing to check for an unrestricted
+    /// caller: the command itself answers 404 for a task that does not exist).
+    func ensureVisible(_ id: TaskID) async throws {
+        if API.caller.namespace != nil { _ = try await visibleState(id) }
+    }
+
+    /// A namespaced caller creates tasks in its own namespace only.
+    func checkNamespace(_ definition: TaskDefinition) throws {
+        if let own = API.caller.namespace, definition.namespace != own {
+            throw Problem.invalid("namespace", "this token is limited to the namespace \(own)")
+        }
     }
 
     func getTask(_ request: Request, _ parameters: [String: String]) async throws -> Response {
@@ -224,6 +275,8 @@ extension API {
                 version = recorded.streamVersion
             }
         }
+        // The namespace never changes: the current one decides who may look back.
+        _ = try await visibleState(id)
         guard let state else { throw Problem.notFound("task \(id) did not exist at \(asOf)") }
         return taskResponse(state)
     }
@@ -248,6 +301,8 @@ extension API {
             labels.append((String(key), parts.count > 1 ? String(parts[1]) : nil))
         }
         let prefix = query.get("namePrefix").map { String($0) } ?? ""
+        let namespaceFilter = query.get("namespace").map { String($0) }
+        let caller = API.caller
         let limit = try queryInteger(request, "limit", default: 100, range: 1...1000)
         let after = try queryCursor(request)
         let page: [TaskState] = await store.read { projection in
@@ -255,6 +310,7 @@ extension API {
             for state in projection.tasks.values {
                 if let after, state.id.rawValue <= after { continue }
                 guard statuses.contains(state.status), state.definition.name.hasPrefix(prefix) else { continue }
+                guard caller.sees(state.definition.namespace), namespaceFilter.map({ $0 == state.definition.namespace }) ?? true else { continue }
                 guard labels.allSatisfy({ key, value in
                     guard let actual = state.definition.labels[key] else { return false }
                     return value == nil || actual == value
@@ -271,7 +327,7 @@ extension API {
 
     func taskRuns(_ request: Request, _ parameters: [String: String]) async throws -> Response {
         let id = try taskID(parameters)
-        guard await store.state(of: id) != nil else { throw Problem.notFound("no task has the id \(id)") }
+        _ = try await visibleState(id)
         return try await runs(request, task: id)
     }
 
@@ -297,10 +353,12 @@ extension API {
             guard parts.count == 2, let micros = Int64(parts[0]) else { throw Problem.invalid("cursor", "is not a cursor this API returned") }
             before = (micros, String(parts[1]))
         }
+        let caller = API.caller
         let page: [(TaskID, RunRecord)] = await store.read { projection in
             let ids = taskFilter.map { [$0] } ?? Array(projection.tasks.keys)
             var matching: [(TaskID, RunRecord)] = []
             for id in ids {
+                if caller.namespace != nil, !(projection.tasks[id].map { caller.sees($0.definition.namespace) } ?? false) { continue }
                 for record in projection.runLog.records(of: id) {
                     if let outcome, record.outcome != outcome { continue }
                     if let since, record.startedAt < since { continue }
@@ -330,7 +388,7 @@ extension API {
         let id = try taskID(parameters)
         let after = try queryPosition(request, "after")
         let limit = try queryInteger(request, "limit", default: 100, range: 1...1000)
-        guard await store.state(of: id) != nil else { throw Problem.notFound("no task has the id \(id)") }
+        _ = try await visibleState(id)
         let events = try await journal.read(stream: .init(id.rawValue), after: after, limit: limit)
         return json(.ok, .object([
             ("items", .array(events.map(Representation.event))),
@@ -342,9 +400,10 @@ extension API {
         let after = try queryPosition(request, "after")
         let limit = try queryInteger(request, "limit", default: 100, range: 1...1000)
         let events = try await journal.read(after: after, limit: limit)
+        let visible = await visibleEvents(events, to: API.caller)
         return json(.ok, .object([
             // Reserved streams (tokens) are not task events; the position still moves past them.
-            ("items", .array(events.filter { !$0.streamID.isReserved }.map(Representation.event))),
+            ("items", .array(visible.map(Representation.event))),
             ("nextAfter", events.last.map { .uint($0.position) } ?? .uint(after)),
         ]))
     }

@@ -34,11 +34,6 @@ extension API {
             }
             namespace = own
         }
-        if namespace != nil, API.caller.namespace == nil {
-            // Tasks have no namespace yet: a namespaced token would promise a separation that
-            // is not enforced.
-            fields.fail("namespace", "namespaces are not available yet; issue the token without one")
-        }
         guard fields.problems.isEmpty, let name, let role else { throw Problem.invalid(fields.problems) }
         do {
             let (token, text) = try await access.create(

@@ -20,6 +20,7 @@ public enum Representation {
         let definition = state.definition
         var fields: [(String, JSONOut)] = [
             ("id", .string(state.id.rawValue)),
+            ("namespace", .string(definition.namespace)),
             ("name", .string(definition.name)),
             ("description", .string(definition.description)),
             ("labels", .object(definition.labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),

@@ -1,10 +1,11 @@
+import Access
 import Scheduling
 
 /// Reads a task definition from a request body (`POST /v1/tasks`, `PUT /v1/tasks/{id}`),
 /// naming every invalid field. Nothing here touches the journal.
 enum TaskInput {
     static let fields: Set<String> = [
-        "name", "description", "labels", "schedule", "action", "retry", "overlap", "misfire", "misfireLimit",
+        "name", "description", "labels", "schedule", "action", "retry", "overlap", "misfire", "misfireLimit", "namespace",
     ]
     static let scheduleFields: Set<String> = ["cron", "timeZone", "at", "every", "anchor", "startAt", "endAt"]
     static let actionFields: Set<String> = ["url", "method", "headers", "body", "timeout"]
@@ -12,9 +13,17 @@ enum TaskInput {
     static let methods: Set<String> = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
     /// The definition the body describes, or a 422 problem listing every invalid field.
-    static func definition(from body: JSONValue, now: Instant?) throws(Problem) -> TaskDefinition {
+    static func definition(
+        from body: JSONValue, now: Instant?, defaultNamespace: String = TaskDefinition.defaultNamespace
+    ) throws(Problem) -> TaskDefinition {
         let reader = FieldReader()
         guard let fields = reader.object(body, at: "", allowed: fields) else { throw Problem.invalid(reader.problems) }
+        var namespace = defaultNamespace
+        if let text = reader.string(fields["namespace"], at: "namespace", maxLength: 63, allowEmpty: false) {
+            if Namespace.isValid(text) { namespace = text } else {
+                reader.fail("namespace", "must be 1 to 63 lowercase letters, digits or '-', not starting with '-'")
+            }
+        }
         let name = reader.required(reader.string(fields["name"], at: "name", maxLength: 200, allowEmpty: false), fields["name"], at: "name")
         let description = reader.string(fields["description"], at: "description", maxLength: 4096) ?? ""
         let labels = reader.stringMap(fields["labels"], at: "labels", maxEntries: 64, maxKeyLength: 63, maxValueLength: 256) ?? [:]
@@ -44,7 +53,7 @@ enum TaskInput {
         guard reader.problems.isEmpty, let name, let schedule, let action else { throw Problem.invalid(reader.problems) }
         return TaskDefinition(
             name: name, description: description, labels: labels, schedule: schedule, action: action,
-            retry: retry ?? RetryPolicy(), overlap: overlap, misfire: misfire
+            retry: retry ?? RetryPolicy(), overlap: overlap, misfire: misfire, namespace: namespace
         )
     }
 
