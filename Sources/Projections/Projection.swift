@@ -17,6 +17,8 @@ public struct Projection: Sendable {
     public private(set) var position: UInt64 = 0
     /// Events whose stream version did not follow the task's version (0 for a sound journal).
     public private(set) var inconsistencies = 0
+    /// How many tasks not deleted each namespace holds (for its task limit).
+    public private(set) var liveTasksByNamespace: [String: Int] = [:]
 
     /// Creates an empty projection.
     public init(runRetention: Int = 20) {
@@ -58,7 +60,11 @@ public struct Projection: Sendable {
             // One lookup; the state is mutated in place through the values view, so its
             // collections are never copied on write.
             before = DueEntry.entries(of: tasks.values[index])
+            let wasDeleted = tasks.values[index].status == .deleted
             tasks.values[index].apply(event)
+            if !wasDeleted, tasks.values[index].status == .deleted {
+                liveTasksByNamespace[tasks.values[index].definition.namespace, default: 1] -= 1
+            }
             after = DueEntry.entries(of: tasks.values[index])
             version = tasks.values[index].version
         } else if let created = TaskState.evolve(nil, event) {
@@ -66,6 +72,7 @@ public struct Projection: Sendable {
             after = DueEntry.entries(of: created)
             version = created.version
             tasks[id] = created
+            liveTasksByNamespace[created.definition.namespace, default: 0] += 1
         } else {
             before = []
             after = []
@@ -105,6 +112,9 @@ public struct Projection: Sendable {
         self.runLog = runLog
         self.position = position
         self.dueIndex = DueIndex(tasks: tasks.values)
+        for state in tasks.values where state.status != .deleted {
+            liveTasksByNamespace[state.definition.namespace, default: 0] += 1
+        }
     }
 }
 

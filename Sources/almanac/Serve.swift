@@ -13,7 +13,8 @@ struct Serve: AsyncParsableCommand {
             + "ALMANAC_PORT, ALMANAC_MAP_SIZE, ALMANAC_LOG_LEVEL, ALMANAC_LOG_FORMAT, ALMANAC_CORS_ORIGINS "
             + "(comma-separated), ALMANAC_MAX_BODY_BYTES, ALMANAC_MAX_CONCURRENT_RUNS, ALMANAC_RUN_RETENTION, "
             + "ALMANAC_STREAM_HEARTBEAT, ALMANAC_IDLE_TIMEOUT, ALMANAC_SHUTDOWN_TIMEOUT, "
-            + "ALMANAC_REQUIRE_AUTH and ALMANAC_PROTECT_METRICS (true or false), ALMANAC_WEBHOOK_SECRET_FILE, ALMANAC_ALLOW_CIDR, ALMANAC_DENY_CIDR, ALMANAC_DENY_PRIVATE, ALMANAC_RATE_LIMIT, ALMANAC_RATE_BURST. "
+            + "ALMANAC_REQUIRE_AUTH and ALMANAC_PROTECT_METRICS (true or false), ALMANAC_WEBHOOK_SECRET_FILE, ALMANAC_ALLOW_CIDR, ALMANAC_DENY_CIDR, ALMANAC_DENY_PRIVATE, ALMANAC_RATE_LIMIT, ALMANAC_RATE_BURST, ALMANAC_MAX_TASKS_PER_NAMESPACE, ALMANAC_MAX_URL_LENGTH, "
+            + "ALMANAC_MAX_ACTION_HEADERS, ALMANAC_MAX_ACTION_BODY. "
             + "A flag wins over its variable."
     )
 
@@ -70,6 +71,18 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "How many requests a caller may make at once above the rate (the bucket's size; default: twice the rate, at least 10).")
     var rateBurst: Int?
 
+    @Option(help: "How many tasks (not deleted) one namespace may hold.")
+    var maxTasksPerNamespace: Int = environment["ALMANAC_MAX_TASKS_PER_NAMESPACE"].flatMap(Int.init) ?? 100_000
+
+    @Option(help: "The longest webhook URL, in characters.")
+    var maxUrlLength: Int = environment["ALMANAC_MAX_URL_LENGTH"].flatMap(Int.init) ?? 2048
+
+    @Option(help: "How many headers a task's action may carry.")
+    var maxActionHeaders: Int = environment["ALMANAC_MAX_ACTION_HEADERS"].flatMap(Int.init) ?? 64
+
+    @Option(help: "The longest webhook body template, in characters.")
+    var maxActionBody: Int = environment["ALMANAC_MAX_ACTION_BODY"].flatMap(Int.init) ?? 64 * 1024
+
     @Option(help: "Address ranges webhooks may always reach, comma-separated CIDRs (e.g. 169.254.10.0/24); they win over every deny rule.")
     var allowCidr: String = environment["ALMANAC_ALLOW_CIDR"] ?? ""
 
@@ -104,6 +117,9 @@ struct Serve: AsyncParsableCommand {
         }
         guard let idle = DurationText.parse(idleTimeout), idle >= .milliseconds(100) else {
             throw ValidationError("--idle-timeout must be a duration of at least 100ms, e.g. 60s")
+        }
+        guard maxTasksPerNamespace >= 1, maxUrlLength >= 16, maxActionHeaders >= 0, maxActionBody >= 0 else {
+            throw ValidationError("--max-tasks-per-namespace must be at least 1, --max-url-length at least 16, and the other limits 0 or more")
         }
         guard rateLimit == "off" || Self.rate(rateLimit) != nil else {
             throw ValidationError("--rate-limit must be off or requests per second such as 50/s or 0.5/s")
@@ -154,7 +170,11 @@ struct Serve: AsyncParsableCommand {
                     deny: AddressPolicy.defaultDeny + Self.cidrs(denyCidr).compactMap(CIDR.init),
                     denyPrivate: denyPrivate
                 ),
-                rateLimit: Self.rate(rateLimit).map { rate in (rate, burst(for: rate)) }
+                rateLimit: Self.rate(rateLimit).map { rate in (rate, burst(for: rate)) },
+                limits: TaskLimits(
+                    maxTasksPerNamespace: maxTasksPerNamespace, maxURLLength: maxUrlLength, maxHeaders: maxActionHeaders,
+                    maxActionBody: maxActionBody
+                )
             ),
             maxConcurrentRuns: maxConcurrentRuns, runRetention: runRetention,
             idleTimeout: DurationText.parse(idleTimeout) ?? .seconds(60),

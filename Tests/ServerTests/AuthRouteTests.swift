@@ -333,3 +333,33 @@ import Testing
         }
     }
 }
+
+/// Abuse limits: each refused with a clear error naming the field, nothing recorded.
+@Suite struct AbuseLimitRouteTests {
+    @Test func limitsAreConfigurableAndNamed() async throws {
+        let limits = TaskLimits(maxTasksPerNamespace: 2, maxURLLength: 40, maxHeaders: 1, maxHeaderValueLength: 8, maxActionBody: 10)
+        try await APIHarness.with(configuration: APIConfiguration(limits: limits)) { (api: APIHarness) async throws in
+            let refusals: [(String, String)] = [
+                (Bodies.every(url: "http://127.0.0.1:9/" + String(repeating: "a", count: 30)), "action.url"),
+                (#"{"name":"h","schedule":{"every":"1m"},"action":{"url":"http://127.0.0.1:9/","headers":{"A":"1","B":"2"}}}"#, "action.headers"),
+                (#"{"name":"h","schedule":{"every":"1m"},"action":{"url":"http://127.0.0.1:9/","headers":{"A":"123456789"}}}"#, "action.headers.A"),
+                (#"{"name":"b","schedule":{"every":"1m"},"action":{"url":"http://127.0.0.1:9/","body":"12345678901"}}"#, "action.body"),
+            ]
+            for (body, field) in refusals {
+                let reply = try await api.send(.post, "/v1/tasks", json: body)
+                #expect(reply.status == 422 && reply.invalidFields == [field], "\(field): \(reply.status) \(reply.body)")
+            }
+            let head = try await api.head
+            #expect(head == 0)
+            let first = try await api.create(Bodies.every(name: "one"))
+            _ = try await api.create(Bodies.every(name: "two"))
+            let full = try await api.send(.post, "/v1/tasks", json: Bodies.every(name: "three"))
+            #expect(full.status == 409)
+            #expect(full.object["type"] as? String == "urn:almanac:problem:namespace-full")
+            // Another namespace has its own count; deleting frees a place.
+            #expect(try await api.send(.post, "/v1/tasks", json: Bodies.every(name: "elsewhere", extra: #","namespace":"other""#)).status == 201)
+            #expect(try await api.send(.delete, "/v1/tasks/\(first)").status == 204)
+            #expect(try await api.send(.post, "/v1/tasks", json: Bodies.every(name: "three")).status == 201)
+        }
+    }
+}

@@ -62,11 +62,11 @@ extension API {
         if let key {
             guard (1...255).contains(key.count) else { throw Problem.invalid("Idempotency-Key", "must be 1 to 255 characters") }
             // Keys are per namespace: another tenant's key names another task.
-            let requested = (try? TaskInput.definition(from: body, now: nil, defaultNamespace: home))?.namespace ?? home
+            let requested = (try? TaskInput.definition(from: body, now: nil, defaultNamespace: home, limits: configuration.limits))?.namespace ?? home
             id = TaskIDs.derived(fromIdempotencyKey: requested == TaskDefinition.defaultNamespace ? key : requested + "/" + key)
             if let existing = await store.state(of: id) {
                 // A retry: the first result, if the request is the same one.
-                let definition = try TaskInput.definition(from: body, now: nil, defaultNamespace: home)
+                let definition = try TaskInput.definition(from: body, now: nil, defaultNamespace: home, limits: configuration.limits)
                 guard API.caller.sees(existing.definition.namespace) else { throw keyReused(id) }
                 guard definition == existing.definition else {
                     metrics.command("create", result: "refused")
@@ -78,13 +78,22 @@ extension API {
         }
         let definition: TaskDefinition
         do {
-            definition = try TaskInput.definition(from: body, now: now, defaultNamespace: home)
+            definition = try TaskInput.definition(from: body, now: now, defaultNamespace: home, limits: configuration.limits)
             try checkNamespace(definition)
         } catch {
             metrics.command("create", result: "invalid")
             throw error
         }
         try await checkAddress(definition, command: "create")
+        let namespace = definition.namespace
+        let held = await store.read { $0.liveTasksByNamespace[namespace] ?? 0 }
+        if held >= configuration.limits.maxTasksPerNamespace {
+            metrics.command("create", result: "refused")
+            throw Problem(
+                .conflict, code: "namespace-full", title: "The namespace holds as many tasks as it may",
+                detail: "namespace \(namespace) holds \(held) tasks, its limit (--max-tasks-per-namespace); delete some first"
+            )
+        }
         let outcome: CommandService.Outcome
         do {
             outcome = try await execute(TaskCommand(taskID: id, actor: actor, reason: reason, action: .createTask(definition)), name: "create")
@@ -104,7 +113,9 @@ extension API {
         let existing = try await visibleState(id)
         let definition: TaskDefinition
         do {
-            definition = try TaskInput.definition(from: body, now: clock.now(), defaultNamespace: existing.definition.namespace)
+            definition = try TaskInput.definition(
+                from: body, now: clock.now(), defaultNamespace: existing.definition.namespace, limits: configuration.limits
+            )
             guard definition.namespace == existing.definition.namespace else {
                 throw Problem.invalid("namespace", "a task stays in the namespace it was created in (\(existing.definition.namespace))")
             }

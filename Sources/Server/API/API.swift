@@ -10,6 +10,32 @@ import Projections
 import Scheduling
 import Synchronization
 
+/// Abuse limits on task definitions: every one refused with 422 naming the field (the task
+/// count with 409), nothing recorded.
+public struct TaskLimits: Sendable, Hashable {
+    /// Tasks (not deleted) one namespace may hold.
+    public var maxTasksPerNamespace: Int
+    /// Characters of `action.url`.
+    public var maxURLLength: Int
+    /// Entries of `action.headers`.
+    public var maxHeaders: Int
+    /// Characters of one header value.
+    public var maxHeaderValueLength: Int
+    /// Characters of `action.body`.
+    public var maxActionBody: Int
+
+    public init(
+        maxTasksPerNamespace: Int = 100_000, maxURLLength: Int = 2048, maxHeaders: Int = 64, maxHeaderValueLength: Int = 4096,
+        maxActionBody: Int = 64 * 1024
+    ) {
+        self.maxTasksPerNamespace = maxTasksPerNamespace
+        self.maxURLLength = maxURLLength
+        self.maxHeaders = maxHeaders
+        self.maxHeaderValueLength = maxHeaderValueLength
+        self.maxActionBody = maxActionBody
+    }
+}
+
 /// Settings of the HTTP API.
 public struct APIConfiguration: Sendable {
     /// The largest request body accepted (413 above it).
@@ -24,6 +50,8 @@ public struct APIConfiguration: Sendable {
     public var protectMetrics: Bool
     /// The addresses webhook URLs may point at, checked when a task is saved.
     public var addressPolicy: AddressPolicy
+    /// Limits on what a task may hold.
+    public var limits: TaskLimits
     /// Requests per second each caller (a token, or a client address without one) may make
     /// on `/v1`, and how many at once beyond that; nil: no limit.
     public var rateLimit: (perSecond: Double, burst: Int)?
@@ -31,8 +59,9 @@ public struct APIConfiguration: Sendable {
     public init(
         maxBodyBytes: Int = 256 * 1024, corsOrigins: [String] = [], heartbeat: Duration = .seconds(15),
         requireAuth: Bool = false, protectMetrics: Bool = false, addressPolicy: AddressPolicy = AddressPolicy(),
-        rateLimit: (perSecond: Double, burst: Int)? = nil
+        rateLimit: (perSecond: Double, burst: Int)? = nil, limits: TaskLimits = TaskLimits()
     ) {
+        self.limits = limits
         self.rateLimit = rateLimit
         self.addressPolicy = addressPolicy
         self.maxBodyBytes = maxBodyBytes

@@ -14,7 +14,8 @@ enum TaskInput {
 
     /// The definition the body describes, or a 422 problem listing every invalid field.
     static func definition(
-        from body: JSONValue, now: Instant?, defaultNamespace: String = TaskDefinition.defaultNamespace
+        from body: JSONValue, now: Instant?, defaultNamespace: String = TaskDefinition.defaultNamespace,
+        limits: TaskLimits = TaskLimits()
     ) throws(Problem) -> TaskDefinition {
         let reader = FieldReader()
         guard let fields = reader.object(body, at: "", allowed: fields) else { throw Problem.invalid(reader.problems) }
@@ -29,7 +30,7 @@ enum TaskInput {
         let labels = reader.stringMap(fields["labels"], at: "labels", maxEntries: 64, maxKeyLength: 63, maxValueLength: 256) ?? [:]
         let schedule = reader.required(self.schedule(fields["schedule"], reader: reader, now: now, path: "schedule"),
                                        fields["schedule"], at: "schedule")
-        let action = reader.required(self.action(fields["action"], reader: reader), fields["action"], at: "action")
+        let action = reader.required(self.action(fields["action"], reader: reader, limits: limits), fields["action"], at: "action")
         let retry = self.retry(fields["retry"], reader: reader)
         var overlap = OverlapPolicy.allow
         if let text = reader.string(fields["overlap"], at: "overlap", maxLength: 16) {
@@ -119,9 +120,9 @@ enum TaskInput {
         return schedule
     }
 
-    static func action(_ value: JSONValue?, reader: FieldReader) -> WebhookAction? {
+    static func action(_ value: JSONValue?, reader: FieldReader, limits: TaskLimits = TaskLimits()) -> WebhookAction? {
         guard let fields = reader.object(value, at: "action", allowed: actionFields) else { return nil }
-        let url = reader.required(reader.string(fields["url"], at: "action.url", maxLength: 2048), fields["url"], at: "action.url")
+        let url = reader.required(reader.string(fields["url"], at: "action.url", maxLength: limits.maxURLLength), fields["url"], at: "action.url")
         if let url {
             if let problem = WebhookURL.problem(url) {
                 reader.fail("action.url", "\"\(url)\" is not a usable webhook URL: it \(problem)")
@@ -133,14 +134,16 @@ enum TaskInput {
                 reader.fail("action.method", "must be one of \(methods.sorted().joined(separator: ", "))")
             }
         }
-        let headerMap = reader.stringMap(fields["headers"], at: "action.headers", maxEntries: 64, maxKeyLength: 128, maxValueLength: 4096) ?? [:]
+        let headerMap = reader.stringMap(
+            fields["headers"], at: "action.headers", maxEntries: limits.maxHeaders, maxKeyLength: 128, maxValueLength: limits.maxHeaderValueLength
+        ) ?? [:]
         for name in headerMap.keys where !name.utf8.allSatisfy({ isTokenByte($0) }) {
             reader.fail("action.headers.\(name)", "is not a valid header name")
         }
         for (name, value) in headerMap where value.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D || $0 == 0 }) {
             reader.fail("action.headers.\(name)", "must not contain line breaks")
         }
-        let body = reader.string(fields["body"], at: "action.body", maxLength: 64 * 1024)
+        let body = reader.string(fields["body"], at: "action.body", maxLength: limits.maxActionBody)
         let timeout = reader.duration(fields["timeout"], at: "action.timeout", range: .milliseconds(1)...Duration.seconds(3600))
         guard let url else { return nil }
         return WebhookAction(
