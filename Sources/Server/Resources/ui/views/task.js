@@ -61,6 +61,7 @@ export async function renderTask(main, [rawId]) {
       h("h2", { id: "def-title" }, "Definition"),
       h("dl", { class: "definition" },
         h("dt", {}, "Id"), h("dd", {}, h("code", {}, task.id)),
+        h("dt", {}, "Namespace"), h("dd", {}, task.namespace || "default"),
         task.description ? [h("dt", {}, "Description"), h("dd", {}, task.description)] : null,
         h("dt", {}, "Schedule"), h("dd", {}, scheduleWords(task.schedule), h("div", { class: "muted small" }, JSON.stringify(task.schedule))),
         h("dt", {}, "Next run"), h("dd", {}, task.nextRunAt && task.status === "active"
