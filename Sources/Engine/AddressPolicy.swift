@@ -18,7 +18,11 @@ public struct AddressPolicy: Sendable, Hashable {
     public var denyPrivate: Bool
 
     /// Link-local (where cloud metadata services live) and known metadata addresses.
-    public static let defaultDeny: [CIDR] = ["169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "100.100.100.200/32"].map { CIDR($0)! }
+    public static let defaultDeny: [CIDR] = [
+        "169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "100.100.100.200/32",
+        // Never a webhook's host: multicast, reserved and broadcast.
+        "224.0.0.0/4", "240.0.0.0/4", "ff00::/8",
+    ].map { CIDR($0)! }
     /// What `denyPrivate` adds: loopback, "this network", private, shared (CGNAT) and unique-local.
     public static let privateRanges: [CIDR] = [
         "127.0.0.0/8", "0.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "::1/128", "::/128", "fc00::/7",
@@ -34,9 +38,9 @@ public struct AddressPolicy: Sendable, Hashable {
     public func refusal(_ address: [UInt8]) -> String? {
         let shown = CIDR.format(address)
         if allow.contains(where: { $0.contains(address) }) { return nil }
-        if let rule = deny.first(where: { $0.contains(address) }) { return "\(shown) is in the denied range \(rule)" }
+        if let rule = deny.first(where: { $0.contains(address) }) { return "\(shown), in the denied range \(rule)" }
         if denyPrivate, let rule = Self.privateRanges.first(where: { $0.contains(address) }) {
-            return "\(shown) is a loopback or private address (\(rule)) and private addresses are denied"
+            return "\(shown), a loopback or private address (\(rule)), and private addresses are denied"
         }
         if let embedded = CIDR.embeddedIPv4(address), let reason = refusal(embedded) {
             return "\(shown) carries \(CIDR.format(embedded)): \(reason)"
@@ -105,11 +109,20 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
         return text == nil ? "?" : String(cString: buffer)
     }
 
-    /// The IPv4 address inside an IPv6 one: mapped (::ffff:0:0/96), NAT64 (64:ff9b::/96),
-    /// 6to4 (2002::/16) or Teredo (2001::/32, the client address inverted).
+    /// The IPv4 address inside an IPv6 one: mapped (::ffff:0:0/96), IPv4-compatible (::/96,
+    /// but not :: and ::1), SIIT (::ffff:0:0:0/96), NAT64 (64:ff9b::/96, and the local-use
+    /// 64:ff9b:1::/48 with the address after the prefix, around the reserved octet), 6to4
+    /// (2002::/16) or Teredo (2001::/32, the client address inverted).
     static func embeddedIPv4(_ address: [UInt8]) -> [UInt8]? {
         guard address.count == 16 else { return nil }
         if address[0..<10].allSatisfy({ $0 == 0 }), address[10] == 0xFF, address[11] == 0xFF { return Array(address[12..<16]) }
+        if address[0..<12].allSatisfy({ $0 == 0 }), !address[12..<15].allSatisfy({ $0 == 0 }) || address[15] > 1 {
+            return Array(address[12..<16])
+        }
+        if address[0..<8].allSatisfy({ $0 == 0 }), address[8] == 0xFF, address[9] == 0xFF, address[10] == 0, address[11] == 0 {
+            return Array(address[12..<16])
+        }
+        if address[0..<6] == [0x00, 0x64, 0xFF, 0x9B, 0x00, 0x01] { return [address[6], address[7], address[9], address[10]] }
         if address[0..<12] == [0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0] { return Array(address[12..<16]) }
         if address[0] == 0x20, address[1] == 0x02 { return Array(address[2..<6]) }
         if address[0..<4] == [0x20, 0x01, 0x00, 0x00] { return address[12..<16].map { ~$0 } }

@@ -25,6 +25,10 @@ struct AddressPolicyTests {
             #expect(policy.refusal(try address(allowed)) == nil, "\(allowed)")
         }
         #expect(policy.refusal(literal: "[fe80::1]")?.contains("fe80::/10") == true)
+        // More IPv4-in-IPv6 forms, and targets that are never a webhook's host.
+        for refused in ["::169.254.169.254", "::ffff:0:169.254.169.254", "64:ff9b:1:a9fe:a9:fe00::", "224.0.0.1", "255.255.255.255", "240.0.0.1", "ff02::1"] {
+            #expect(policy.refusal(try address(refused)) != nil, "\(refused)")
+        }
         #expect(policy.refusal(literal: "example.com") == nil, "names are judged once resolved")
     }
 
@@ -34,6 +38,9 @@ struct AddressPolicyTests {
             #expect(policy.refusal(try address(refused)) != nil, "\(refused)")
         }
         #expect(policy.refusal(try address("172.32.0.1")) == nil)
+        for refused in ["::127.0.0.1", "::ffff:0:127.0.0.1", "64:ff9b:1:7f00:0:100::"] {
+            #expect(policy.refusal(try address(refused)) != nil, "\(refused)")
+        }
         #expect(policy.refusal(try address("8.8.8.8")) == nil)
         policy.allow = [try #require(CIDR("10.20.0.0/16")), try #require(CIDR("169.254.10.5"))]
         #expect(policy.refusal(try address("10.20.3.4")) == nil)

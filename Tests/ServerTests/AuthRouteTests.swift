@@ -243,6 +243,19 @@ import Testing
             var other = HTTPFields()
             other[.authorization] = "Bearer \(b)"
             #expect(try await api.send(.get, "/v1/tasks", headers: other).status == 200)
+
+            // Refused and unmatched requests count against the client address: guessing
+            // tokens is limited like anything else.
+            api.clock.advance(by: .seconds(10))
+            var guess = HTTPFields()
+            guess[.authorization] = "Bearer alm_0000000000000000_" + String(repeating: "x", count: 43)
+            var statuses: [Int] = []
+            for _ in 0..<4 { statuses.append(try await api.send(.get, "/v1/tasks", headers: guess).status) }
+            #expect(statuses == [401, 401, 401, 429])
+            api.clock.advance(by: .seconds(10))
+            var unmatched: [Int] = []
+            for _ in 0..<4 { unmatched.append(try await api.send(.get, "/v1/nothing-here").status) }
+            #expect(unmatched == [404, 404, 404, 429])
         }
     }
 }
@@ -317,6 +330,11 @@ import Testing
             keyed[.authorization] = "Bearer \(b)"
             let secondKeyed = try await api.create(Bodies.every(name: "keyed"), headers: keyed)
             #expect(firstKeyed != secondKeyed)
+            // A key spelled like another namespace's never reaches its task.
+            var spoof = bearer(root)
+            spoof[HTTPField.Name("Idempotency-Key")!] = "team-a/nightly"
+            let spoofed = try await api.send(.post, "/v1/tasks", json: Bodies.every(name: "other"), headers: spoof)
+            #expect(spoofed.status == 201 && spoofed.object["id"] as? String != firstKeyed)
 
             // Tokens: a namespaced admin manages its namespace's tokens only.
             let own = try await api.send(.get, "/v1/tokens", headers: bearer(b)).items.compactMap { $0["name"] as? String }

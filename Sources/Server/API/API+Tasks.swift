@@ -63,7 +63,9 @@ extension API {
             guard (1...255).contains(key.count) else { throw Problem.invalid("Idempotency-Key", "must be 1 to 255 characters") }
             // Keys are per namespace: another tenant's key names another task.
             let requested = (try? TaskInput.definition(from: body, now: nil, defaultNamespace: home, limits: configuration.limits))?.namespace ?? home
-            id = TaskIDs.derived(fromIdempotencyKey: requested == TaskDefinition.defaultNamespace ? key : requested + "/" + key)
+            // A NUL cannot occur in a header value, so "namespace NUL key" never equals a bare key
+            // (the default namespace keeps the bare key, as before namespaces).
+            id = TaskIDs.derived(fromIdempotencyKey: requested == TaskDefinition.defaultNamespace ? key : requested + "\u{0}" + key)
             if let existing = await store.state(of: id) {
                 // A retry: the first result, if the request is the same one.
                 let definition = try TaskInput.definition(from: body, now: nil, defaultNamespace: home, limits: configuration.limits)

@@ -130,12 +130,17 @@ public struct API: Sendable {
     func handle(_ request: Request, context: APIRequestContext) async -> (route: String, response: Response) {
         let segments = request.uri.path.split(separator: "/", omittingEmptySubsequences: true)
         guard let (route, parameters) = match(segments) else {
-            return ("unmatched", problemResponse(.notFound("no resource at \(request.uri.path)"), request: request, context: context))
+            var problem = Problem.notFound("no resource at \(request.uri.path)")
+            do { try rateLimit("v1/" + (segments.first.map(String.init) ?? ""), token: nil, context: context) } catch let limited as Problem { problem = limited } catch {}
+            return ("unmatched", problemResponse(problem, request: request, context: context))
         }
         if request.method == .options, !configuration.corsOrigins.isEmpty {
             return (route.template, preflight(request, route: route))
         }
         guard let handler = route.handlers[request.method] ?? (request.method == .head ? route.handlers[.get] : nil) else {
+            do { try rateLimit(route.template, token: nil, context: context) } catch let limited as Problem {
+                return (route.template, problemResponse(limited, request: request, context: context))
+            } catch {}
             let allowed = route.allowed
             var headers = HTTPFields()
             headers[.allow] = allowed
@@ -148,26 +153,37 @@ public struct API: Sendable {
             guard let permission = permission(route, request.method) else {
                 return (route.template, try await handler(self, request, parameters, context))
             }
-            let caller = try authenticate(request, needing: permission)
-            if let limiter, route.template.hasPrefix("v1/") {
-                let key = caller.token.map { "token:\($0.id)" } ?? "address:\(context.remoteAddress?.ipAddress ?? "unknown")"
-                if let wait = limiter.take(key, now: clock.now()) {
-                    metrics.rateLimited()
-                    let seconds = max(1, (wait.wholeMicroseconds + 999_999) / 1_000_000)
-                    var headers = HTTPFields()
-                    headers[.retryAfter] = String(seconds)
-                    throw Problem(
-                        .tooManyRequests, code: "rate-limited", title: "Too many requests",
-                        detail: "this \(caller.token == nil ? "client address" : "token") may make \(limiter.rate.formatted()) requests per second (bursts of \(Int(limiter.burst))); retry in \(seconds) s",
-                        headers: headers
-                    )
-                }
+            let caller: Caller
+            do {
+                caller = try authenticate(request, needing: permission)
+            } catch {
+                // Refused requests count against the client address: guessing tokens is limited too.
+                try rateLimit(route.template, token: nil, context: context)
+                throw error
             }
+            try rateLimit(route.template, token: caller.token?.id, context: context)
             let response = try await API.$caller.withValue(caller) { try await handler(self, request, parameters, context) }
             return (route.template, response)
         } catch {
             return (route.template, problemResponse(problem(for: error, context: context), request: request, context: context))
         }
+    }
+
+    /// Takes one request from the caller's bucket (its token, else its client address) for
+    /// `/v1` routes; throws 429 when the bucket is empty.
+    private func rateLimit(_ template: String, token: String?, context: APIRequestContext) throws {
+        guard let limiter, template.hasPrefix("v1") else { return }
+        let key = token.map { "token:\($0)" } ?? "address:\(context.remoteAddress?.ipAddress ?? "unknown")"
+        guard let wait = limiter.take(key, now: clock.now()) else { return }
+        metrics.rateLimited()
+        let seconds = max(1, (wait.wholeMicroseconds + 999_999) / 1_000_000)
+        var headers = HTTPFields()
+        headers[.retryAfter] = String(seconds)
+        throw Problem(
+            .tooManyRequests, code: "rate-limited", title: "Too many requests",
+            detail: "this \(token == nil ? "client address" : "token") may make \(limiter.rate.formatted()) requests per second (bursts of \(Int(limiter.burst))); retry in \(seconds) s",
+            headers: headers
+        )
     }
 
     private func match(_ segments: [Substring]) -> (Route, [String: String])? {
