@@ -629,7 +629,11 @@ func runWebhooks(options: Options, keepAlive: Bool) async throws -> String {
     progress("webhooks: \(options.webhookCallers) callers for \(options.webhookSeconds) s, \(keepAlive ? "keep-alive" : "Connection: close")")
     let receiver = try await WebhookReceiver.start(keepAlive: keepAlive)
     let clock = SystemClock()
-    let executor = HTTPExecutor(clock: clock)
+    // As the server runs it: every call signed (Standard Webhooks) and checked against the
+    // address policy.
+    var random = SystemRandomNumberGenerator()
+    let signer = try WebhookSigner(secret: WebhookSigner.generateSecret(using: &random))
+    let executor = HTTPExecutor(clock: clock, configuration: .init(signer: signer, addressPolicy: AddressPolicy()))
     let action = WebhookAction(url: receiver.url("/hook"), timeout: .seconds(10))
     struct Tally: Sendable {
         var ok = 0
