@@ -244,7 +244,7 @@ final class RawConnection: Sendable {
             let b = try issue("b-admin", "team-b")
             let server = try LiveServer.start(dataDirectory: directory, client: client)
             let stream = StreamReader(server: server, headers: [("Authorization", "Bearer \(b)")])
-            #expect(await stream.wait(timeout: 10) { _ in stream.openedAt != nil })
+            #expect(await stream.wait(timeout: 30) { _ in stream.openedAt != nil })
             let body = { (name: String) in #"{"name":"\#(name)","schedule":{"every":"1h"},"action":{"url":"http://127.0.0.1:9/"}}"# }
             let first = try await server.send(.POST, "/v1/tasks", json: body("a-task"), headers: [("Authorization", "Bearer \(a)")])
             let second = try await server.send(.POST, "/v1/tasks", json: body("b-task"), headers: [("Authorization", "Bearer \(b)")])
@@ -303,7 +303,7 @@ final class RawConnection: Sendable {
             )
             let reader = try #require(third.lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }?["token"] as? String)
             let stream = StreamReader(server: server, headers: [("Authorization", "Bearer \(reader)")])
-            #expect(await stream.wait(timeout: 10) { _ in stream.openedAt != nil })
+            #expect(await stream.wait(timeout: 30) { _ in stream.openedAt != nil })
             #expect(try almanac(["tokens", "revoke", "reader", "--server", server.base], token: admin).status == 0)
             #expect(await stream.wait(timeout: 10) { _ in stream.ended })
             let refusedStream = StreamReader(server: server)
@@ -334,7 +334,7 @@ final class RawConnection: Sendable {
         try await TemporaryDirectory.with(prefix: "almanac-open-stream") { directory in
             let server = try LiveServer.start(dataDirectory: directory, client: client)
             let stream = StreamReader(server: server)
-            #expect(await stream.wait(timeout: 10) { _ in stream.openedAt != nil })
+            #expect(await stream.wait(timeout: 30) { _ in stream.openedAt != nil })
             let body = #"{"name":"x","schedule":{"every":"1h"},"action":{"url":"http://127.0.0.1:9/"}}"#
             #expect(try await server.send(.POST, "/v1/tasks", json: body).status == 201)
             #expect(await stream.wait(timeout: 10) { $0.contains { $0.type == "TaskCreated" } })

@@ -131,7 +131,9 @@ public struct API: Sendable {
         let segments = request.uri.path.split(separator: "/", omittingEmptySubsequences: true)
         guard let (route, parameters) = match(segments) else {
             var problem = Problem.notFound("no resource at \(request.uri.path)")
-            do { try rateLimit("v1/" + (segments.first.map(String.init) ?? ""), token: nil, context: context) } catch let limited as Problem { problem = limited } catch {}
+            if segments.first == "v1" {
+                do { try rateLimit("v1/unmatched", token: nil, context: context) } catch let limited as Problem { problem = limited } catch {}
+            }
             return ("unmatched", problemResponse(problem, request: request, context: context))
         }
         if request.method == .options, !configuration.corsOrigins.isEmpty {
