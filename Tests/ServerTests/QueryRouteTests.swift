@@ -248,3 +248,43 @@ struct QueryRouteTests {
         }
     }
 }
+
+/// `GET /v1/stats/runs`: every run of the window counted from the journal, per minute.
+@Suite struct RunStatsRouteTests {
+    @Test func runsOfTheLastHourAreCountedPerMinuteWithLateness() async throws {
+        try await APIHarness.with { api in
+            let id = try await api.create(Bodies.every("60s"))
+            let task = TaskID(id)
+            // Ten occurrences claimed 2 s late, one minute apart in wall time, half of them failing.
+            for index in 0..<10 {
+                let due = APIHarness.start + .seconds(Int64(60 + index * 60))
+                api.clock.advance(to: due + .seconds(2))
+                let occurrence = OccurrenceID.scheduled(task, at: due)
+                try await api.commands.execute(TaskCommand(taskID: task, actor: "scheduler", action: .startRun(occurrence)))
+                let run = RunID(occurrence, attempt: 1)
+                let outcome = RunOutcome(statusCode: index.isMultiple(of: 2) ? 200 : 500, duration: .milliseconds(5))
+                try await api.commands.execute(TaskCommand(
+                    taskID: task, actor: "scheduler", action: index.isMultiple(of: 2) ? .completeRun(run, outcome) : .failRun(run, outcome)
+                ))
+            }
+            let stats = try await api.send(.get, "/v1/stats/runs")
+            #expect(stats.status == 200)
+            let object = stats.object
+            #expect(object["started"] as? Int == 10)
+            #expect(object["succeeded"] as? Int == 5)
+            #expect(object["failed"] as? Int == 5)
+            #expect((object["latenessMs"] as? [String: Any])?["p99"] as? Double == 2000)
+            #expect(object["complete"] as? Bool == true)
+            let minutes = object["minutes"] as? [[String: Any]] ?? []
+            #expect(minutes.count == 61)
+            #expect(minutes.reduce(0) { $0 + ($1["started"] as? Int ?? 0) } == 10)
+            #expect(minutes.allSatisfy { ($0["started"] as? Int ?? 0) <= 1 }, "one claim per minute")
+            // A window that starts after the runs counts none; a window beyond a day is refused.
+            api.clock.advance(by: .seconds(5))
+            let later = try await api.send(.get, "/v1/stats/runs?since=\((api.clock.now() - .seconds(1)).rfc3339)")
+            #expect(later.object["started"] as? Int == 0)
+            let tooLong = try await api.send(.get, "/v1/stats/runs?since=\((api.clock.now() - .seconds(90_000)).rfc3339)")
+            #expect(tooLong.status == 422 && tooLong.invalidFields == ["since"])
+        }
+    }
+}

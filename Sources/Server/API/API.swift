@@ -119,7 +119,7 @@ public struct API: Sendable {
         self.metrics = metrics
         self.status = status
         self.configuration = configuration
-        self.routes = API.table + API.tokenRoutes + API.uiRoutes
+        self.routes = API.table + API.tokenRoutes + API.statsRoutes + API.uiRoutes
         self.limiter = configuration.rateLimit.map { RateLimiter(rate: $0.perSecond, burst: $0.burst) }
     }
 

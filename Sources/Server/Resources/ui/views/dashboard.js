@@ -6,11 +6,6 @@ import { formatInstant, milliseconds, scheduleWords, taskState } from "../lib/fo
 import { subscribe } from "../lib/live.js";
 import { relativeSpan, ageRelativeTimes, keepingPlace } from "../lib/widgets.js";
 
-function percentile(sorted, p) {
-  if (!sorted.length) return null;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
 export async function renderDashboard(main) {
   const cards = h("div", { class: "cards", role: "list" });
   const activity = h("section", { "aria-labelledby": "activity-title" });
@@ -20,10 +15,9 @@ export async function renderDashboard(main) {
 
   async function draw() {
     const now = Date.now();
-    const since = new Date(now - 3600000).toISOString();
-    const [tasks, recent, failed] = await Promise.all([
+    const [tasks, stats, failed] = await Promise.all([
       allTasks("status=active,paused,completed"),
-      get(`/v1/runs?since=${encodeURIComponent(since)}&limit=1000`),
+      get("/v1/stats/runs"),
       get("/v1/runs?outcome=failed&limit=10"),
     ]);
     const counts = { waiting: 0, running: 0, retrying: 0, paused: 0, failed: 0, completed: 0 };
@@ -32,21 +26,18 @@ export async function renderDashboard(main) {
       Paused: counts.paused, "Last run failed": counts.failed, Completed: counts.completed })
       .map(([label, value]) => h("div", { class: "card", role: "listitem" }, h("div", { class: "value" }, value), h("div", { class: "label" }, label))));
 
-    const runs = recent.items.filter((run) => run.outcome !== "skipped");
-    const lateness = runs.map((run) => run.latenessMs).filter((v) => v !== null).sort((a, b) => a - b);
-    const perMinute = new Array(60).fill(0);
-    for (const run of runs) {
-      const age = Math.floor((now - new Date(run.startedAt).getTime()) / 60000);
-      if (age >= 0 && age < 60) perMinute[59 - age] += 1;
-    }
+    // Counted by the server from the journal: every run of the last hour, minute by minute.
+    const perMinute = stats.minutes.slice(-60).map((minute) => minute.started);
+    while (perMinute.length < 60) perMinute.unshift(0);
     const max = Math.max(1, ...perMinute);
     const width = 900, height = 120;
     const bar = (width - 40) / 60;
     replace(activity, h("h2", { id: "activity-title" }, "Last hour"),
       h("div", { class: "cards" },
-        h("div", { class: "card" }, h("div", { class: "value" }, runs.length), h("div", { class: "label" }, "runs started")),
-        h("div", { class: "card" }, h("div", { class: "value" }, milliseconds(percentile(lateness, 50))), h("div", { class: "label" }, "lateness p50 (ms)")),
-        h("div", { class: "card" }, h("div", { class: "value" }, milliseconds(percentile(lateness, 99))), h("div", { class: "label" }, "lateness p99 (ms)"))),
+        h("div", { class: "card" }, h("div", { class: "value" }, stats.started), h("div", { class: "label" }, "runs started")),
+        h("div", { class: "card" }, h("div", { class: "value" }, milliseconds(stats.latenessMs.p50)), h("div", { class: "label" }, "lateness p50 (ms)")),
+        h("div", { class: "card" }, h("div", { class: "value" }, milliseconds(stats.latenessMs.p99)), h("div", { class: "label" }, "lateness p99 (ms)")),
+        h("div", { class: "card" }, h("div", { class: "value" }, stats.failed), h("div", { class: "label" }, "attempts failed"))),
       h("h3", { class: "small muted" }, "Runs started per minute"),
       svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height + 20}`, role: "img", "aria-label": `Runs per minute over the last hour; at most ${max} in a minute` },
         perMinute.map((count, index) => svg("rect", {
@@ -54,8 +45,8 @@ export async function renderDashboard(main) {
         }, svg("title", {}, `${count} run${count === 1 ? "" : "s"}, ${60 - index} min ago`))),
         svg("text", { x: 30, y: height + 15 }, "60 min ago"), svg("text", { x: width - 10, y: height + 15, "text-anchor": "end" }, "now"),
         svg("text", { x: 26, y: 14, "text-anchor": "end" }, String(max))),
-      h("p", { class: "muted small" }, "Counted from the recent runs the server keeps in memory for each task (20 per task unless the server's --run-retention says otherwise)",
-        recent.nextCursor ? ", and at most the latest 1,000" : "", ": frequent tasks ran more often than this shows. The journal has every run (each task's history)."));
+      stats.complete ? null : h("p", { class: "muted small" },
+        `Counted from the first ${stats.eventsScanned.toLocaleString()} journal events of the hour only: the hour held more.`));
 
     const soon = tasks.filter((task) => task.status === "active" && task.nextRunAt && new Date(task.nextRunAt).getTime() < now + 3600000)
       .sort((a, b) => a.nextRunAt.localeCompare(b.nextRunAt)).slice(0, 20);
