@@ -416,6 +416,24 @@ def main():
             ui.text_in("#caller", "browser-admin · admin")
             ui.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "main .actions button"), 10, "an admin sees command buttons")
             check(driver.find_element(By.CSS_SELECTOR, 'nav a[data-nav="new"]').is_displayed(), "an admin is offered New task")
+            # A long history shows the latest 200 events, and older ones on request.
+            chatty = post(base, "/v1/tasks", {"name": "chatty", "schedule": {"every": "1h"},
+                                              "action": {"url": f"http://127.0.0.1:{receiver.port}/chatty"}}, admin)["id"]
+            for _ in range(80):
+                post(base, f"/v1/tasks/{chatty}/trigger", {}, admin)
+            def history_size():
+                request = urllib.request.Request(f"{base}/v1/tasks/{chatty}/events?limit=1000", headers={"Authorization": f"Bearer {admin}"})
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return len(json.loads(response.read())["items"])
+            ui.wait(lambda d: history_size() >= 241, 60, "the 80 triggered runs did not all finish")
+            driver.get(f"{base}/#/tasks/{chatty}")
+            ui.heading("chatty")
+            ui.text_in('section[aria-labelledby="history-title"]', "The latest 200 of")
+            rows = lambda d: len(d.find_elements(By.CSS_SELECTOR, 'section[aria-labelledby="history-title"] tbody tr'))
+            check(rows(driver) == 200, "the history shows the latest 200 events")
+            ui.click('section[aria-labelledby="history-title"] button.link')
+            ui.wait(lambda d: rows(d) >= 241, 10, "older events did not appear")
+            check(True, "older events appear on request")
             errors = [e for e in ui.errors() if "status of 401" not in e["message"]]
             check(not errors, f"no errors in the browser console besides the expected 401s: {errors}")
         finally:

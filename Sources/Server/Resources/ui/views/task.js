@@ -98,6 +98,7 @@ export async function renderTask(main, [rawId]) {
       h("p", { class: "muted small" }, "The server keeps the most recent runs of each task in memory; the journal keeps them all (see the history below)."));
   }
 
+  let historyLimit = 200;
   async function drawHistory() {
     const events = [];
     let after = 0;
@@ -107,7 +108,8 @@ export async function renderTask(main, [rawId]) {
       if (answer.items.length < 1000) break;
       after = answer.nextAfter;
     }
-    const shown = events.filter((event) => new Date(event.recordedAt).getTime() <= asOfLimit).reverse().slice(0, 200);
+    const visible = events.filter((event) => new Date(event.recordedAt).getTime() <= asOfLimit).reverse();
+    const shown = visible.slice(0, historyLimit);
     replace(history, h("h2", { id: "history-title" }, "History"),
       h("table", { class: "responsive" },
         h("thead", {}, h("tr", {}, ["When", "Who", "What", "Why"].map((c) => h("th", { scope: "col" }, c)))),
@@ -116,7 +118,8 @@ export async function renderTask(main, [rawId]) {
           h("td", { "data-label": "Who" }, event.actor),
           h("td", { "data-label": "What" }, explain(event)),
           h("td", { "data-label": "Why" }, event.reason || h("span", { class: "muted" }, "—")))))),
-      events.length > shown.length ? h("p", { class: "muted small" }, `The latest ${shown.length} of ${events.length} events.`) : null);
+      visible.length > shown.length ? h("p", { class: "muted small" }, `The latest ${shown.length} of ${visible.length} events. `,
+        h("button", { type: "button", class: "link", onclick: () => { historyLimit += 200; drawHistory(); } }, "Show 200 older events")) : null);
   }
 
   await Promise.all([drawTask(), drawRuns(), drawHistory()]);
