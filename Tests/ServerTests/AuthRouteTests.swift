@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Engine
 import Journal
+import Scheduling
 import Server
 import Testing
 
@@ -348,6 +349,17 @@ import Testing
             #expect(try await api.send(.get, "/v1/tokens/\(aID)", headers: bearer(b)).status == 404)
             #expect(try await api.send(.delete, "/v1/tokens/\(aID)", headers: bearer(b)).status == 404)
             #expect(try await api.send(.get, "/metrics", headers: bearer(b)).status == 200, "metrics are open without --protect-metrics")
+
+            // An event the journal has but the projection has not applied yet (another writer's,
+            // or a read racing the command's catch-up) is judged once applied, not dropped.
+            let definition = TaskDefinition(
+                name: "direct", schedule: Schedule(.interval(every: .seconds(60), anchor: APIHarness.start)),
+                action: WebhookAction(url: "http://127.0.0.1:9/"), namespace: "team-b"
+            )
+            let created = TaskEvent(taskID: "direct-b", at: api.clock.now(), actor: "other-node", kind: .created(definition, nextDueAt: nil))
+            let appended = try await api.journal.append([ProposedEvent(created)], to: "direct-b", expectedVersion: .noStream)
+            let fresh = try await api.send(.get, "/v1/events?after=\(appended.lastPosition - 1)", headers: bearer(b)).items
+            #expect(fresh.map { $0["taskId"] as? String } == ["direct-b"])
         }
     }
 }

@@ -192,7 +192,7 @@ extension API {
                             continue
                         }
                         var text: [UInt8] = []
-                        for event in await api.visibleEvents(batch, to: caller) {
+                        for event in try await api.visibleEvents(batch, to: caller) {
                             text.append(contentsOf: "id: \(event.position)\nevent: \(event.type)\ndata: ".utf8)
                             Representation.event(event).write(into: &text)
                             text.append(contentsOf: "\n\n".utf8)

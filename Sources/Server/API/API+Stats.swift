@@ -31,7 +31,7 @@ extension API {
             if batch.isEmpty { break }
             position = batch[batch.count - 1].position
             scanned += batch.count
-            for recorded in await visibleEvents(batch, to: caller) {
+            for recorded in try await visibleEvents(batch, to: caller) {
                 let micros = recorded.recordedAt - since.microsecondsSinceEpoch
                 guard micros >= 0 else { continue }
                 let minute = Int(micros / 60_000_000)

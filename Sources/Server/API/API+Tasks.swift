@@ -181,9 +181,12 @@ extension API {
     }
 
     /// The task events among `events` that `caller` may see (never reserved streams).
-    func visibleEvents(_ events: [RecordedEvent], to caller: Caller) async -> [RecordedEvent] {
+    func visibleEvents(_ events: [RecordedEvent], to caller: Caller) async throws -> [RecordedEvent] {
         let tasks = events.filter { !$0.streamID.isReserved }
-        guard caller.namespace != nil else { return tasks }
+        guard caller.namespace != nil, let last = tasks.last else { return tasks }
+        // Judge on a projection that has applied these events: a task created in this very
+        // batch is not in it before (the journal's tail runs ahead of the projection).
+        try await store.catchUp(through: last.position)
         let ids = Set(tasks.map(\.streamID))
         let seen: Set<StreamID> = await store.read { projection in
             Set(ids.filter { id in projection.tasks[TaskID(id.rawValue)].map { caller.sees($0.definition.namespace) } ?? false })
@@ -413,7 +416,7 @@ extension API {
         let after = try queryPosition(request, "after")
         let limit = try queryInteger(request, "limit", default: 100, range: 1...1000)
         let events = try await journal.read(after: after, limit: limit)
-        let visible = await visibleEvents(events, to: API.caller)
+        let visible = try await visibleEvents(events, to: API.caller)
         return json(.ok, .object([
             // Reserved streams (tokens) are not task events; the position still moves past them.
             ("items", .array(visible.map(Representation.event))),
