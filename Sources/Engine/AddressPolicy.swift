@@ -48,6 +48,39 @@ public struct AddressPolicy: Sendable, Hashable {
         return nil
     }
 
+    /// What the policy says of a URL's host.
+    public enum Judgement: Sendable {
+        /// An IP literal that may be called.
+        case literal
+        /// A name, resolved, every address of which may be called.
+        case resolved(host: String, addresses: [[UInt8]])
+        /// Refused, and why (starting "refused by the address policy").
+        case refused(String)
+        /// A name that does not resolve (or a URL without a host).
+        case unresolved(String)
+    }
+
+    /// Judges the host of `url`: an IP literal directly, a name after resolving it (refused if
+    /// any of its addresses is). The one check behind saving a task and making a call.
+    public func judge(url: String) async -> Judgement {
+        guard let components = URLComponents(string: url), let raw = components.host, !raw.isEmpty else {
+            return .unresolved("the URL has no host")
+        }
+        let host = raw.hasPrefix("[") ? String(raw.dropFirst().dropLast()) : raw
+        if CIDR.parseAddress(host) != nil {
+            return refusal(literal: host).map { .refused("refused by the address policy: \($0)") } ?? .literal
+        }
+        switch await HostResolver.resolve(host) {
+        case .failure(let error):
+            return .unresolved(error.message)
+        case .success(let addresses):
+            if let reason = addresses.lazy.compactMap(refusal).first {
+                return .refused("refused by the address policy: \(host) resolves to \(reason)")
+            }
+            return .resolved(host: host, addresses: addresses)
+        }
+    }
+
     /// Nil when `host` (an IP literal, IPv6 with or without brackets) may be called; nil also
     /// for a name, which is judged once resolved.
     public func refusal(literal host: String) -> String? {

@@ -122,23 +122,14 @@ public final class HTTPExecutor: RunExecutor {
     /// rewritten to it (with the name in `Host`), an `https` one goes through a client pinned
     /// to it. Returns the client to use (nil: the shared one).
     private func pin(_ http: inout HTTPClientRequest, policy: AddressPolicy) async -> Result<HTTPClient?, ResolutionError> {
-        guard var components = URLComponents(string: http.url), let rawHost = components.host, !rawHost.isEmpty else {
-            return .failure(ResolutionError(message: "the URL has no host"))
-        }
-        let host = rawHost.hasPrefix("[") ? String(rawHost.dropFirst().dropLast()) : rawHost
-        if CIDR.parseAddress(host) != nil {
-            return policy.refusal(literal: host).map { .failure(ResolutionError(message: "refused by the address policy: \($0)")) } ?? .success(nil)
-        }
+        let host: String
         let addresses: [[UInt8]]
-        switch await HostResolver.resolve(host) {
-        case .success(let resolved): addresses = resolved
-        case .failure(let error): return .failure(error)
+        switch await policy.judge(url: http.url) {
+        case .literal: return .success(nil)
+        case .refused(let reason), .unresolved(let reason): return .failure(ResolutionError(message: reason))
+        case .resolved(let name, let resolved): (host, addresses) = (name, resolved)
         }
-        for address in addresses {
-            if let reason = policy.refusal(address) {
-                return .failure(ResolutionError(message: "refused by the address policy: \(host) resolves to \(reason)"))
-            }
-        }
+        guard var components = URLComponents(string: http.url) else { return .failure(ResolutionError(message: "the URL cannot be read")) }
         let address = addresses.first { $0.count == 4 } ?? addresses[0]
         let literal = CIDR.format(address)
         if components.scheme?.lowercased() == "http" {

@@ -197,18 +197,9 @@ extension API {
     /// Refuses (422 on `action.url`) a webhook URL whose host is, or resolves to, an address
     /// the policy refuses. A name that does not resolve yet passes: every call checks again.
     func checkAddress(_ definition: TaskDefinition, command: String) async throws {
-        let policy = configuration.addressPolicy
-        guard let components = URLComponents(string: definition.action.url), let raw = components.host, !raw.isEmpty else { return }
-        let host = raw.hasPrefix("[") ? String(raw.dropFirst().dropLast()) : raw
-        var refusal: String?
-        if CIDR.parseAddress(host) != nil {
-            refusal = policy.refusal(literal: host)
-        } else if case .success(let addresses) = await HostResolver.resolve(host) {
-            refusal = addresses.lazy.compactMap { policy.refusal($0).map { "\(host) resolves to \($0)" } }.first
-        }
-        if let refusal {
+        if case .refused(let refusal) = await configuration.addressPolicy.judge(url: definition.action.url) {
             metrics.command(command, result: "invalid")
-            throw Problem.invalid("action.url", "refused by the address policy: \(refusal)")
+            throw Problem.invalid("action.url", refusal)
         }
     }
 
