@@ -13,7 +13,11 @@ import Synchronization
 /// status is success. Every call carries the occurrence id as `Idempotency-Key` — the same
 /// for every attempt and after a crash — so receivers can make delivery effectively once.
 /// With a ``WebhookSigner`` each call is signed (Standard Webhooks: `webhook-id` is the
-/// occurrence id, `webhook-timestamp` the attempt's second, `webhook-signature` the HMAC).
+/// occurrence id, `webhook-timestamp` the attempt's second, `webhook-signature` the HMAC); a
+/// task with its own signing secret is signed with that one instead.
+///
+/// Secret header values and signing secrets are opened with the ``SecretBox`` just before the
+/// call and never leave it: a secret the receiver echoes back is masked in the run's excerpt.
 public final class HTTPExecutor: RunExecutor {
     /// Executor settings.
     public struct Configuration: Sendable {
@@ -30,12 +34,16 @@ public final class HTTPExecutor: RunExecutor {
         public var signer: WebhookSigner?
         /// The addresses calls may reach, checked after resolution at every call; nil: any.
         public var addressPolicy: AddressPolicy?
+        /// Opens tasks' sealed secrets; without it, a task with secrets fails its calls.
+        public var secrets: SecretBox?
 
         /// Creates settings; the defaults suit a server.
         public init(
             connectTimeout: Duration = .seconds(5), maxResponseBytes: Int = 64 * 1024, excerptBytes: Int = 4096,
-            connectionsPerHost: Int = 64, signer: WebhookSigner? = nil, addressPolicy: AddressPolicy? = AddressPolicy()
+            connectionsPerHost: Int = 64, signer: WebhookSigner? = nil, addressPolicy: AddressPolicy? = AddressPolicy(),
+            secrets: SecretBox? = nil
         ) {
+            self.secrets = secrets
             self.addressPolicy = addressPolicy
             self.connectTimeout = connectTimeout
             self.maxResponseBytes = maxResponseBytes
@@ -82,7 +90,13 @@ public final class HTTPExecutor: RunExecutor {
 
     public func execute(_ request: RunRequest) async -> RunResult {
         let started = clock.now()
-        var http = makeRequest(request)
+        var http: HTTPClientRequest
+        let secrets: [String]
+        do {
+            (http, secrets) = try makeRequest(request)
+        } catch {
+            return .failed(RunOutcome(duration: clock.now() - started, error: error.message))
+        }
         let timeout = TimeAmount.microseconds(max(1, request.action.timeout.wholeMicroseconds))
         var client = self.client
         if let policy = configuration.addressPolicy {
@@ -96,10 +110,12 @@ public final class HTTPExecutor: RunExecutor {
             let response = try await client.execute(http, timeout: timeout)
             var excerpt: [UInt8] = []
             var read = 0
+            // Read a secret's length past the excerpt, so one cut by the excerpt's end is masked too.
+            let kept = configuration.excerptBytes + (secrets.map(\.utf8.count).max() ?? 0)
             for try await chunk in response.body {
                 let bytes = chunk.readableBytesView
-                if excerpt.count < configuration.excerptBytes {
-                    excerpt.append(contentsOf: bytes.prefix(configuration.excerptBytes - excerpt.count))
+                if excerpt.count < kept {
+                    excerpt.append(contentsOf: bytes.prefix(kept - excerpt.count))
                 }
                 read += bytes.count
                 if read >= configuration.maxResponseBytes { break }
@@ -108,7 +124,7 @@ public final class HTTPExecutor: RunExecutor {
             let outcome = RunOutcome(
                 statusCode: status,
                 duration: clock.now() - started,
-                responseExcerpt: String(decoding: excerpt, as: UTF8.self),
+                responseExcerpt: Self.excerpt(excerpt, masking: secrets, limit: configuration.excerptBytes),
                 error: (200..<300).contains(status) ? nil : "HTTP \(status) \(response.status.reasonPhrase)"
             )
             return (200..<300).contains(status) ? .succeeded(outcome) : .failed(outcome)
@@ -159,12 +175,23 @@ public final class HTTPExecutor: RunExecutor {
         return .success(pinned)
     }
 
-    /// The HTTP request for an attempt: the task's headers, then Almanac's own (which win),
-    /// and the body with its placeholders filled in.
-    func makeRequest(_ request: RunRequest) -> HTTPClientRequest {
+    /// The HTTP request for an attempt: the task's headers (secrets opened), then Almanac's
+    /// own (which win), and the body with its placeholders filled in; with the secrets opened,
+    /// to be masked in what is kept of the response. Throws when a secret does not open.
+    func makeRequest(_ request: RunRequest) throws(SecretError) -> (HTTPClientRequest, secrets: [String]) {
         var http = HTTPClientRequest(url: request.action.url)
         http.method = HTTPMethod(rawValue: request.action.method.uppercased())
-        for header in request.action.headers { http.headers.add(name: header.name, value: header.value) }
+        var secrets: [String] = []
+        for header in request.action.headers {
+            switch header.value {
+            case .plain(let value):
+                http.headers.add(name: header.name, value: value)
+            case .sealed(let sealed):
+                let value = try open(sealed, request: request, field: WebhookAction.sealingField(header: header.name))
+                secrets.append(value)
+                http.headers.add(name: header.name, value: value)
+            }
+        }
         let start = request.start
         let own: [(String, String)] = [
             ("Idempotency-Key", start.occurrence.rawValue),
@@ -177,7 +204,14 @@ public final class HTTPExecutor: RunExecutor {
         for (name, value) in own { http.headers.replaceOrAdd(name: name, value: value) }
         let body = request.action.body.map { Array(Self.fill($0, for: request).utf8) }
         if let body { http.body = .bytes(ByteBuffer(bytes: body)) }
-        if let signer = configuration.signer {
+        var signer = configuration.signer
+        if let sealed = request.action.signingSecret {
+            let secret = try open(sealed, request: request, field: WebhookAction.signingSecretField)
+            do { signer = try WebhookSigner(secret: secret) } catch {
+                throw SecretError("the task's signing secret is not usable: \(error)")
+            }
+        }
+        if let signer {
             // The message id is the occurrence's, the same for every attempt (as the
             // specification asks); each attempt is signed afresh at its own instant.
             let id = start.occurrence.rawValue
@@ -186,7 +220,24 @@ public final class HTTPExecutor: RunExecutor {
             http.headers.replaceOrAdd(name: "webhook-timestamp", value: String(timestamp))
             http.headers.replaceOrAdd(name: "webhook-signature", value: signer.signature(id: id, timestamp: timestamp, body: body ?? []))
         }
-        return http
+        return (http, secrets)
+    }
+
+    private func open(_ sealed: SealedSecret, request: RunRequest, field: String) throws(SecretError) -> String {
+        guard let box = configuration.secrets else {
+            throw SecretError("the task has a secret \(field) and this executor has no secrets key")
+        }
+        return try box.open(sealed, task: request.taskID, field: field)
+    }
+
+    /// The first `limit` bytes of the response, with every secret longer than three
+    /// characters replaced by `[secret]`: a receiver that echoes its request does not put a
+    /// secret in the run log.
+    static func excerpt(_ bytes: [UInt8], masking secrets: [String], limit: Int) -> String {
+        guard !secrets.isEmpty else { return String(decoding: bytes.prefix(limit), as: UTF8.self) }
+        var text = String(decoding: bytes, as: UTF8.self)
+        for secret in secrets where secret.count > 3 { text = text.replacingAll(secret, with: "[secret]") }
+        return String(decoding: Array(text.utf8.prefix(limit)), as: UTF8.self)
     }
 
     /// The body with `{{taskId}}`, `{{runId}}`, `{{occurrenceId}}`, `{{scheduledAt}}`,

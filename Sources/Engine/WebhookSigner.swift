@@ -12,7 +12,7 @@ public struct WebhookSigner: Sendable {
     /// A signer for `secret` (`whsec_<base64>`; 24 to 64 key bytes). Throws when it is not one.
     public init(secret: String) throws {
         let encoded = secret.hasPrefix("whsec_") ? String(secret.dropFirst(6)) : secret
-        guard let bytes = Data(base64Encoded: encoded.trimmingCharacters(in: .whitespacesAndNewlines)), (24...64).contains(bytes.count) else {
+        guard let bytes = Data(base64Encoded: encoded), (24...64).contains(bytes.count) else {
             throw SigningSecretError(
                 message: "a webhook signing secret is whsec_ followed by the base64 of 24 to 64 random bytes"
             )

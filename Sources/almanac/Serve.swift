@@ -95,6 +95,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The file holding the webhook signing secret (whsec_…, mode 0600), created on first start (default: webhook-signing.secret in the data directory).")
     var webhookSecretFile: String?
 
+    @Option(help: "The file holding the key that seals secret header values and signing secrets (mode 0600), created on first start (default: secrets.key in the data directory). Keep a copy apart from the data.")
+    var secretsKeyFile: String?
+
+    @Flag(help: "Create a new secrets key although tasks hold secrets sealed with a key that is missing; those secrets must then be entered again.")
+    var newSecretsKey: Bool = ["1", "true", "yes"].contains(environment["ALMANAC_NEW_SECRETS_KEY"]?.lowercased() ?? "")
+
     @Option(help: "How many recent runs of each task are kept in memory and served by the API.")
     var runRetention: Int = environment["ALMANAC_RUN_RETENTION"].flatMap(Int.init) ?? 20
 
@@ -183,6 +189,8 @@ struct Serve: AsyncParsableCommand {
         var configured = configuration
         configured.indexFlushThreshold = max(1, indexFlushThreshold)
         configured.webhookSecretFile = webhookSecretFile ?? Self.environment["ALMANAC_WEBHOOK_SECRET_FILE"]
+        configured.secretsKeyFile = secretsKeyFile ?? Self.environment["ALMANAC_SECRETS_KEY_FILE"]
+        configured.newSecretsKey = newSecretsKey
         let server = AlmanacServer(configuration: configured, clock: SystemWallClock(), logger: logger)
         let host = self.host
         do {

@@ -10,9 +10,10 @@ public enum EventCodec {
     /// The schema version event types are written with today, except `TaskCreated` and
     /// `TaskUpdated` (``definitionSchemaVersion``).
     public static let currentSchemaVersion: UInt16 = 1
-    /// `TaskCreated` and `TaskUpdated` v2 end the definition with its namespace; v1 (no
-    /// namespace) is read as the default namespace.
-    public static let definitionSchemaVersion: UInt16 = 2
+    /// `TaskCreated` and `TaskUpdated` v3 mark each header plain or sealed and end the
+    /// definition with the optional sealed signing secret; v2 ended with the namespace; v1
+    /// (no namespace) is read as the default namespace.
+    public static let definitionSchemaVersion: UInt16 = 3
 
     /// The stored form of an event.
     public struct Encoded: Sendable, Hashable {
@@ -96,20 +97,19 @@ public enum EventCodec {
         at: Instant
     ) throws(EventDecodingError) -> TaskEvent {
         let definesTask = type == "TaskCreated" || type == "TaskUpdated"
-        guard schemaVersion == currentSchemaVersion || (definesTask && schemaVersion == definitionSchemaVersion) else {
+        guard schemaVersion == currentSchemaVersion || (definesTask && (1...definitionSchemaVersion).contains(schemaVersion)) else {
             throw EventDecodingError(message: "\(type) schema version \(schemaVersion) is unknown to this build")
         }
-        let withNamespace = definesTask && schemaVersion >= 2
         var reader = BinaryReader(payload)
         let actor = try reader.readString()
         let reason = try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readString() }
         let kind: TaskEvent.Kind
         switch type {
         case "TaskCreated":
-            let definition = try readDefinition(&reader, withNamespace: withNamespace)
+            let definition = try readDefinition(&reader, schemaVersion: schemaVersion)
             kind = .created(definition, nextDueAt: try readOptionalInstant(&reader))
         case "TaskUpdated":
-            let definition = try readDefinition(&reader, withNamespace: withNamespace)
+            let definition = try readDefinition(&reader, schemaVersion: schemaVersion)
             kind = .updated(definition, nextDueAt: try readOptionalInstant(&reader))
         case "TaskPaused":
             kind = .paused
@@ -234,7 +234,14 @@ public enum EventCodec {
         writer.write(action.headers.count)
         for header in action.headers {
             writer.write(header.name)
-            writer.write(header.value)
+            switch header.value {
+            case .plain(let text):
+                writer.write(UInt8(0))
+                writer.write(text)
+            case .sealed(let sealed):
+                writer.write(UInt8(1))
+                writer.write(sealed.text)
+            }
         }
         writer.write(action.body) { $0.write($1) }
         writer.write(action.timeout)
@@ -251,9 +258,13 @@ public enum EventCodec {
         case .skip: writer.write(UInt8(2))
         }
         writer.write(definition.namespace)
+        writer.write(action.signingSecret) { $0.write($1.text) }
     }
 
-    static func readDefinition(_ reader: inout BinaryReader, withNamespace: Bool = true) throws(EventDecodingError) -> TaskDefinition {
+    /// Reads a definition written with the layout of `TaskCreated` schema `schemaVersion`.
+    static func readDefinition(
+        _ reader: inout BinaryReader, schemaVersion: UInt16 = definitionSchemaVersion
+    ) throws(EventDecodingError) -> TaskDefinition {
         let name = try reader.readString()
         let description = try reader.readString()
         var labels: [String: String] = [:]
@@ -289,7 +300,9 @@ public enum EventCodec {
         var headers: [WebhookAction.Header] = []
         for _ in 0..<max(0, try reader.readInt()) {
             let name = try reader.readString()
-            headers.append(.init(name: name, value: try reader.readString()))
+            let sealed = schemaVersion >= 3 ? try reader.readBool() : false
+            let text = try reader.readString()
+            headers.append(sealed ? .init(name: name, sealed: SealedSecret(text: text)) : .init(name: name, value: text))
         }
         let body = try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readString() }
         let timeout = try reader.readDuration()
@@ -307,10 +320,13 @@ public enum EventCodec {
         case 2: misfire = .skip
         case let other: throw EventDecodingError(message: "misfire policy \(other) is unknown")
         }
-        let namespace = withNamespace ? try reader.readString() : TaskDefinition.defaultNamespace
+        let namespace = schemaVersion >= 2 ? try reader.readString() : TaskDefinition.defaultNamespace
+        let signingSecret = schemaVersion >= 3
+            ? try reader.readOptional { (reader) throws(EventDecodingError) in SealedSecret(text: try reader.readString()) }
+            : nil
         return TaskDefinition(
             name: name, description: description, labels: labels, schedule: schedule,
-            action: WebhookAction(url: url, method: method, headers: headers, body: body, timeout: timeout),
+            action: WebhookAction(url: url, method: method, headers: headers, body: body, timeout: timeout, signingSecret: signingSecret),
             retry: retry, overlap: overlap, misfire: misfire, namespace: namespace
         )
     }

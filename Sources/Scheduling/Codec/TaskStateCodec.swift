@@ -4,7 +4,7 @@
 /// bytes and a digest of the bytes is a digest of the state.
 public enum TaskStateCodec {
     /// The layout version of this encoding; a snapshot of another version is not trusted.
-    public static let version: UInt16 = 3
+    public static let version: UInt16 = 4
 
     /// Appends the state to `writer`.
     public static func encode(_ state: TaskState, to writer: inout BinaryWriter) {

@@ -62,14 +62,17 @@ extension API {
         if let key {
             guard (1...255).contains(key.count) else { throw Problem.invalid("Idempotency-Key", "must be 1 to 255 characters") }
             // Keys are per namespace: another tenant's key names another task.
-            let requested = (try? TaskInput.definition(from: body, now: nil, defaultNamespace: home, limits: configuration.limits))?.namespace ?? home
+            let requested = TaskInput.namespace(in: body) ?? home
             // A NUL cannot occur in a header value, so "namespace NUL key" never equals a bare key
             // (the default namespace keeps the bare key, as before namespaces).
             id = TaskIDs.derived(fromIdempotencyKey: requested == TaskDefinition.defaultNamespace ? key : requested + "\u{0}" + key)
             if let existing = await store.state(of: id) {
                 // A retry: the first result, if the request is the same one.
-                let definition = try TaskInput.definition(from: body, now: nil, defaultNamespace: home, limits: configuration.limits)
                 guard API.caller.sees(existing.definition.namespace) else { throw keyReused(id) }
+                let definition = try TaskInput.definition(
+                    from: body, now: nil, defaultNamespace: home, limits: configuration.limits,
+                    secrets: SecretSealer(box: configuration.secrets, task: id, existing: existing.definition.action)
+                )
                 guard definition == existing.definition else {
                     metrics.command("create", result: "refused")
                     throw keyReused(id)
@@ -80,7 +83,10 @@ extension API {
         }
         let definition: TaskDefinition
         do {
-            definition = try TaskInput.definition(from: body, now: now, defaultNamespace: home, limits: configuration.limits)
+            definition = try TaskInput.definition(
+                from: body, now: now, defaultNamespace: home, limits: configuration.limits,
+                secrets: SecretSealer(box: configuration.secrets, task: id, existing: nil)
+            )
             try checkNamespace(definition)
         } catch {
             metrics.command("create", result: "invalid")
@@ -116,7 +122,8 @@ extension API {
         let definition: TaskDefinition
         do {
             definition = try TaskInput.definition(
-                from: body, now: clock.now(), defaultNamespace: existing.definition.namespace, limits: configuration.limits
+                from: body, now: clock.now(), defaultNamespace: existing.definition.namespace, limits: configuration.limits,
+                secrets: SecretSealer(box: configuration.secrets, task: id, existing: existing.definition.action)
             )
             guard definition.namespace == existing.definition.namespace else {
                 throw Problem.invalid("namespace", "a task stays in the namespace it was created in (\(existing.definition.namespace))")

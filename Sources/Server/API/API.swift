@@ -55,12 +55,17 @@ public struct APIConfiguration: Sendable {
     /// Requests per second each caller (a token, or a client address without one) may make
     /// on `/v1`, and how many at once beyond that; nil: no limit.
     public var rateLimit: (perSecond: Double, burst: Int)?
+    /// Seals secret header values and signing secrets as requests are read; the executor
+    /// must open with the same key. The default, a random key, suits only a test.
+    public var secrets: SecretBox
 
     public init(
         maxBodyBytes: Int = 256 * 1024, corsOrigins: [String] = [], heartbeat: Duration = .seconds(15),
         requireAuth: Bool = false, protectMetrics: Bool = false, addressPolicy: AddressPolicy = AddressPolicy(),
-        rateLimit: (perSecond: Double, burst: Int)? = nil, limits: TaskLimits = TaskLimits()
+        rateLimit: (perSecond: Double, burst: Int)? = nil, limits: TaskLimits = TaskLimits(),
+        secrets: SecretBox = .ephemeral()
     ) {
+        self.secrets = secrets
         self.limits = limits
         self.rateLimit = rateLimit
         self.addressPolicy = addressPolicy

@@ -85,8 +85,15 @@ public enum Representation {
         var fields: [(String, JSONOut)] = [
             ("url", .string(action.url)),
             ("method", .string(action.method)),
-            ("headers", .object(action.headers.map { ($0.name, .string($0.value)) })),
+            // A secret's value is never shown: `{"secret": true}`, which a PUT reads as "keep it".
+            ("headers", .object(action.headers.map { header in
+                switch header.value {
+                case .plain(let text): (header.name, .string(text))
+                case .sealed: (header.name, .object([("secret", .bool(true))]))
+                }
+            })),
         ]
+        if action.signingSecret != nil { fields.append(("signingSecret", .object([("secret", .bool(true))]))) }
         if let body = action.body { fields.append(("body", .string(body))) }
         fields.append(("timeout", .string(DurationText.format(action.timeout))))
         return .object(fields)

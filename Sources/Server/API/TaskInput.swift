@@ -1,4 +1,5 @@
 import Access
+import Engine
 import Scheduling
 
 /// Reads a task definition from a request body (`POST /v1/tasks`, `PUT /v1/tasks/{id}`),
@@ -8,14 +9,16 @@ enum TaskInput {
         "name", "description", "labels", "schedule", "action", "retry", "overlap", "misfire", "misfireLimit", "namespace",
     ]
     static let scheduleFields: Set<String> = ["cron", "timeZone", "at", "every", "anchor", "startAt", "endAt"]
-    static let actionFields: Set<String> = ["url", "method", "headers", "body", "timeout"]
+    static let actionFields: Set<String> = ["url", "method", "headers", "body", "timeout", "signingSecret"]
+    static let secretFields: Set<String> = ["value", "secret"]
     static let retryFields: Set<String> = ["maxAttempts", "initialBackoff", "maxBackoff", "multiplier"]
     static let methods: Set<String> = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
     /// The definition the body describes, or a 422 problem listing every invalid field.
+    /// Secret values are sealed by `secrets` as they are read.
     static func definition(
         from body: JSONValue, now: Instant?, defaultNamespace: String = TaskDefinition.defaultNamespace,
-        limits: TaskLimits = TaskLimits()
+        limits: TaskLimits = TaskLimits(), secrets: SecretSealer
     ) throws(Problem) -> TaskDefinition {
         let reader = FieldReader()
         guard let fields = reader.object(body, at: "", allowed: fields) else { throw Problem.invalid(reader.problems) }
@@ -30,7 +33,9 @@ enum TaskInput {
         let labels = reader.stringMap(fields["labels"], at: "labels", maxEntries: 64, maxKeyLength: 63, maxValueLength: 256) ?? [:]
         let schedule = reader.required(self.schedule(fields["schedule"], reader: reader, now: now, path: "schedule"),
                                        fields["schedule"], at: "schedule")
-        let action = reader.required(self.action(fields["action"], reader: reader, limits: limits), fields["action"], at: "action")
+        let action = reader.required(
+            self.action(fields["action"], reader: reader, limits: limits, secrets: secrets), fields["action"], at: "action"
+        )
         let retry = self.retry(fields["retry"], reader: reader)
         var overlap = OverlapPolicy.allow
         if let text = reader.string(fields["overlap"], at: "overlap", maxLength: 16) {
@@ -120,7 +125,14 @@ enum TaskInput {
         return schedule
     }
 
-    static func action(_ value: JSONValue?, reader: FieldReader, limits: TaskLimits = TaskLimits()) -> WebhookAction? {
+    /// The namespace a creation request names (nil: it names none, or not a valid one); read
+    /// before the rest, because the task's id depends on it.
+    static func namespace(in body: JSONValue) -> String? {
+        guard case .object(let fields) = body, case .string(let text)? = fields["namespace"], Namespace.isValid(text) else { return nil }
+        return text
+    }
+
+    static func action(_ value: JSONValue?, reader: FieldReader, limits: TaskLimits = TaskLimits(), secrets: SecretSealer) -> WebhookAction? {
         guard let fields = reader.object(value, at: "action", allowed: actionFields) else { return nil }
         let url = reader.required(reader.string(fields["url"], at: "action.url", maxLength: limits.maxURLLength), fields["url"], at: "action.url")
         if let url {
@@ -134,23 +146,129 @@ enum TaskInput {
                 reader.fail("action.method", "must be one of \(methods.sorted().joined(separator: ", "))")
             }
         }
-        let headerMap = reader.stringMap(
-            fields["headers"], at: "action.headers", maxEntries: limits.maxHeaders, maxKeyLength: 128, maxValueLength: limits.maxHeaderValueLength
-        ) ?? [:]
-        for name in headerMap.keys where !name.utf8.allSatisfy({ isTokenByte($0) }) {
-            reader.fail("action.headers.\(name)", "is not a valid header name")
-        }
-        for (name, value) in headerMap where value.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D || $0 == 0 }) {
-            reader.fail("action.headers.\(name)", "must not contain line breaks")
-        }
+        let headers = self.headers(fields["headers"], reader: reader, limits: limits, secrets: secrets)
+        let signingSecret = self.signingSecret(fields["signingSecret"], reader: reader, secrets: secrets)
         let body = reader.string(fields["body"], at: "action.body", maxLength: limits.maxActionBody)
         let timeout = reader.duration(fields["timeout"], at: "action.timeout", range: .milliseconds(1)...Duration.seconds(3600))
         guard let url else { return nil }
         return WebhookAction(
             url: url, method: method,
-            headers: headerMap.sorted { $0.key < $1.key }.map { WebhookAction.Header(name: $0.key, value: $0.value) },
-            body: body, timeout: timeout ?? .seconds(30)
+            headers: headers, body: body, timeout: timeout ?? .seconds(30), signingSecret: signingSecret
         )
+    }
+
+    /// `action.headers`: each value a string, or `{"value": …, "secret": true}` for a secret
+    /// (sealed at once), or `{"secret": true}` to keep the secret the task already holds.
+    static func headers(_ value: JSONValue?, reader: FieldReader, limits: TaskLimits, secrets: SecretSealer) -> [WebhookAction.Header] {
+        guard let value, value != .null else { return [] }
+        guard case .object(let fields) = value else {
+            reader.fail("action.headers", "must be an object of header names to values, not \(value.typeName)")
+            return []
+        }
+        if fields.count > limits.maxHeaders {
+            reader.fail("action.headers", "has \(fields.count) entries; at most \(limits.maxHeaders) are allowed")
+            return []
+        }
+        var headers: [WebhookAction.Header] = []
+        var seen: [String: String] = [:]
+        for (name, entry) in fields.sorted(by: { $0.key < $1.key }) {
+            let path = "action.headers.\(name)"
+            guard (1...128).contains(name.count) else {
+                reader.fail(path, "names must be 1 to 128 characters")
+                continue
+            }
+            guard name.utf8.allSatisfy({ isTokenByte($0) }) else {
+                reader.fail(path, "is not a valid header name")
+                continue
+            }
+            if let first = seen.updateValue(name, forKey: name.lowercased()) {
+                reader.fail(path, "is the header \(first) again (header names ignore case)")
+                continue
+            }
+            let field = WebhookAction.sealingField(header: name)
+            switch secretValue(entry, at: path, reader: reader, maxLength: limits.maxHeaderValueLength) {
+            case .plain(let text)?:
+                guard !text.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D || $0 == 0 }) else {
+                    reader.fail(path, "must not contain line breaks")
+                    continue
+                }
+                headers.append(.init(name: name, value: text))
+            case .secret(let text)?:
+                guard !text.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D || $0 == 0 }) else {
+                    reader.fail(path, "must not contain line breaks")
+                    continue
+                }
+                headers.append(.init(name: name, sealed: secrets.seal(text, field: field)))
+            case .keep?:
+                guard let kept = secrets.kept(field: field) else {
+                    reader.fail(path, "has no stored secret to keep; give it as {\"value\": \"…\", \"secret\": true}")
+                    continue
+                }
+                headers.append(.init(name: name, sealed: kept))
+            case nil:
+                continue
+            }
+        }
+        return headers
+    }
+
+    /// `action.signingSecret`: `whsec_…` (a string, or `{"value": …, "secret": true}`), or
+    /// `{"secret": true}` to keep the task's current one; absent or null: the server's secret.
+    static func signingSecret(_ value: JSONValue?, reader: FieldReader, secrets: SecretSealer) -> SealedSecret? {
+        let path = "action.signingSecret"
+        let field = WebhookAction.signingSecretField
+        let text: String
+        switch secretValue(value, at: path, reader: reader, maxLength: 256) {
+        case .plain(let given)?, .secret(let given)?: text = given
+        case .keep?:
+            guard let kept = secrets.kept(field: field) else {
+                reader.fail(path, "the task has no signing secret of its own to keep; give one (whsec_…)")
+                return nil
+            }
+            return kept
+        case nil: return nil
+        }
+        do {
+            _ = try WebhookSigner(secret: text)
+        } catch {
+            // The message describes the form, never the value given.
+            reader.fail(path, "is not a signing secret: \(error)")
+            return nil
+        }
+        return secrets.seal(text, field: field)
+    }
+
+    /// A value that may be a secret: a string (plain), `{"value": …, "secret": true}`, or
+    /// `{"secret": true}` (keep the stored one). Nil when absent, null or invalid.
+    private static func secretValue(_ value: JSONValue?, at path: String, reader: FieldReader, maxLength: Int) -> SecretInput? {
+        guard let value, value != .null else { return nil }
+        if case .string = value {
+            return reader.string(value, at: path, maxLength: maxLength).map { .plain($0) }
+        }
+        guard case .object = value, let fields = reader.object(value, at: path, allowed: secretFields) else {
+            if case .object = value { return nil }
+            reader.fail(path, "must be a string or {\"value\": \"…\", \"secret\": true}, not \(value.typeName)")
+            return nil
+        }
+        var secret = false
+        switch fields["secret"] {
+        case nil, .null?: break
+        case .bool(let flag)?: secret = flag
+        case let other?: reader.fail(reader.join(path, "secret"), "must be true or false, not \(other.typeName)")
+        }
+        guard let given = fields["value"], given != .null else {
+            if secret { return .keep }
+            reader.fail(reader.join(path, "value"), "is required unless \"secret\" is true (which keeps the stored secret)")
+            return nil
+        }
+        guard let text = reader.string(given, at: reader.join(path, "value"), maxLength: maxLength) else { return nil }
+        return secret ? .secret(text) : .plain(text)
+    }
+
+    private enum SecretInput {
+        case plain(String)
+        case secret(String)
+        case keep
     }
 
     static func retry(_ value: JSONValue?, reader: FieldReader) -> RetryPolicy? {

@@ -34,6 +34,13 @@ public struct AlmanacServer: Sendable {
         /// The file of the webhook signing secret; nil: `webhook-signing.secret` in the data
         /// directory. Created (mode 0600) when missing.
         public var webhookSecretFile: String?
+        /// The file of the key that seals secret header values and signing secrets; nil:
+        /// `secrets.key` in the data directory. Created (mode 0600) when missing — unless the
+        /// journal holds sealed secrets, which a new key could not open.
+        public var secretsKeyFile: String?
+        /// Whether a missing secrets key file may be created although the journal holds
+        /// secrets sealed with a key that is gone (they must then be entered again).
+        public var newSecretsKey = false
         /// How many stream-index entries the journal keeps in memory before writing them (ADR 0001).
         public var indexFlushThreshold: Int = 8_192
         /// How long a connection may sit idle, or stall in the middle of sending a request,
@@ -105,10 +112,13 @@ public struct AlmanacServer: Sendable {
         let status = ServerStatus()
         let commands = CommandService(journal: journal, store: store, clock: clock)
         let secretPath = configuration.webhookSecretFile ?? configuration.dataDirectory + "/webhook-signing.secret"
-        let (secret, created) = try SigningSecretFile.loadOrCreate(secretPath)
+        let (secret, created) = try SecretFile.signingSecret(secretPath)
         if created { logger.notice("webhook signing secret created; give it to receivers to verify calls", metadata: ["file": "\(secretPath)"]) }
+        let secrets = try await openSecretsKey(store: store)
+        var apiConfiguration = configuration.api
+        apiConfiguration.secrets = secrets
         let executor = HTTPExecutor(clock: clock, configuration: .init(
-            signer: try WebhookSigner(secret: secret), addressPolicy: configuration.api.addressPolicy
+            signer: try WebhookSigner(secret: secret), addressPolicy: configuration.api.addressPolicy, secrets: secrets
         ))
         let dispatcher = RunDispatcher(
             executor: executor, commands: commands, clock: clock, maxConcurrent: configuration.maxConcurrentRuns,
@@ -121,7 +131,7 @@ public struct AlmanacServer: Sendable {
         )
         let api = API(
             journal: journal, store: store, commands: commands, clock: clock, metrics: metrics, status: status,
-            configuration: configuration.api
+            configuration: apiConfiguration
         )
         let logger = self.logger
         let host = configuration.host
@@ -160,6 +170,50 @@ public struct AlmanacServer: Sendable {
         try await executor.shutdown()
         let head = (try? journal.currentHead()).map(String.init) ?? "unknown"
         logger.info("stopped", metadata: ["position": "\(head)"])
+    }
+}
+
+extension AlmanacServer {
+    /// The secrets key: read from its file, or created when missing — but not when live tasks
+    /// hold secrets sealed with a key that is gone, unless the configuration allows a new key.
+    /// Warns about tasks whose secrets the key cannot open.
+    func openSecretsKey(store: ProjectionStore) async throws -> SecretBox {
+        let path = configuration.secretsKeyFile ?? configuration.dataDirectory + "/secrets.key"
+        let sealedWith = await store.read(Self.tasksBySealingKey)
+        if !FileManager.default.fileExists(atPath: path), !sealedWith.isEmpty, !configuration.newSecretsKey {
+            let count = sealedWith.values.reduce(0, +)
+            throw SecretError(
+                "the secrets key file \(path) is missing, and \(count) task(s) hold secrets sealed with key "
+                    + "\(sealedWith.keys.sorted().joined(separator: ", ")); restore the key file, or start with "
+                    + "--new-secrets-key and enter those secrets again (docs/secrets.md)"
+            )
+        }
+        let (box, created) = try SecretFile.secretsKey(path, create: true)
+        if created {
+            logger.notice("secrets key created; keep a copy apart from the data directory (docs/secrets.md)",
+                          metadata: ["file": "\(path)", "keyId": "\(box.keyID)"])
+        }
+        let stranded = sealedWith.filter { $0.key != box.keyID }.values.reduce(0, +)
+        if stranded > 0 {
+            logger.warning("\(stranded) task(s) hold secrets sealed with another key; their calls fail until the secrets are entered again",
+                           metadata: ["keyId": "\(box.keyID)"])
+        }
+        return box
+    }
+
+    /// How many live tasks hold secrets sealed with each key id.
+    static func tasksBySealingKey(_ projection: Projection) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for state in projection.tasks.values where state.status != .deleted {
+            let action = state.definition.action
+            var keys = Set<String>()
+            for header in action.headers {
+                if case .sealed(let sealed) = header.value { keys.insert(sealed.keyID ?? "unknown") }
+            }
+            if let sealed = action.signingSecret { keys.insert(sealed.keyID ?? "unknown") }
+            for key in keys { counts[key, default: 0] += 1 }
+        }
+        return counts
     }
 }
 

@@ -15,6 +15,8 @@ const CRON_EXAMPLES = [
 ];
 
 const viewerZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+/** How a stored secret shows in the form: the server never sends its value back. */
+const KEPT = "••••••";
 
 /** A labelled input with its hint and the place its error goes; `name` is the API field. */
 function field(name, labelText, control, hint) {
@@ -54,7 +56,14 @@ export async function renderForm(main, [taskId]) {
     endAt: h("input", { type: "datetime-local", step: 1, value: toLocalInput(schedule.endAt) }),
     method: h("select", {}, ["POST", "GET", "PUT", "PATCH", "DELETE"].map((m) => h("option", { selected: m === (d.action?.method || "POST") }, m))),
     url: h("input", { class: "wide", type: "url", required: true, value: d.action?.url || "", placeholder: "https://example.com/hook", autocomplete: "off" }),
-    headers: h("textarea", { rows: 3, placeholder: "Authorization: Bearer …" }, Object.entries(d.action?.headers || {}).map(([k, v]) => `${k}: ${v}`).join("\n")),
+    headers: h("textarea", { rows: 3, placeholder: "X-Team: billing" },
+      Object.entries(d.action?.headers || {}).filter(([, v]) => typeof v === "string").map(([k, v]) => `${k}: ${v}`).join("\n")),
+    // Secret values are never sent back by the server: a stored one shows as KEPT and stays unless replaced.
+    secretHeaders: h("textarea", { rows: 2, placeholder: "Authorization: Bearer …", spellcheck: "false", autocomplete: "off" },
+      Object.entries(d.action?.headers || {}).filter(([, v]) => typeof v !== "string").map(([k]) => `${k}: ${KEPT}`).join("\n")),
+    signingSecret: h("input", { class: "wide", type: "password", autocomplete: "new-password", spellcheck: "false",
+      placeholder: d.action?.signingSecret ? "stored — leave blank to keep it" : "whsec_… (blank: the server's secret)" }),
+    dropSigningSecret: h("input", { type: "checkbox" }),
     body: h("textarea", { rows: 4, placeholder: '{"run": "{{runId}}"}' }, d.action?.body || ""),
     timeout: h("input", { value: d.action?.timeout || "30s" }),
     maxAttempts: h("input", { type: "number", min: 1, max: 100, value: d.retry?.maxAttempts ?? 1 }),
@@ -109,6 +118,11 @@ export async function renderForm(main, [taskId]) {
       field("action.url", "URL", inputs.url, "http or https."),
       h("div", { class: "grid2" }, field("action.method", "Method", inputs.method), field("action.timeout", "Timeout", inputs.timeout, "e.g. 10s; at most 1h.")),
       field("action.headers", "Headers", inputs.headers, "One Name: value per line."),
+      field("action.secretHeaders", "Secret headers", inputs.secretHeaders,
+        `One Name: value per line. Stored encrypted and never shown again; leave ${KEPT} to keep a stored value.`),
+      field("action.signingSecret", "Signing secret of this task", inputs.signingSecret,
+        "Calls are signed with it instead of the server's secret (Standard Webhooks); stored encrypted, never shown again."),
+      d.action?.signingSecret ? h("label", { class: "inline" }, inputs.dropSigningSecret, " Drop the stored signing secret (sign with the server's)") : null,
       field("action.body", "Body", inputs.body),
       h("p", { class: "hint placeholders" }, "Placeholders: ",
         ["{{taskId}}", "{{runId}}", "{{occurrenceId}}", "{{scheduledAt}}", "{{firedAt}}", "{{attempt}}"].map((p) => h("code", {}, p)),
@@ -180,6 +194,12 @@ export async function renderForm(main, [taskId]) {
       overlap: form.querySelector('input[name="overlap"]:checked').value,
       misfire,
     };
+    for (const [name, value] of Object.entries(lines(inputs.secretHeaders.value, ":"))) {
+      result.action.headers[name] = value === KEPT ? { secret: true } : { value, secret: true };
+    }
+    const signing = inputs.signingSecret.value.trim();
+    if (signing) result.action.signingSecret = signing;
+    else if (d.action?.signingSecret && !inputs.dropSigningSecret.checked) result.action.signingSecret = { secret: true };
     if (inputs.body.value) result.action.body = inputs.body.value;
     if (misfire === "runAll") result.misfireLimit = Number(inputs.misfireLimit.value);
     return result;
@@ -196,7 +216,10 @@ export async function renderForm(main, [taskId]) {
   function showFieldErrors(fields) {
     const unplaced = [];
     let first = null;
-    for (const [name, reason] of Object.entries(fields)) {
+    const secretNames = new Set(Object.keys(lines(inputs.secretHeaders.value, ":")));
+    for (const [path, reason] of Object.entries(fields)) {
+      const header = path.startsWith("action.headers.") ? path.slice("action.headers.".length) : null;
+      const name = header !== null && secretNames.has(header) ? "action.secretHeaders" : path;
       let holder = form.querySelector(`.field[data-field="${CSS.escape(name)}"]`);
       for (let prefix = name; !holder && prefix.includes("."); ) {
         prefix = prefix.slice(0, prefix.lastIndexOf("."));
@@ -240,6 +263,9 @@ export async function renderForm(main, [taskId]) {
     if (kind() === "at" && !inputs.at.value) local["schedule.at"] = "Choose the date and time it should run.";
     const badHeader = inputs.headers.value.split("\n").map((l) => l.trim()).find((l) => l && !l.includes(":"));
     if (badHeader) local["action.headers"] = `“${badHeader}” has no colon: write Name: value.`;
+    const badSecret = inputs.secretHeaders.value.split("\n").map((l) => l.trim()).find((l) => l && !l.includes(":"));
+    // Never echo a secret line: it may be a value pasted without its name.
+    if (badSecret) local["action.secretHeaders"] = "A line has no colon: write Name: value.";
     if (Object.keys(local).length) { showFieldErrors(local).first?.focus(); return; }
     const button = form.querySelector('button[type="submit"]');
     button.disabled = true;

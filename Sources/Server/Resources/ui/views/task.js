@@ -67,7 +67,8 @@ export async function renderTask(main, [rawId]) {
         h("dt", {}, "Next run"), h("dd", {}, task.nextRunAt && task.status === "active"
           ? [asOfParam ? "" : [relativeSpan(task.nextRunAt), " · "], formatInstant(task.nextRunAt), zone ? ` · ${formatInstant(task.nextRunAt, zone)} (task's zone)` : ""] : "—"),
         h("dt", {}, "Webhook"), h("dd", {}, h("code", {}, `${a.method} ${a.url}`), ` · timeout ${a.timeout}`),
-        Object.keys(a.headers || {}).length ? [h("dt", {}, "Headers"), h("dd", {}, h("pre", {}, Object.entries(a.headers).map(([k, v]) => `${k}: ${v}`).join("\n")))] : null,
+        Object.keys(a.headers || {}).length ? [h("dt", {}, "Headers"), h("dd", {}, h("pre", {}, Object.entries(a.headers).map(([k, v]) => `${k}: ${typeof v === "string" ? v : "•••••• (secret)"}`).join("\n")))] : null,
+        h("dt", {}, "Signed with"), h("dd", {}, a.signingSecret ? "the task's own secret (stored encrypted)" : "the server's signing secret"),
         a.body ? [h("dt", {}, "Body"), h("dd", {}, h("pre", {}, a.body))] : null,
         h("dt", {}, "Retries"), h("dd", {}, task.retry.maxAttempts > 1
           ? `up to ${task.retry.maxAttempts} attempts, backoff ${task.retry.initialBackoff} × ${task.retry.multiplier} up to ${task.retry.maxBackoff}, full jitter` : "none"),
