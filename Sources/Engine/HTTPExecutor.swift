@@ -225,7 +225,7 @@ public final class HTTPExecutor: RunExecutor {
 
     private func open(_ sealed: SealedSecret, request: RunRequest, field: String) throws(SecretError) -> String {
         guard let box = configuration.secrets else {
-            throw SecretError("the task has a secret \(field) and this executor has no secrets key")
+            throw SecretError("the task holds secrets and this executor has no secrets key to open them")
         }
         return try box.open(sealed, task: request.taskID, field: field)
     }

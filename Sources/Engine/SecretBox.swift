@@ -41,10 +41,10 @@ public struct SecretBox: Sendable {
         guard let sealedKey = sealed.keyID,
               let encoded = sealed.text.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false).last,
               let bytes = Data(base64Encoded: String(encoded))
-        else { throw SecretError("the stored \(field) is not a sealed value") }
+        else { throw SecretError("the stored \(Self.name(of: field)) is not a sealed value") }
         guard sealedKey == keyID else {
             throw SecretError(
-                "the \(field) secret was sealed with key \(sealedKey), and the server's secrets key is \(keyID); "
+                "the \(Self.name(of: field)) was sealed with key \(sealedKey), and the server's secrets key is \(keyID); "
                     + "restore that key file, or enter the secret again (docs/secrets.md)"
             )
         }
@@ -53,8 +53,13 @@ public struct SecretBox: Sendable {
             let opened = try AES.GCM.open(box, using: key, authenticating: Self.context(task: task, field: field))
             return String(decoding: opened, as: UTF8.self)
         } catch {
-            throw SecretError("the \(field) secret does not open with key \(keyID): it was altered, or sealed for another task or field")
+            throw SecretError("the \(Self.name(of: field)) does not open with key \(keyID): it was altered, or sealed for another task or field")
         }
+    }
+
+    /// `secret header authorization`, or `signing secret`: what a message calls the field.
+    private static func name(of field: String) -> String {
+        field.hasPrefix("header:") ? "secret header " + field.dropFirst(7) : field == WebhookAction.signingSecretField ? "signing secret" : field
     }
 
     private static func context(task: TaskID, field: String) -> [UInt8] {

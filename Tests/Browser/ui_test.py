@@ -44,7 +44,7 @@ class Receiver:
                 length = int(self.headers.get("Content-Length") or 0)
                 self.rfile.read(length)
                 with receiver.lock:
-                    receiver.calls.append((time.time(), self.path, self.headers.get("Idempotency-Key")))
+                    receiver.calls.append((time.time(), self.path, self.headers.get("Idempotency-Key"), self.headers.get("Authorization")))
                 body = b"ok"
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
@@ -60,7 +60,11 @@ class Receiver:
 
     def count(self, path):
         with self.lock:
-            return sum(1 for _, p, _ in self.calls if p == path)
+            return sum(1 for _, p, _, _ in self.calls if p == path)
+
+    def last_authorization(self, path):
+        with self.lock:
+            return next((a for _, p, _, a in reversed(self.calls) if p == path), None)
 
     def stop(self):
         self.server.shutdown()
@@ -209,6 +213,7 @@ def main():
             ui.set("#f-schedule-every", "2s")
             ui.set("#f-action-url", hook)
             ui.set("#f-action-body", '{"run": "{{runId}}"}')
+            ui.set("#f-action-secretHeaders", "Authorization: Bearer ui-secret-123")
             # The preview follows the typing (debounced): wait for the one of the final schedule.
             ui.text_in(".preview", "every 2 seconds")
             ui.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".preview li")) == 10, message="the preview never showed 10 runs")
@@ -224,6 +229,9 @@ def main():
                     "runs did not appear on the task page")
             check(driver.execute_script("return window.__sameDocument === true"), "runs appeared without reloading the page")
             ui.find("svg.chart")
+            check(receiver.last_authorization("/heartbeat") == "Bearer ui-secret-123", "the secret header reached the receiver")
+            check("Authorization: •••••• (secret)" in driver.find_element(By.CSS_SELECTOR, "main").text
+                  and "ui-secret-123" not in driver.page_source, "the task page masks the secret header")
             ui.shot("task-detail")
 
             # The list: state and counts change live.
@@ -259,6 +267,8 @@ def main():
             ui.heading("heartbeat")
             driver.find_element(By.LINK_TEXT, "Edit").click()
             ui.heading("Edit")
+            check(driver.find_element(By.ID, "f-action-secretHeaders").get_attribute("value") == "Authorization: ••••••",
+                  "the edit form shows the stored secret as kept, without its value")
             ui.set("#f-name", "heartbeat-3s")
             ui.set("#f-schedule-every", "3s")
             ui.wait(lambda d: "every 3 seconds" in d.find_element(By.CSS_SELECTOR, ".preview").text, message="preview did not follow the edit")
@@ -272,6 +282,7 @@ def main():
             resumed_at = receiver.count("/heartbeat")
             ui.wait(lambda d: receiver.count("/heartbeat") > resumed_at, 10, "no call after resuming")
             check(True, "calls resumed after Resume")
+            check(receiver.last_authorization("/heartbeat") == "Bearer ui-secret-123", "the edit kept the secret header")
 
             # Live updates keep the keyboard focus where it was.
             driver.execute_script("document.querySelector('button[aria-label=\"Pause heartbeat-3s\"]').focus()")

@@ -14,10 +14,14 @@ final class LiveServer: Sendable {
 
     var base: String { "http://127.0.0.1:\(port)" }
 
-    static func start(dataDirectory: String, client: HTTPClient, extra: [String] = []) throws -> LiveServer {
+    /// Starts the server; with `collectingLogs`, its log (standard error) joins `process.lines`.
+    static func start(
+        dataDirectory: String, client: HTTPClient, extra: [String] = [], logLevel: String = "warning", collectingLogs: Bool = false
+    ) throws -> LiveServer {
         let process = try ChildProcess(
             executable: try BuiltProduct.path("almanac"),
-            arguments: ["serve", "--data-dir", dataDirectory, "--port", "0", "--log-level", "warning", "--log-format", "text"] + extra
+            arguments: ["serve", "--data-dir", dataDirectory, "--port", "0", "--log-level", logLevel, "--log-format", "text"] + extra,
+            collectingStandardError: collectingLogs
         )
         let prefix = "almanac: listening on http://127.0.0.1:"
         guard process.waitFor(timeout: 60, { lines in lines.contains { $0.hasPrefix(prefix) } }),
