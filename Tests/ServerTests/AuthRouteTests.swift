@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Engine
 import Journal
+import Projections
 import Scheduling
 import Server
 import Testing
@@ -390,6 +391,27 @@ import Testing
             #expect(try await api.send(.post, "/v1/tasks", json: Bodies.every(name: "elsewhere", extra: #","namespace":"other""#)).status == 201)
             #expect(try await api.send(.delete, "/v1/tasks/\(first)").status == 204)
             #expect(try await api.send(.post, "/v1/tasks", json: Bodies.every(name: "three")).status == 201)
+        }
+    }
+
+    /// Concurrent creates cannot together pass the limit; once they are done, the namespace
+    /// fills to exactly its limit.
+    @Test func concurrentCreatesStayWithinTheNamespaceLimit() async throws {
+        let limits = TaskLimits(maxTasksPerNamespace: 5)
+        try await APIHarness.with(configuration: APIConfiguration(limits: limits)) { (api: APIHarness) async throws in
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 0..<40 {
+                    group.addTask { try await api.send(.post, "/v1/tasks", json: Bodies.every(name: "burst-\(index)")).status }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(Set(statuses).isSubset(of: [201, 409]), "\(statuses)")
+            let created = statuses.filter { $0 == 201 }.count
+            #expect((1...5).contains(created), "\(created) created at once")
+            var more = 0
+            while try await api.send(.post, "/v1/tasks", json: Bodies.every(name: "after-\(more)")).status == 201 { more += 1 }
+            #expect(created + more == 5)
+            #expect(await api.store.read { $0.liveTasksByNamespace["default"] } == 5)
         }
     }
 }

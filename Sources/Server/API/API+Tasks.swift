@@ -94,12 +94,18 @@ extension API {
         }
         try await checkAddress(definition, command: "create")
         let namespace = definition.namespace
+        // Reservations first, then the projection: see CreationQuota.
+        let reserved = quota.reserve(namespace)
+        defer { quota.release(namespace) }
         let held = await store.read { $0.liveTasksByNamespace[namespace] ?? 0 }
-        if held >= configuration.limits.maxTasksPerNamespace {
+        if held + reserved > configuration.limits.maxTasksPerNamespace {
             metrics.command("create", result: "refused")
+            let limit = configuration.limits.maxTasksPerNamespace
             throw Problem(
                 .conflict, code: "namespace-full", title: "The namespace holds as many tasks as it may",
-                detail: "namespace \(namespace) holds \(held) tasks, its limit (--max-tasks-per-namespace); delete some first"
+                detail: held >= limit
+                    ? "namespace \(namespace) holds \(held) tasks, its limit (--max-tasks-per-namespace); delete some first"
+                    : "namespace \(namespace) holds \(held) tasks and \(reserved - 1) more are being created, its limit of \(limit) (--max-tasks-per-namespace); try again"
             )
         }
         let outcome: CommandService.Outcome

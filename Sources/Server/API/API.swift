@@ -111,6 +111,7 @@ public struct API: Sendable {
     let configuration: APIConfiguration
     let routes: [Route]
     let limiter: RateLimiter?
+    let quota = CreationQuota()
 
     public init(
         journal: any Journal, store: ProjectionStore, commands: CommandService, clock: any WallClock,
