@@ -63,6 +63,7 @@ let package = Package(
             name: "Engine",
             dependencies: [
                 "Journal", "Scheduling", "Projections", "Access",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -82,6 +82,51 @@ public struct CommandService: Sendable {
     }
 }
 
+extension CommandService {
+    /// How one command of a batch ended.
+    public enum BatchResult: Sendable, Hashable {
+        /// Appended and applied, or nothing to do (it had already taken effect).
+        case done
+        /// The rules refused it: nothing was appended.
+        case refused(String)
+        /// It lost a race for its task (or the append failed): try it again on its own.
+        case retry
+    }
+
+    /// Decides `commands` together on the store (one hop; commands on the same task chained),
+    /// appends them in one call (one group commit), and applies them. Nothing waits for the
+    /// per-task queue: a command that loses a race for its task comes back as `.retry`, for
+    /// ``execute(_:expectedVersion:)``, which decides it again. Used for run outcomes, which
+    /// arrive by the thousand in a burst.
+    public func executeBatch(_ commands: [TaskCommand]) async -> [BatchResult] {
+        guard !commands.isEmpty else { return [] }
+        let now = clock.now()
+        var results = [BatchResult](repeating: .done, count: commands.count)
+        let (decisions, refusals) = await store.read { projection in
+            var refusals: [(Int, String)] = []
+            let decisions = ChainedDecisions.decide(
+                Array(commands.indices), in: projection, now: now, task: { commands[$0].taskID },
+                command: { index, _ in commands[index] },
+                refused: { index, error in refusals.append((index, "\(error)")) }
+            )
+            return (decisions, refusals)
+        }
+        for (index, reason) in refusals { results[index] = .refused(reason) }
+        guard !decisions.isEmpty else { return results }
+        let appended = await journal.append(decisions.map(\.request))
+        var last: UInt64 = 0
+        for (decision, result) in zip(decisions, appended) {
+            switch result {
+            case .success(let done): last = max(last, done.lastPosition)
+            case .failure: results[decision.index] = .retry
+            }
+        }
+        // What was appended is durable; a failed catch-up leaves it for the next one to apply.
+        if last > 0 { try? await store.catchUp(through: last) }
+        return results
+    }
+}
+
 /// A command made on a version of the task that is no longer current (HTTP 412).
 public struct VersionMismatch: Error, Sendable, Hashable, CustomStringConvertible {
     /// The task.

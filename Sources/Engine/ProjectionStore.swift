@@ -1,4 +1,5 @@
 public import Access
+import DequeModule
 public import Journal
 public import Projections
 public import Scheduling
@@ -24,7 +25,8 @@ public actor ProjectionStore {
     private let journal: any Journal
     private let applied: PositionNotifier
     private var busy = false
-    private var queued: [CheckedContinuation<Void, Never>] = []
+    /// Callers waiting for their turn to catch up (a burst of commands can queue thousands).
+    private var queued = Deque<CheckedContinuation<Void, Never>>()
 
     /// Creates a store starting from `projection` (empty, or loaded from a snapshot).
     public init(journal: any Journal, projection: Projection = Projection()) {

@@ -25,6 +25,8 @@ public final class RunDispatcher: Service, Sendable {
     /// Counts recorded attempts, so waiters can await the next one.
     private let recorded = PositionNotifier(head: 0)
     private let recordedCount = Mutex<UInt64>(0)
+    /// Records outcomes in batches.
+    private let batcher: OutcomeBatcher
     private let stream: AsyncStream<RunRequest>
     private let input: AsyncStream<RunRequest>.Continuation
 
@@ -41,6 +43,7 @@ public final class RunDispatcher: Service, Sendable {
         self.shutdownDeadline = shutdownDeadline
         self.executor = executor
         self.commands = commands
+        self.batcher = OutcomeBatcher(commands: commands)
         self.clock = clock
         self.maxConcurrent = max(1, maxConcurrent)
         (stream, input) = AsyncStream.makeStream(of: RunRequest.self)
@@ -124,7 +127,17 @@ public final class RunDispatcher: Service, Sendable {
         case .succeeded(let outcome): action = .completeRun(request.start.run, outcome)
         case .failed(let outcome): action = .failRun(request.start.run, outcome)
         }
-        await record(TaskCommand(taskID: request.taskID, actor: "scheduler", action: action), of: request)
+        let command = TaskCommand(taskID: request.taskID, actor: "scheduler", action: action)
+        switch await batcher.record(command) {
+        case .done:
+            unrecorded.withLock { $0[request.start.run] = nil }
+        case .refused(let reason):
+            // As on its own: the run is no longer in flight (recovered, say); nothing to record.
+            unrecorded.withLock { $0[request.start.run] = nil }
+            logger.error("run outcome not recorded", metadata: ["task.id": "\(request.taskID)", "run.id": "\(request.start.run)", "error": "\(reason)"])
+        case .retry:
+            await record(command, of: request)
+        }
         finishedOne()
     }
 

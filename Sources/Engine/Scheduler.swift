@@ -177,40 +177,29 @@ public final class Scheduler: Service, Sendable {
         _ entries: [DueEntry], in projection: borrowing Projection, now: Instant, freeSlots: Int,
         configuration: Configuration, logger: Logger
     ) -> ([AppendRequest], [Plan]) {
-        var states: [TaskID: TaskState] = [:]
-        var requests: [AppendRequest] = []
-        var plans: [Plan] = []
         var slots = freeSlots
-        // Tasks with more than one entry here: their later decisions build on the earlier ones.
-        var seen = Set<TaskID>(minimumCapacity: entries.count)
-        var repeated = Set<TaskID>()
-        for entry in entries where !seen.insert(entry.taskID).inserted { repeated.insert(entry.taskID) }
-        for entry in entries {
-            let known = states[entry.taskID]
-            guard let state = known != nil ? known : projection.tasks[entry.taskID] else { continue }
-            let action = MisfirePlanner.action(
-                for: entry.occurrence, attempt: entry.attempt, dueAt: entry.dueAt,
-                state: state, now: now, grace: configuration.misfireGrace
-            )
-            if case .startRun = action, slots == 0 { continue }
-            let events: [TaskEvent]
-            do {
-                events = try TaskDecider.decide(TaskCommand(taskID: entry.taskID, actor: "scheduler", action: action), state: state, now: now)
-            } catch {
+        let decisions = ChainedDecisions.decide(
+            entries, in: projection, now: now, task: \.taskID,
+            command: { entry, state in
+                let action = MisfirePlanner.action(
+                    for: entry.occurrence, attempt: entry.attempt, dueAt: entry.dueAt,
+                    state: state, now: now, grace: configuration.misfireGrace
+                )
+                if case .startRun = action, slots == 0 { return nil }
+                return TaskCommand(taskID: entry.taskID, actor: "scheduler", action: action)
+            },
+            accept: { events in
+                if events.contains(where: { if case .runStarted = $0.kind { true } else { false } }) { slots -= 1 }
+                return true
+            },
+            refused: { entry, error in
                 logger.debug("due attempt refused", metadata: ["task.id": "\(entry.taskID)", "error": "\(error)"])
-                continue
             }
-            guard !events.isEmpty else { continue }
-            if events.contains(where: { if case .runStarted = $0.kind { true } else { false } }) { slots -= 1 }
-            requests.append(AppendRequest(events, decidedOn: state, task: entry.taskID))
-            plans.append(Plan(task: entry.taskID, action: state.definition.action, events: events))
-            if repeated.contains(entry.taskID) {
-                var next = state
-                for event in events { next.apply(event) }
-                states[entry.taskID] = next
-            }
-        }
-        return (requests, plans)
+        )
+        return (
+            decisions.map(\.request),
+            decisions.map { Plan(task: $0.state.id, action: $0.state.definition.action, events: $0.events) }
+        )
     }
 
     /// Sleeps until `deadline` (if any) or until events after `position` are applied,
