@@ -91,9 +91,11 @@ public final class HTTPExecutor: RunExecutor {
     public func execute(_ request: RunRequest) async -> RunResult {
         let started = clock.now()
         var http: HTTPClientRequest
-        let secrets: [String]
+        let mask: SecretMask
         do {
+            let secrets: [String]
             (http, secrets) = try makeRequest(request)
+            mask = SecretMask(secrets)
         } catch {
             return .failed(RunOutcome(duration: clock.now() - started, error: error.message))
         }
@@ -111,7 +113,7 @@ public final class HTTPExecutor: RunExecutor {
             var excerpt: [UInt8] = []
             var read = 0
             // Read a secret's length past the excerpt, so one cut by the excerpt's end is masked too.
-            let kept = configuration.excerptBytes + (secrets.map(\.utf8.count).max() ?? 0)
+            let kept = configuration.excerptBytes + mask.longestBytes
             for try await chunk in response.body {
                 let bytes = chunk.readableBytesView
                 if excerpt.count < kept {
@@ -124,12 +126,12 @@ public final class HTTPExecutor: RunExecutor {
             let outcome = RunOutcome(
                 statusCode: status,
                 duration: clock.now() - started,
-                responseExcerpt: Self.excerpt(excerpt, masking: secrets, limit: configuration.excerptBytes),
+                responseExcerpt: Self.excerpt(excerpt, masking: mask, limit: configuration.excerptBytes),
                 error: (200..<300).contains(status) ? nil : "HTTP \(status) \(response.status.reasonPhrase)"
             )
             return (200..<300).contains(status) ? .succeeded(outcome) : .failed(outcome)
         } catch {
-            return .failed(RunOutcome(duration: clock.now() - started, error: Self.describe(error, timeout: request.action.timeout)))
+            return .failed(RunOutcome(duration: clock.now() - started, error: mask.apply(Self.describe(error, timeout: request.action.timeout))))
         }
     }
 
@@ -230,13 +232,11 @@ public final class HTTPExecutor: RunExecutor {
         return try box.open(sealed, task: request.taskID, field: field)
     }
 
-    /// The first `limit` bytes of the response, with every secret longer than three
-    /// characters replaced by `[secret]`: a receiver that echoes its request does not put a
-    /// secret in the run log.
-    static func excerpt(_ bytes: [UInt8], masking secrets: [String], limit: Int) -> String {
-        guard !secrets.isEmpty else { return String(decoding: bytes.prefix(limit), as: UTF8.self) }
-        var text = String(decoding: bytes, as: UTF8.self)
-        for secret in secrets where secret.count > 3 { text = text.replacingAll(secret, with: "[secret]") }
+    /// The first `limit` bytes of the response, with the task's secrets masked (``SecretMask``):
+    /// a receiver that echoes its request does not put a secret in the run log.
+    static func excerpt(_ bytes: [UInt8], masking mask: SecretMask, limit: Int) -> String {
+        guard !mask.isEmpty else { return String(decoding: bytes.prefix(limit), as: UTF8.self) }
+        let text = mask.apply(String(decoding: bytes, as: UTF8.self))
         return String(decoding: Array(text.utf8.prefix(limit)), as: UTF8.self)
     }
 
@@ -263,6 +263,10 @@ public final class HTTPExecutor: RunExecutor {
             if [.deadlineExceeded, .readTimeout, .writeTimeout].contains(error) { return "timed out after \(timeout)" }
             if error == .connectTimeout { return "connection timed out" }
             if error == .remoteConnectionClosed { return "the receiver closed the connection" }
+            // These carry the offending names or values, which may be secrets: never recorded.
+            if "\(error)".hasPrefix("HTTPClientError.invalidHeaderField") {
+                return "a header of the task cannot be sent: its name or value has characters HTTP does not allow"
+            }
             return "HTTP client error: \(error)"
         }
         return "connection failed: \(error)"

@@ -1,5 +1,5 @@
 import AlmanacTesting
-import Engine
+@testable import Engine
 import Foundation
 import Scheduling
 import Testing
@@ -106,5 +106,55 @@ struct SecretTests {
             ),
             action: action, firedAt: scheduled
         )
+    }
+}
+
+/// What the executor keeps of a response or an error never holds a secret in the common
+/// forms an echo takes.
+@Suite("Secret masking")
+struct SecretMaskTests {
+    @Test func echoesAsSentTrimmedWithoutSchemeJSONEscapedOrURLEncodedAreMasked() {
+        let mask = SecretMask(["Bearer tok\"QUOTE\\back/slash", "K9z", "pässwörd-UNI", "Bearer SPACE-LEAKW"])
+        let echoes = [
+            #"{"Authorization": "Bearer tok\"QUOTE\\back/slash"}"#,
+            #"{"Authorization": "Bearer tok\"QUOTE\\back\/slash"}"#,
+            "token tok\"QUOTE\\back/slash only",
+            #"{"X-Unicode": "p\u00e4ssw\u00f6rd-UNI"}"#,
+            #"{"X-Unicode": "p\u00E4ssw\u00F6rd-UNI"}"#,
+            #"{"X-Unicode": "p\u00c3\u00a4ssw\u00c3\u00b6rd-UNI"}"#,
+            "p%C3%A4ssw%C3%B6rd-UNI in a query",
+            "Authorization: Bearer SPACE-LEAKW",
+            "just SPACE-LEAKW",
+        ]
+        for echo in echoes {
+            let masked = mask.apply(echo)
+            #expect(masked.contains("[secret]"), "\(echo) → \(masked)")
+            for part in ["QUOTE", "UNI", "LEAKW", "ssw"] { #expect(!masked.contains(part), "\(echo) → \(masked)") }
+        }
+        // Three characters or fewer are not masked: they would mask ordinary text.
+        #expect(mask.apply("K9z") == "K9z")
+        #expect(SecretMask([]).isEmpty)
+    }
+
+    @Test func aHeaderHTTPCannotSendFailsWithoutItsValue() async throws {
+        let box = SecretBox.ephemeral()
+        let receiver = try await WebhookReceiver.start()
+        let clock = ManualClock(now: Instant(secondsSinceEpoch: 1_795_428_061))
+        let executor = HTTPExecutor(clock: clock, configuration: .init(addressPolicy: nil, secrets: box))
+        let task: TaskID = "stored-before-validation"
+        for header in [
+            WebhookAction.Header(name: "X-Plain", value: "CTRL\u{1}LEAKX"),
+            WebhookAction.Header(name: "Authorization", sealed: box.seal("Bearer CTRL\u{1}LEAKY", task: task, field: WebhookAction.sealingField(header: "Authorization"))),
+        ] {
+            let action = WebhookAction(url: receiver.url("/hook"), headers: [header])
+            let result = await executor.execute(SecretTests.request(task: task, action: action, clock: clock))
+            guard case .failed(let outcome) = result else { Issue.record("\(result)"); continue }
+            let error = outcome.error ?? ""
+            #expect(!error.contains("LEAK") && !error.contains("CTRL"), "\(error)")
+            #expect(error.contains("header"), "\(error)")
+        }
+        #expect(receiver.received.isEmpty)
+        try await executor.shutdown()
+        try await receiver.stop()
     }
 }

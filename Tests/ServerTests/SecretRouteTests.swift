@@ -98,8 +98,18 @@ import Testing
             let head = try await api.head
             let second = try await api.send(.post, "/v1/tasks", json: body, headers: key)
             #expect(second.status == 201 && second.header("Idempotent-Replayed") == "true", "\(second.status) \(second.body)")
-            let other = try await api.send(.post, "/v1/tasks", json: Self.body(headers: #"{"Authorization":{"value":"Bearer other","secret":true}}"#), headers: key)
-            #expect(other.status == 422)
+            // A retry is matched on everything but secret values: "same" or "different" for
+            // them would let a caller test guesses at a secret. The stored secret stays.
+            let id = try #require(first.object["id"] as? String)
+            let stored = await api.store.state(of: TaskID(id))?.definition
+            let guess = try await api.send(.post, "/v1/tasks", json: Self.body(headers: #"{"Authorization":{"value":"Bearer other","secret":true}}"#), headers: key)
+            #expect(guess.status == 201 && guess.header("Idempotent-Replayed") == "true")
+            #expect(await api.store.state(of: TaskID(id))?.definition == stored)
+            // Anything else that differs is still a reused key.
+            let renamed = try await api.send(.post, "/v1/tasks", json: Self.body(name: "other", headers: #"{"Authorization":{"value":"\#(Self.token)","secret":true}}"#), headers: key)
+            #expect(renamed.status == 422)
+            let plain = try await api.send(.post, "/v1/tasks", json: Self.body(headers: #"{"Authorization":"\#(Self.token)"}"#), headers: key)
+            #expect(plain.status == 422)
             #expect(try await api.head == head)
         }
     }
@@ -109,6 +119,11 @@ import Testing
             let refusals: [(String, String)] = [
                 (Self.body(headers: #"{"Authorization":{"secret":true}}"#), "action.headers.Authorization"),
                 (Self.body(headers: #"{"Authorization":{"value":"Bearer a\nb","secret":true}}"#), "action.headers.Authorization"),
+                (Self.body(headers: #"{"Authorization":{"value":"Bearer s3cr3t\u0001x","secret":true}}"#), "action.headers.Authorization"),
+                (Self.body(headers: #"{"Authorization":{"value":"Bearer s3cr3t\u007f","secret":true}}"#), "action.headers.Authorization"),
+                (Self.body(headers: #"{"Authorization":{"value":" Bearer s3cr3t","secret":true}}"#), "action.headers.Authorization"),
+                (Self.body(headers: #"{"X-Plain":"s3cr3t\u001b[0m"}"#), "action.headers.X-Plain"),
+                (Self.body(headers: #"{"X-Plain":"s3cr3t "}"#), "action.headers.X-Plain"),
                 (Self.body(headers: #"{"Authorization":{"value":5,"secret":true}}"#), "action.headers.Authorization.value"),
                 (Self.body(headers: #"{"Authorization":{"secret":"yes","value":"x"}}"#), "action.headers.Authorization.secret"),
                 (Self.body(headers: #"{"Authorization":{"hidden":true,"value":"x"}}"#), "action.headers.Authorization.hidden"),
@@ -126,6 +141,45 @@ import Testing
                 #expect(!reply.body.contains("s3cr3t"), "\(reply.body)")
             }
             #expect(try await api.head == 0)
+        }
+    }
+
+    /// Keeping a secret the server's key cannot open (sealed with a key since lost) is refused,
+    /// so the task does not go on failing unnoticed; giving the value again works.
+    @Test func keepingASecretOfAnotherKeyIsRefused() async throws {
+        let journal = InMemoryJournal()
+        let body = Self.body(headers: #"{"Authorization":{"value":"\#(Self.token)","secret":true}}"#, signing: #""\#(Self.signing)""#)
+        try await APIHarness.with(journal: journal, configuration: APIConfiguration(secrets: .ephemeral())) { (api: APIHarness) async throws in
+            _ = try await api.create(body)
+        }
+        let id = try #require(try await journal.read(after: 0, limit: 1).first?.streamID.rawValue)
+        try await APIHarness.with(journal: journal, configuration: APIConfiguration(secrets: .ephemeral())) { (api: APIHarness) async throws in
+            let head = try await api.head
+            let keep = Self.body(headers: #"{"Authorization":{"secret":true}}"#, signing: #"{"secret":true}"#)
+            let refused = try await api.send(.put, "/v1/tasks/\(id)", json: keep)
+            #expect(refused.status == 422)
+            #expect(Set(refused.invalidFields) == ["action.headers.Authorization", "action.signingSecret"], "\(refused.body)")
+            #expect(refused.body.contains("sealed with key"))
+            #expect(try await api.head == head)
+            #expect(try await api.send(.put, "/v1/tasks/\(id)", json: body).status == 200)
+        }
+    }
+
+    /// A token of one namespace learns nothing of another's Idempotency-Keys.
+    @Test func anotherNamespacesKeyIsNotLookedUp() async throws {
+        try await APIHarness.with { (api: APIHarness) async throws in
+            let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "shared"]
+            let theirs = try await api.create(Bodies.every(name: "theirs", extra: #","namespace":"a""#), headers: key)
+            let admin = try await api.send(.post, "/v1/tokens", json: #"{"name":"root","role":"admin"}"#)
+            let rootToken = try #require(admin.object["token"] as? String)
+            let issued = try await api.send(.post, "/v1/tokens", json: #"{"name":"tenant-b","role":"admin","namespace":"b"}"#,
+                                            headers: [.authorization: "Bearer \(rootToken)"])
+            let token = try #require(issued.object["token"] as? String)
+            var headers = key
+            headers[.authorization] = "Bearer \(token)"
+            let reply = try await api.send(.post, "/v1/tasks", json: Bodies.every(name: "mine", extra: #","namespace":"a""#), headers: headers)
+            #expect(reply.status == 422 && reply.invalidFields == ["namespace"], "\(reply.body)")
+            #expect(!reply.body.contains(theirs))
         }
     }
 }

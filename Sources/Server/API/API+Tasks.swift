@@ -63,6 +63,11 @@ extension API {
             guard (1...255).contains(key.count) else { throw Problem.invalid("Idempotency-Key", "must be 1 to 255 characters") }
             // Keys are per namespace: another tenant's key names another task.
             let requested = TaskInput.namespace(in: body) ?? home
+            // Another tenant's key is not looked up at all: its answer would tell that it exists.
+            if let own = API.caller.namespace, requested != own {
+                metrics.command("create", result: "invalid")
+                throw Problem.invalid("namespace", "this token is limited to the namespace \(own)")
+            }
             // A NUL cannot occur in a header value, so "namespace NUL key" never equals a bare key
             // (the default namespace keeps the bare key, as before namespaces).
             id = TaskIDs.derived(fromIdempotencyKey: requested == TaskDefinition.defaultNamespace ? key : requested + "\u{0}" + key)
@@ -73,7 +78,10 @@ extension API {
                     from: body, now: nil, defaultNamespace: home, limits: configuration.limits,
                     secrets: SecretSealer(box: configuration.secrets, task: id, existing: existing.definition.action)
                 )
-                guard definition == existing.definition else {
+                // Matched on everything but secret values: answering "same" or "different" for
+                // them would let a caller test guesses at a secret, and after a new secrets key
+                // the stored ones no longer open to compare.
+                guard definition.secretsHidden == existing.definition.secretsHidden else {
                     metrics.command("create", result: "refused")
                     throw keyReused(id)
                 }
@@ -426,5 +434,17 @@ extension API {
             ("items", .array(visible.map(Representation.event))),
             ("nextAfter", events.last.map { .uint($0.position) } ?? .uint(after)),
         ]))
+    }
+}
+
+extension TaskDefinition {
+    /// The definition with every secret value replaced by one placeholder: equal for two
+    /// definitions that differ only in the values of their secrets.
+    var secretsHidden: TaskDefinition {
+        var hidden = self
+        let placeholder = SealedSecret(text: "")
+        hidden.action.headers = action.headers.map { $0.isSecret ? .init(name: $0.name, sealed: placeholder) : $0 }
+        if action.signingSecret != nil { hidden.action.signingSecret = placeholder }
+        return hidden
     }
 }

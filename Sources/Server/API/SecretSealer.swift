@@ -16,12 +16,34 @@ struct SecretSealer {
 
     /// The sealed value of `field`: the stored one when it opens to `secret`, else a new one.
     func seal(_ secret: String, field: String) -> SealedSecret {
-        if let stored = kept(field: field), (try? box.open(stored, task: task, field: field)) == secret { return stored }
+        if let stored = stored(field: field), (try? box.open(stored, task: task, field: field)) == secret { return stored }
         return box.seal(secret, task: task, field: field)
     }
 
+    /// What keeping the stored value of a field finds.
+    enum Kept {
+        /// Nothing is stored for the field.
+        case none
+        /// The stored sealed value, which this server's key opens.
+        case stored(SealedSecret)
+        /// A stored value this server's key cannot open (sealed with a lost key): keeping it
+        /// would keep a task that cannot call; the reason says to give the value again.
+        case unopenable(String)
+    }
+
+    /// The sealed value `field` holds now, checked to open with this server's key.
+    func kept(field: String) -> Kept {
+        guard let stored = stored(field: field) else { return .none }
+        do {
+            _ = try box.open(stored, task: task, field: field)
+            return .stored(stored)
+        } catch {
+            return .unopenable("the stored secret cannot be kept: \(error.message)")
+        }
+    }
+
     /// The sealed value `field` holds now, if any.
-    func kept(field: String) -> SealedSecret? {
+    private func stored(field: String) -> SealedSecret? {
         guard let existing else { return nil }
         if field == WebhookAction.signingSecretField { return existing.signingSecret }
         for header in existing.headers where WebhookAction.sealingField(header: header.name) == field {

@@ -188,23 +188,24 @@ enum TaskInput {
             let field = WebhookAction.sealingField(header: name)
             switch secretValue(entry, at: path, reader: reader, maxLength: limits.maxHeaderValueLength) {
             case .plain(let text)?:
-                guard !text.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D || $0 == 0 }) else {
-                    reader.fail(path, "must not contain line breaks")
+                guard isFieldValue(text) else {
+                    reader.fail(path, "must not contain control characters (line breaks included) or begin or end with a space")
                     continue
                 }
                 headers.append(.init(name: name, value: text))
             case .secret(let text)?:
-                guard !text.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D || $0 == 0 }) else {
-                    reader.fail(path, "must not contain line breaks")
+                guard isFieldValue(text) else {
+                    // Never the value itself, nor which character is wrong.
+                    reader.fail(path, "must not contain control characters (line breaks included) or begin or end with a space")
                     continue
                 }
                 headers.append(.init(name: name, sealed: secrets.seal(text, field: field)))
             case .keep?:
-                guard let kept = secrets.kept(field: field) else {
-                    reader.fail(path, "has no stored secret to keep; give it as {\"value\": \"…\", \"secret\": true}")
-                    continue
+                switch secrets.kept(field: field) {
+                case .stored(let kept): headers.append(.init(name: name, sealed: kept))
+                case .none: reader.fail(path, "has no stored secret to keep; give it as {\"value\": \"…\", \"secret\": true}")
+                case .unopenable(let reason): reader.fail(path, reason)
                 }
-                headers.append(.init(name: name, sealed: kept))
             case nil:
                 continue
             }
@@ -221,11 +222,12 @@ enum TaskInput {
         switch secretValue(value, at: path, reader: reader, maxLength: 256) {
         case .plain(let given)?, .secret(let given)?: text = given
         case .keep?:
-            guard let kept = secrets.kept(field: field) else {
-                reader.fail(path, "the task has no signing secret of its own to keep; give one (whsec_…)")
-                return nil
+            switch secrets.kept(field: field) {
+            case .stored(let kept): return kept
+            case .none: reader.fail(path, "the task has no signing secret of its own to keep; give one (whsec_…)")
+            case .unopenable(let reason): reader.fail(path, reason)
             }
-            return kept
+            return nil
         case nil: return nil
         }
         do {
@@ -288,6 +290,15 @@ enum TaskInput {
             reader.fail("retry.maxBackoff", "is less than initialBackoff")
         }
         return policy
+    }
+
+    /// Whether `text` is a header value that is sent as given: no control character other
+    /// than a tab (RFC 9110 field-value), and no space or tab at either end (HTTP drops them).
+    static func isFieldValue(_ text: String) -> Bool {
+        let bytes = text.utf8
+        if let first = bytes.first, first == 0x20 || first == 0x09 { return false }
+        if let last = bytes.last, last == 0x20 || last == 0x09 { return false }
+        return !bytes.contains { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }
     }
 
     /// RFC 9110 token characters.

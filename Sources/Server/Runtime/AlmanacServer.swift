@@ -105,7 +105,7 @@ public struct AlmanacServer: Sendable {
         if access.hasTokens || configuration.api.requireAuth {
             logger.info("tokens required", metadata: ["activeTokens": "\(access.tokens.values.filter(\.isActive).count)"])
         } else {
-            logger.warning("no API token issued: the API is open to anyone who can reach \(configuration.host):\(configuration.port); issue one with `almanac tokens create`")
+            logger.warning("no API token issued: the API is open to anyone who can reach \(configuration.host); issue one with `almanac tokens create`")
         }
 
         let metrics = ServerMetrics()
@@ -181,7 +181,7 @@ extension AlmanacServer {
         let path = configuration.secretsKeyFile ?? configuration.dataDirectory + "/secrets.key"
         let sealedWith = await store.read(Self.tasksBySealingKey)
         if !FileManager.default.fileExists(atPath: path), !sealedWith.isEmpty, !configuration.newSecretsKey {
-            let count = sealedWith.values.reduce(0, +)
+            let count = sealedWith.values.reduce(0) { $0 + $1.count }
             throw SecretError(
                 "the secrets key file \(path) is missing, and \(count) task(s) hold secrets sealed with key "
                     + "\(sealedWith.keys.sorted().joined(separator: ", ")); restore the key file, or start with "
@@ -193,17 +193,18 @@ extension AlmanacServer {
             logger.notice("secrets key created; keep a copy apart from the data directory (docs/secrets.md)",
                           metadata: ["file": "\(path)", "keyId": "\(box.keyID)"])
         }
-        let stranded = sealedWith.filter { $0.key != box.keyID }.values.reduce(0, +)
-        if stranded > 0 {
-            logger.warning("\(stranded) task(s) hold secrets sealed with another key; their calls fail until the secrets are entered again",
-                           metadata: ["keyId": "\(box.keyID)"])
+        let stranded = Set(sealedWith.filter { $0.key != box.keyID }.values.flatMap { $0 }).sorted()
+        if !stranded.isEmpty {
+            let named = stranded.prefix(20).map(\.rawValue).joined(separator: ", ") + (stranded.count > 20 ? ", …" : "")
+            logger.warning("\(stranded.count) task(s) hold secrets sealed with another key; their calls fail until the secrets are entered again",
+                           metadata: ["keyId": "\(box.keyID)", "tasks": "\(named)"])
         }
         return box
     }
 
-    /// How many live tasks hold secrets sealed with each key id.
-    static func tasksBySealingKey(_ projection: Projection) -> [String: Int] {
-        var counts: [String: Int] = [:]
+    /// The live tasks that hold secrets, by the id of the key that sealed them.
+    static func tasksBySealingKey(_ projection: Projection) -> [String: [TaskID]] {
+        var tasks: [String: [TaskID]] = [:]
         for state in projection.tasks.values where state.status != .deleted {
             let action = state.definition.action
             var keys = Set<String>()
@@ -211,9 +212,9 @@ extension AlmanacServer {
                 if case .sealed(let sealed) = header.value { keys.insert(sealed.keyID ?? "unknown") }
             }
             if let sealed = action.signingSecret { keys.insert(sealed.keyID ?? "unknown") }
-            for key in keys { counts[key, default: 0] += 1 }
+            for key in keys { tasks[key, default: []].append(state.id) }
         }
-        return counts
+        return tasks
     }
 }
 

@@ -62,6 +62,10 @@ enum SecretFile {
         guard let bytes = Data(base64Encoded: text) else {
             throw SecretError("\(path) does not hold a secrets key (the base64 of 32 bytes)")
         }
-        return (try SecretBox(key: Array(bytes)), created)
+        do {
+            return (try SecretBox(key: Array(bytes)), created)
+        } catch {
+            throw SecretError("\(path) does not hold a secrets key: \(error.message)")
+        }
     }
 }
