@@ -81,4 +81,30 @@ public final class ChildProcess: Sendable {
         }
         return false
     }
+
+    /// ``waitForExit()`` for async callers: polls with sleeps that free the thread, so the
+    /// concurrency pool (two threads on a two-core machine) stays free for the test's other
+    /// work — a blocked pool delays every awaiting task in the process, timers included.
+    public func waitForExit() async -> (lines: [String], status: Int32) {
+        while process.isRunning { await Self.pause() }
+        while !output.state.withLock({ $0.ended }) { await Self.pause() }
+        return (lines, process.terminationStatus)
+    }
+
+    /// A few milliseconds' sleep that frees the thread (and still waits when cancelled).
+    private static func pause() async {
+        do { try await Task.sleep(for: .milliseconds(5)) } catch { usleep(5000) }
+    }
+
+    /// ``waitFor(timeout:_:)`` for async callers: polls with sleeps that free the thread.
+    public func waitFor(timeout: Double, _ predicate: ([String]) -> Bool) async -> Bool {
+        let deadline = ProcessInfo.processInfo.systemUptime + timeout
+        while ProcessInfo.processInfo.systemUptime < deadline {
+            let (holds, ended) = output.state.withLock { (predicate($0.lines), $0.ended) }
+            if holds { return true }
+            if ended { return false }
+            await Self.pause()
+        }
+        return false
+    }
 }

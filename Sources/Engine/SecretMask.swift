@@ -21,15 +21,15 @@ struct SecretMask {
             }
             for base in bases where base.count > 3 {
                 forms.insert(base)
-                let json = Self.jsonEscaped(base, asciiOnly: false)
+                let json = JSONEscape.content(base, asciiOnly: false)
                 forms.insert(json)
                 forms.insert(json.replacingOccurrences(of: "/", with: "\\/"))
-                let ascii = Self.jsonEscaped(base, asciiOnly: true)
+                let ascii = JSONEscape.content(base, asciiOnly: true)
                 forms.insert(ascii)
                 forms.insert(ascii.uppercasedHexEscapes())
                 let latin1 = String(String.UnicodeScalarView(base.utf8.map { Unicode.Scalar($0) }))
                 forms.insert(latin1)
-                forms.insert(Self.jsonEscaped(latin1, asciiOnly: true))
+                forms.insert(JSONEscape.content(latin1, asciiOnly: true))
                 if let encoded = base.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) { forms.insert(encoded) }
                 if let encoded = base.addingPercentEncoding(withAllowedCharacters: .alphanumerics) { forms.insert(encoded) }
             }
@@ -49,10 +49,13 @@ struct SecretMask {
 
     /// The longest form, in UTF-8 bytes: how far past an excerpt's end to read.
     var longestBytes: Int { forms.map(\.utf8.count).max() ?? 0 }
+}
 
+/// JSON string escaping, shared by what masks secrets and what writes JSON by hand.
+public enum JSONEscape {
     /// `text` as a JSON string's content: quotes, backslashes and control characters escaped,
     /// and with `asciiOnly`, every non-ASCII scalar as `\uXXXX` (surrogate pairs beyond the BMP).
-    static func jsonEscaped(_ text: String, asciiOnly: Bool) -> String {
+    public static func content(_ text: String, asciiOnly: Bool = false) -> String {
         var result = ""
         for scalar in text.unicodeScalars {
             switch scalar {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Audit
+import Engine
 import Foundation
 import Journal
 import Projections
@@ -89,18 +90,4 @@ struct AuditCommand: ParsableCommand {
 }
 
 /// A JSON string literal.
-func jsonString(_ text: String) -> String {
-    var result = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": result += "\\\""
-        case "\\": result += "\\\\"
-        case "\n": result += "\\n"
-        case "\r": result += "\\r"
-        case "\t": result += "\\t"
-        case _ where scalar.value < 0x20: result += String(format: "\\u%04x", scalar.value)
-        default: result.unicodeScalars.append(scalar)
-        }
-    }
-    return result + "\""
-}
+func jsonString(_ text: String) -> String { "\"" + JSONEscape.content(text) + "\"" }

@@ -11,8 +11,8 @@ import Testing
 /// copies of it damaged byte by byte and record by record.
 @Suite("Offline tools: audit and replay", .serialized)
 struct AuditToolTests {
-    private static func almanac(_ arguments: [String]) throws -> (lines: [String], status: Int32) {
-        try ChildProcess(executable: try BuiltProduct.path("almanac"), arguments: arguments).waitForExit()
+    private static func almanac(_ arguments: [String]) async throws -> (lines: [String], status: Int32) {
+        try await ChildProcess(executable: try BuiltProduct.path("almanac"), arguments: arguments).waitForExit()
     }
 
     /// Copies the journal directory (data.mdb only: lock files are per process).
@@ -29,7 +29,7 @@ struct AuditToolTests {
             #expect(history.head > 500, "the history is too short to test much: \(history.head) events")
             #expect(history.digests.count >= 5)
 
-            let audit = try Self.almanac(["audit", "--data-dir", directory])
+            let audit = try await Self.almanac(["audit", "--data-dir", directory])
             #expect(audit.status == 0, "\(audit.lines.joined(separator: "\n"))")
             #expect(audit.lines.contains { $0.hasPrefix("clean:") })
             #expect(audit.lines.contains("digest        \(history.finalDigest)"))
@@ -38,11 +38,11 @@ struct AuditToolTests {
             let positions = history.digests.keys.sorted()
             #expect(positions.count <= 60)
             for position in positions.prefix(60) {
-                let replay = try Self.almanac(["replay", "--data-dir", directory, "--until", "\(position)", "--digest", "--format", "json"])
+                let replay = try await Self.almanac(["replay", "--data-dir", directory, "--until", "\(position)", "--digest", "--format", "json"])
                 #expect(replay.status == 0)
                 #expect(replay.lines == ["{\"position\":\(position),\"digest\":\"\(history.digests[position]!)\"}"], "at \(position)")
             }
-            let whole = try Self.almanac(["replay", "--data-dir", directory, "--digest"])
+            let whole = try await Self.almanac(["replay", "--data-dir", directory, "--digest"])
             #expect(whole.lines == ["position \(history.head)", "digest   \(history.finalDigest)"])
         }
     }
@@ -70,7 +70,7 @@ struct AuditToolTests {
             }
             #expect(flips >= 1)
             try Data(bytes).write(to: URL(fileURLWithPath: flipped + "/data.mdb"))
-            let audit = try Self.almanac(["audit", "--data-dir", flipped])
+            let audit = try await Self.almanac(["audit", "--data-dir", flipped])
             #expect(audit.status == 1)
             #expect(audit.lines.contains { $0.contains("position \(history.markerPosition)") && $0.contains("checksum") },
                     "\(audit.lines.joined(separator: "\n"))")
@@ -83,7 +83,7 @@ struct AuditToolTests {
                 try txn.delete(forKey: victim, in: events)
             }
             let victim = Self.position(keys[keys.count / 2])
-            let removedAudit = try Self.almanac(["audit", "--data-dir", removed])
+            let removedAudit = try await Self.almanac(["audit", "--data-dir", removed])
             #expect(removedAudit.status == 1)
             #expect(removedAudit.lines.contains { $0.contains("missing") && $0.contains("\(victim)") },
                     "\(removedAudit.lines.joined(separator: "\n"))")
@@ -100,7 +100,7 @@ struct AuditToolTests {
                 try txn.put(a, forKey: second, in: events)
                 swappedAt = Self.position(first)
             }
-            let swappedAudit = try Self.almanac(["audit", "--data-dir", swapped])
+            let swappedAudit = try await Self.almanac(["audit", "--data-dir", swapped])
             #expect(swappedAudit.status == 1)
             #expect(swappedAudit.lines.contains { $0.contains("position \(swappedAt)") }, "\(swappedAudit.lines.joined(separator: "\n"))")
         }

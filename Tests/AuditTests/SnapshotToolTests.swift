@@ -10,13 +10,13 @@ import Testing
 /// `almanac snapshot`, `restore`, `export` and `import` as an operator runs them.
 @Suite("Offline tools: snapshot, restore, export, import", .serialized)
 struct SnapshotToolTests {
-    private static func almanac(_ arguments: [String]) throws -> (lines: [String], status: Int32) {
-        try ChildProcess(executable: try BuiltProduct.path("almanac"), arguments: arguments).waitForExit()
+    private static func almanac(_ arguments: [String]) async throws -> (lines: [String], status: Int32) {
+        try await ChildProcess(executable: try BuiltProduct.path("almanac"), arguments: arguments).waitForExit()
     }
 
     /// Runs `almanac` with its standard error among the lines.
-    private static func almanacWithErrors(_ arguments: [String]) throws -> (lines: [String], status: Int32) {
-        try ChildProcess(executable: try BuiltProduct.path("almanac"), arguments: arguments, collectingStandardError: true).waitForExit()
+    private static func almanacWithErrors(_ arguments: [String]) async throws -> (lines: [String], status: Int32) {
+        try await ChildProcess(executable: try BuiltProduct.path("almanac"), arguments: arguments, collectingStandardError: true).waitForExit()
     }
 
     final class StopFlag: Sendable {
@@ -55,7 +55,7 @@ struct SnapshotToolTests {
             let writer = Task { try await Self.load(journal, stop: stop) }
             let clock = SystemClock()
             while try journal.currentHead() < 2000 { try await clock.sleep(until: clock.now() + .milliseconds(20)) }
-            let snapshot = try Self.almanac(["snapshot", "--data-dir", live, base + "/snap"])
+            let snapshot = try await Self.almanac(["snapshot", "--data-dir", live, base + "/snap"])
             stop.set()
             let appended = try await writer.value
             let finalHead = try journal.currentHead()
@@ -68,13 +68,13 @@ struct SnapshotToolTests {
             #expect(head >= 2000 && head <= Int(finalHead))
             #expect(appended > head / 2, "the load kept appending")
             // The state of the live journal at the snapshot's head, replayed afterwards:
-            let atHead = try Self.almanac(["replay", "--data-dir", live, "--until", "\(head)", "--digest", "--format", "json"])
+            let atHead = try await Self.almanac(["replay", "--data-dir", live, "--until", "\(head)", "--digest", "--format", "json"])
             #expect(atHead.lines == ["{\"position\":\(head),\"digest\":\"\(manifest["digest"] as? String ?? "?")\"}"])
 
             let restored = base + "/restored"
-            let restore = try Self.almanac(["restore", base + "/snap", "--data-dir", restored])
+            let restore = try await Self.almanac(["restore", base + "/snap", "--data-dir", restored])
             #expect(restore.status == 0, "\(restore.lines)")
-            let audit = try Self.almanac(["audit", "--data-dir", restored, "--format", "json"])
+            let audit = try await Self.almanac(["audit", "--data-dir", restored, "--format", "json"])
             #expect(audit.status == 0)
             let report = try #require(try JSONSerialization.jsonObject(with: Data(audit.lines.joined().utf8)) as? [String: Any])
             #expect(report["clean"] as? Bool == true)
@@ -88,20 +88,21 @@ struct SnapshotToolTests {
                 while !watching.isSet { if access(live, F_OK) != 0 { missing.add(1, ordering: .relaxed) } }
             }
             watcher.start()
-            let again = try Self.almanac(["restore", base + "/snap", "--data-dir", live])
+            let again = try await Self.almanac(["restore", base + "/snap", "--data-dir", live])
             watching.set()
             #expect(again.status == 0)
             #expect(missing.load(ordering: .relaxed) == 0, "the data directory was missing during the restore")
             // Restoring again at once keeps that one too, under its own name.
-            let third = try Self.almanac(["restore", base + "/snap", "--data-dir", live])
+            let third = try await Self.almanac(["restore", base + "/snap", "--data-dir", live])
             #expect(third.status == 0)
             let keptAll = try FileManager.default.contentsOfDirectory(atPath: base).filter { $0.hasPrefix("live.before-restore-") }.sorted()
             #expect(keptAll.count == 2, "\(keptAll)")
             #expect(third.lines.contains { $0.hasSuffix(keptAll.last!) || $0.hasSuffix(keptAll.first!) })
-            let restoredHead = try Self.almanac(["replay", "--data-dir", live, "--digest"])
+            let restoredHead = try await Self.almanac(["replay", "--data-dir", live, "--digest"])
             #expect(restoredHead.lines.first == "position \(head)")
             // One keeps the journal as it was before the first restore, the other the snapshot.
-            let keptHeads = try keptAll.map { try Self.almanac(["replay", "--data-dir", base + "/" + $0, "--digest"]).lines.first ?? "" }
+            var keptHeads: [String] = []
+            for kept in keptAll { keptHeads.append(try await Self.almanac(["replay", "--data-dir", base + "/" + kept, "--digest"]).lines.first ?? "") }
             #expect(keptHeads.sorted() == ["position \(finalHead)", "position \(head)"].sorted(), "\(keptHeads)")
         }
     }
@@ -110,7 +111,7 @@ struct SnapshotToolTests {
     func aDamagedSnapshotIsRefusedAndTheDataDirectoryLeftAlone() async throws {
         try await TemporaryDirectory.with(prefix: "almanac-snapshot-bad") { base in
             let history = try await JournalHistory.write(to: base + "/live")
-            #expect(try Self.almanac(["snapshot", "--data-dir", base + "/live", base + "/snap"]).status == 0)
+            await #expect(try Self.almanac(["snapshot", "--data-dir", base + "/live", base + "/snap"]).status == 0)
             let original = try Data(contentsOf: URL(fileURLWithPath: base + "/live/data.mdb"))
 
             func damaged(_ name: String, _ change: (inout Data) -> Void) throws -> String {
@@ -124,7 +125,7 @@ struct SnapshotToolTests {
             let truncated = try damaged("truncated") { $0 = $0.prefix($0.count / 2) }
             let flipped = try damaged("flipped") { $0[$0.count / 3] ^= 0x40 }
             for snapshot in [truncated, flipped] {
-                let restore = try Self.almanac(["restore", snapshot, "--data-dir", base + "/live"])
+                let restore = try await Self.almanac(["restore", snapshot, "--data-dir", base + "/live"])
                 #expect(restore.status != 0)
                 #expect(try Data(contentsOf: URL(fileURLWithPath: base + "/live/data.mdb")) == original)
             }
@@ -137,14 +138,14 @@ struct SnapshotToolTests {
                     index += 1
                 }
             }
-            let sums = try Self.almanac(["snapshot", "--data-dir", forged, base + "/recount"])  // recomputes size and CRC32C
+            let sums = try await Self.almanac(["snapshot", "--data-dir", forged, base + "/recount"])  // recomputes size and CRC32C
             if sums.status == 0 {
                 let manifest = try Data(contentsOf: URL(fileURLWithPath: base + "/recount/manifest.json"))
                 try manifest.write(to: URL(fileURLWithPath: forged + "/manifest.json"))
                 try FileManager.default.removeItem(atPath: forged + "/data.mdb")
                 try FileManager.default.copyItem(atPath: base + "/recount/data.mdb", toPath: forged + "/data.mdb")
             }
-            let restore = try Self.almanac(["restore", forged, "--data-dir", base + "/live"])
+            let restore = try await Self.almanac(["restore", forged, "--data-dir", base + "/live"])
             #expect(restore.status != 0)
             #expect(try Data(contentsOf: URL(fileURLWithPath: base + "/live/data.mdb")) == original)
             #expect(try FileManager.default.contentsOfDirectory(atPath: base).allSatisfy { !$0.contains("before-restore") && !$0.hasSuffix(".partial") })
@@ -156,7 +157,7 @@ struct SnapshotToolTests {
     func exportThenImportGivesTheSameDigest() async throws {
         try await TemporaryDirectory.with(prefix: "almanac-export") { base in
             let history = try await JournalHistory.write(to: base + "/live")
-            let export = try Self.almanac(["export", "--data-dir", base + "/live", "-o", base + "/events.jsonl"])
+            let export = try await Self.almanac(["export", "--data-dir", base + "/live", "-o", base + "/events.jsonl"])
             #expect(export.status == 0)
             let lines = try String(contentsOfFile: base + "/events.jsonl", encoding: .utf8).split(separator: "\n")
             #expect(lines.count == Int(history.head) + 1, "one line per event, and the end line")
@@ -164,12 +165,12 @@ struct SnapshotToolTests {
             #expect(first["type"] as? String == "TaskCreated")
             #expect((first["event"] as? [String: Any])?["actor"] as? String == "ops")
 
-            let imported = try Self.almanac(["import", base + "/events.jsonl", "--data-dir", base + "/copy"])
+            let imported = try await Self.almanac(["import", base + "/events.jsonl", "--data-dir", base + "/copy"])
             #expect(imported.status == 0, "\(imported.lines)")
-            let audit = try Self.almanac(["audit", "--data-dir", base + "/copy"])
+            let audit = try await Self.almanac(["audit", "--data-dir", base + "/copy"])
             #expect(audit.status == 0)
             #expect(audit.lines.contains("digest        \(history.finalDigest)"))
-            #expect(try Self.almanac(["import", base + "/events.jsonl", "--data-dir", base + "/copy"]).status != 0)
+            await #expect(try Self.almanac(["import", base + "/events.jsonl", "--data-dir", base + "/copy"]).status != 0)
         }
     }
 
@@ -177,20 +178,20 @@ struct SnapshotToolTests {
     func aFailedImportLeavesNothingBehindAndNamesTheLineAndField() async throws {
         try await TemporaryDirectory.with(prefix: "almanac-import-bad") { base in
             _ = try await JournalHistory.write(to: base + "/live")
-            #expect(try Self.almanac(["export", "--data-dir", base + "/live", "-o", base + "/events.jsonl"]).status == 0)
+            await #expect(try Self.almanac(["export", "--data-dir", base + "/live", "-o", base + "/events.jsonl"]).status == 0)
             let lines = try String(contentsOfFile: base + "/events.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
             #expect(lines.count > 100)
 
             /// Writes the export with line 50 (1-based) changed by `edit`, imports it into a new
             /// directory, and returns the result and what the parent directory holds afterwards.
-            func importEdited(_ name: String, _ edit: (inout [String: Any]) -> Void) throws -> (lines: [String], status: Int32, entries: [String]) {
+            func importEdited(_ name: String, _ edit: (inout [String: Any]) -> Void) async throws -> (lines: [String], status: Int32, entries: [String]) {
                 var edited = lines
                 var object = try #require(try JSONSerialization.jsonObject(with: Data(edited[49].utf8)) as? [String: Any])
                 edit(&object)
                 edited[49] = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
                 let file = base + "/\(name).jsonl"
                 try (edited.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
-                let result = try Self.almanacWithErrors(["import", file, "--data-dir", base + "/targets/\(name)"])
+                let result = try await Self.almanacWithErrors(["import", file, "--data-dir", base + "/targets/\(name)"])
                 let entries = (try? FileManager.default.contentsOfDirectory(atPath: base + "/targets")) ?? []
                 return (result.lines, result.status, entries)
             }
@@ -214,7 +215,7 @@ struct SnapshotToolTests {
                 ("altered-instant", { $0["recordedAtMicros"] = ($0["recordedAtMicros"] as! Int) + 1 }, "line 50 (position 50): its content does not give the checksum"),
                 ("renamed-type", { $0["type"] = "Bogus" }, "line 50 (position 50): its content does not give the checksum"),
             ] {
-                let result = try importEdited(name, edit)
+                let result = try await importEdited(name, edit)
                 #expect(result.status != 0, "\(name)")
                 #expect(result.lines.contains { $0.contains(message) }, "\(name): \(result.lines)")
                 // Neither the target nor a staging directory is left.
@@ -229,7 +230,7 @@ struct SnapshotToolTests {
             ] {
                 let file = base + "/\(name).jsonl"
                 try (kept.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
-                let result = try Self.almanacWithErrors(["import", file, "--data-dir", base + "/targets/\(name)"])
+                let result = try await Self.almanacWithErrors(["import", file, "--data-dir", base + "/targets/\(name)"])
                 #expect(result.status != 0, "\(name)")
                 #expect(result.lines.contains { $0.contains(message) }, "\(name): \(result.lines)")
                 #expect(!FileManager.default.fileExists(atPath: base + "/targets/\(name)"))
@@ -239,24 +240,24 @@ struct SnapshotToolTests {
             try FileManager.default.createDirectory(atPath: base + "/targets/empty", withIntermediateDirectories: true)
             let truncated = base + "/truncated.jsonl"
             try (lines.prefix(80).joined(separator: "\n") + "\n" + lines[80].prefix(20)).write(toFile: truncated, atomically: true, encoding: .utf8)
-            let refused = try Self.almanacWithErrors(["import", truncated, "--data-dir", base + "/targets/empty"])
+            let refused = try await Self.almanacWithErrors(["import", truncated, "--data-dir", base + "/targets/empty"])
             #expect(refused.status != 0)
             #expect(refused.lines.contains { $0.contains("ends in the middle of line 81") })
             #expect(try FileManager.default.contentsOfDirectory(atPath: base + "/targets") == ["empty"])
             #expect(try FileManager.default.contentsOfDirectory(atPath: base + "/targets/empty") == [])
-            let whole = try Self.almanac(["import", base + "/events.jsonl", "--data-dir", base + "/targets/empty"])
+            let whole = try await Self.almanac(["import", base + "/events.jsonl", "--data-dir", base + "/targets/empty"])
             #expect(whole.status == 0, "\(whole.lines)")
-            #expect(try Self.almanac(["audit", "--data-dir", base + "/targets/empty"]).status == 0)
+            await #expect(try Self.almanac(["audit", "--data-dir", base + "/targets/empty"]).status == 0)
             #expect(try FileManager.default.contentsOfDirectory(atPath: base + "/targets") == ["empty"])
 
             // A directory holding anything else is refused; so is a file that is not there.
             try FileManager.default.createDirectory(atPath: base + "/targets/notes", withIntermediateDirectories: true)
             try "keep".write(toFile: base + "/targets/notes/notes.txt", atomically: true, encoding: .utf8)
-            let occupied = try Self.almanacWithErrors(["import", base + "/events.jsonl", "--data-dir", base + "/targets/notes"])
+            let occupied = try await Self.almanacWithErrors(["import", base + "/events.jsonl", "--data-dir", base + "/targets/notes"])
             #expect(occupied.status != 0)
             #expect(occupied.lines.contains { $0.contains("is not empty (it holds notes.txt)") }, "\(occupied.lines)")
             #expect(try FileManager.default.contentsOfDirectory(atPath: base + "/targets/notes") == ["notes.txt"])
-            let missing = try Self.almanacWithErrors(["import", base + "/no-such.jsonl", "--data-dir", base + "/targets/other"])
+            let missing = try await Self.almanacWithErrors(["import", base + "/no-such.jsonl", "--data-dir", base + "/targets/other"])
             #expect(missing.lines.contains { $0.contains("cannot read \(base)/no-such.jsonl: No such file or directory") }, "\(missing.lines)")
         }
     }

@@ -24,14 +24,14 @@ struct EngineCrashTests {
             for round in 1...4 {
                 let before = receiver.received.count
                 let child = try ChildProcess(executable: torture, arguments: [directory, receiver.url(""), "\(tasks)"])
-                #expect(child.waitFor(timeout: 60) { $0.contains("ready") }, "round \(round): the engine did not start")
+                await #expect(child.waitFor(timeout: 60) { $0.contains("ready") }, "round \(round): the engine did not start")
                 #expect(await receiver.waitForRequests(before + 3 * tasks, timeout: 20), "round \(round): no calls arrived")
                 child.send(SIGKILL)
-                let (_, status) = child.waitForExit()
+                let (_, status) = await child.waitForExit()
                 #expect(status == SIGKILL)
             }
             let recovery = try ChildProcess(executable: torture, arguments: [directory, receiver.url(""), "\(tasks)", "--recover"])
-            #expect(recovery.waitForExit().status == 0)
+            await #expect(recovery.waitForExit().status == 0)
             try await check(directory: directory, receiver: receiver, tasks: tasks)
         }
         try await receiver.stop()

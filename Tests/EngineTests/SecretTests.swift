@@ -33,10 +33,14 @@ struct SecretTests {
         } catch {
             #expect(error.message.contains(box.keyID) && error.message.contains(other.keyID), "\(error)")
         }
-        var bytes = Array(sealed.text.utf8)
-        let last = bytes.count - 3
-        bytes[last] = bytes[last] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
-        #expect(throws: SecretError.self) { try box.open(SealedSecret(text: String(decoding: bytes, as: UTF8.self)), task: "report", field: field) }
+        // One bit flipped in each part: the nonce, the ciphertext, the tag.
+        let prefix = sealed.text.split(separator: ":").dropLast().joined(separator: ":") + ":"
+        let combined = try #require(Data(base64Encoded: String(sealed.text.split(separator: ":").last!)))
+        for index in [0, 14, combined.count - 1] {
+            var altered = combined
+            altered[index] ^= 0x01
+            #expect(throws: SecretError.self) { try box.open(SealedSecret(text: prefix + altered.base64EncodedString()), task: "report", field: field) }
+        }
         #expect(throws: SecretError.self) { try box.open(SealedSecret(text: "plain text"), task: "report", field: field) }
         #expect(throws: SecretError.self) { try SecretBox(key: Array(repeating: 1, count: 16)) }
     }

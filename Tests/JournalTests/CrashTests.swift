@@ -16,12 +16,12 @@ struct CrashTests {
             let rounds = 24
             for round in 1...rounds {
                 let child = try ChildProcess(executable: torture, arguments: [path, "12", "\(1 << 30)", "300"])
-                let started = child.waitFor(timeout: 30) { lines in lines.contains { $0.hasPrefix("ack ") } }
+                let started = await child.waitFor(timeout: 30) { lines in lines.contains { $0.hasPrefix("ack ") } }
                 #expect(started, "round \(round): the torture process acknowledged nothing")
                 // Kill at a random instant after the first acknowledgement: 0–120 ms in.
                 usleep(UInt32.random(in: 0...120_000, using: &generator))
                 child.send(SIGKILL)
-                let (lines, status) = child.waitForExit()
+                let (lines, status) = await child.waitForExit()
                 #expect(status == SIGKILL, "round \(round): exited with \(status), not by SIGKILL")
                 for line in lines where line.hasPrefix("ack ") {
                     let parts = line.split(separator: " ")

@@ -96,7 +96,7 @@ struct LMDBJournalTests {
                 child.send(SIGKILL)
                 _ = child.waitForExit()
             }
-            #expect(child.waitFor(timeout: 30) { $0.filter { $0.hasPrefix("ack ") }.count >= 20 })
+            #expect(await child.waitFor(timeout: 30) { $0.filter { $0.hasPrefix("ack ") }.count >= 20 })
             let reader = try LMDBJournal(directory: path, configuration: .init(readOnly: true))
             defer { reader.close() }
             var seen: UInt64 = 0
@@ -108,7 +108,7 @@ struct LMDBJournalTests {
                 seen = head
                 let report = try reader.verifyIntegrity()
                 #expect(report.isClean, "\(report.problems.prefix(3))")
-                _ = child.waitFor(timeout: 0.05) { _ in false }
+                _ = await child.waitFor(timeout: 0.05) { _ in false }
             }
             #expect(try reader.currentHead() > 0)
         }

@@ -17,14 +17,14 @@ final class LiveServer: Sendable {
     /// Starts the server; with `collectingLogs`, its log (standard error) joins `process.lines`.
     static func start(
         dataDirectory: String, client: HTTPClient, extra: [String] = [], logLevel: String = "warning", collectingLogs: Bool = false
-    ) throws -> LiveServer {
+    ) async throws -> LiveServer {
         let process = try ChildProcess(
             executable: try BuiltProduct.path("almanac"),
             arguments: ["serve", "--data-dir", dataDirectory, "--port", "0", "--log-level", logLevel, "--log-format", "text"] + extra,
             collectingStandardError: collectingLogs
         )
         let prefix = "almanac: listening on http://127.0.0.1:"
-        guard process.waitFor(timeout: 60, { lines in lines.contains { $0.hasPrefix(prefix) } }),
+        guard await process.waitFor(timeout: 60, { lines in lines.contains { $0.hasPrefix(prefix) } }),
             let line = process.lines.first(where: { $0.hasPrefix(prefix) }), let port = Int(line.dropFirst(prefix.count))
         else {
             process.send(SIGKILL)
@@ -55,9 +55,9 @@ final class LiveServer: Sendable {
     }
 
     /// Stops the server with SIGTERM and returns its exit status.
-    func stop() -> Int32 {
+    func stop() async -> Int32 {
         process.send(SIGTERM)
-        return process.waitForExit().status
+        return await process.waitForExit().status
     }
 }
 

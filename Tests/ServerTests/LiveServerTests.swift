@@ -17,7 +17,7 @@ struct LiveServerTests {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         let clock = SystemClock()
         try await TemporaryDirectory.with(prefix: "almanac-live") { directory in
-            let server = try LiveServer.start(dataDirectory: directory, client: client)
+            let server = try await LiveServer.start(dataDirectory: directory, client: client)
             let stream = StreamReader(server: server, query: "?after=0")
 
             let soon = Instant(microsecondsSinceEpoch: (clock.now().microsecondsSinceEpoch / 1_000_000 + 3) * 1_000_000)
@@ -66,10 +66,10 @@ struct LiveServerTests {
             #expect(readyBefore["status"] as? String == "ready")
 
             // SIGTERM ends the server (and the open stream) gracefully.
-            #expect(server.stop() == 0)
+            await #expect(server.stop() == 0)
             #expect(await stream.wait(timeout: 10) { _ in stream.ended })
 
-            let restarted = try LiveServer.start(dataDirectory: directory, client: client, extra: ["--stream-heartbeat", "200ms"])
+            let restarted = try await LiveServer.start(dataDirectory: directory, client: client, extra: ["--stream-heartbeat", "200ms"])
             let readyAfter = try #require(try await restarted.send(.GET, "/readyz").body as? [String: Any])
             #expect(readyAfter["digest"] as? String == readyBefore["digest"] as? String)
             #expect(readyAfter["headPosition"] as? Int == readyBefore["headPosition"] as? Int)
@@ -94,7 +94,7 @@ struct LiveServerTests {
             #expect(quiet.openedAt == quietHead.map(UInt64.init))
             #expect(quiet.events.isEmpty)
             quiet.cancel()
-            #expect(restarted.stop() == 0)
+            await #expect(restarted.stop() == 0)
             resumed.cancel()
             stream.cancel()
         }
@@ -107,7 +107,7 @@ struct LiveServerTests {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         let clock = SystemClock()
         try await TemporaryDirectory.with(prefix: "almanac-stalled") { directory in
-            let server = try LiveServer.start(dataDirectory: directory, client: client, extra: ["--idle-timeout", "2s"])
+            let server = try await LiveServer.start(dataDirectory: directory, client: client, extra: ["--idle-timeout", "2s"])
             // A HEAD of the stream answers at once, without a body.
             var head = HTTPClientRequest(url: server.base + "/v1/stream")
             head.method = .HEAD
@@ -128,7 +128,7 @@ struct LiveServerTests {
             }
             // SIGTERM: the server ends within its bound, although neither client cooperates.
             let started = clock.now()
-            #expect(server.stop() == 0)
+            await #expect(server.stop() == 0)
             let took = clock.now() - started
             // Without the fixes the half request holds the server until the group's own limit
             // (shutdown timeout 30 s + 5 s); with them it stops in about a second.
@@ -186,8 +186,8 @@ final class RawConnection: Sendable {
 /// `almanac tokens` as an operator uses it: offline on the data directory, then through a
 /// running server, against the real `almanac serve`.
 @Suite struct TokensCommandTests {
-    private func almanac(_ arguments: [String], token: String? = nil) throws -> (lines: [String], status: Int32) {
-        try ChildProcess(
+    private func almanac(_ arguments: [String], token: String? = nil) async throws -> (lines: [String], status: Int32) {
+        try await ChildProcess(
             executable: try BuiltProduct.path("almanac"), arguments: arguments, collectingStandardError: true,
             environment: token.map { ["ALMANAC_TOKEN": $0] } ?? [:]
         ).waitForExit()
@@ -198,13 +198,13 @@ final class RawConnection: Sendable {
     func aTokenRevokedMidRequestCannotAct() async throws {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         try await TemporaryDirectory.with(prefix: "almanac-midway") { directory in
-            func issue(_ name: String) throws -> String {
-                let created = try almanac(["tokens", "create", "--name", name, "--role", "admin", "--data-dir", directory, "--format", "json"])
+            func issue(_ name: String) async throws -> String {
+                let created = try await almanac(["tokens", "create", "--name", name, "--role", "admin", "--data-dir", directory, "--format", "json"])
                 return try #require(created.lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }?["token"] as? String)
             }
-            let root = try issue("root")
-            let leaked = try issue("leaked")
-            let server = try LiveServer.start(dataDirectory: directory, client: client)
+            let root = try await issue("root")
+            let leaked = try await issue("leaked")
+            let server = try await LiveServer.start(dataDirectory: directory, client: client)
             let auth = [("Authorization", "Bearer \(root)")]
             for (path, body) in [
                 ("/v1/tokens", #"{"name":"backdoor","role":"admin"}"#),
@@ -224,8 +224,8 @@ final class RawConnection: Sendable {
             #expect(!String(describing: tokens.body).contains("backdoor"))
             let tasks = try await server.send(.GET, "/v1/tasks", headers: auth)
             #expect(((tasks.body as? [String: Any])?["items"] as? [Any])?.isEmpty == true)
-            #expect(server.stop() == 0)
-            let audit = try almanac(["audit", "--data-dir", directory])
+            await #expect(server.stop() == 0)
+            let audit = try await almanac(["audit", "--data-dir", directory])
             #expect(audit.status == 0, "\(audit.lines)")
         }
         try await client.shutdown()
@@ -236,13 +236,13 @@ final class RawConnection: Sendable {
     func aNamespacedStreamCarriesOnlyItsNamespace() async throws {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         try await TemporaryDirectory.with(prefix: "almanac-tenant-stream") { directory in
-            func issue(_ name: String, _ namespace: String) throws -> String {
-                let created = try almanac(["tokens", "create", "--name", name, "--role", "admin", "--namespace", namespace, "--data-dir", directory, "--format", "json"])
+            func issue(_ name: String, _ namespace: String) async throws -> String {
+                let created = try await almanac(["tokens", "create", "--name", name, "--role", "admin", "--namespace", namespace, "--data-dir", directory, "--format", "json"])
                 return try #require(created.lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }?["token"] as? String)
             }
-            let a = try issue("a-admin", "team-a")
-            let b = try issue("b-admin", "team-b")
-            let server = try LiveServer.start(dataDirectory: directory, client: client)
+            let a = try await issue("a-admin", "team-a")
+            let b = try await issue("b-admin", "team-b")
+            let server = try await LiveServer.start(dataDirectory: directory, client: client)
             let stream = StreamReader(server: server, headers: [("Authorization", "Bearer \(b)")])
             #expect(await stream.wait(timeout: 30) { _ in stream.openedAt != nil })
             let body = { (name: String) in #"{"name":"\#(name)","schedule":{"every":"1h"},"action":{"url":"http://127.0.0.1:9/"}}"# }
@@ -253,7 +253,7 @@ final class RawConnection: Sendable {
             #expect(await stream.wait(timeout: 10) { $0.contains { $0.data.contains(bID) } })
             #expect(stream.events.allSatisfy { !$0.data.contains(aID) })
             stream.cancel()
-            #expect(server.stop() == 0)
+            await #expect(server.stop() == 0)
         }
         try await client.shutdown()
     }
@@ -263,23 +263,23 @@ final class RawConnection: Sendable {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         try await TemporaryDirectory.with(prefix: "almanac-tokens") { directory in
             // Offline, before the first start: the bootstrap admin token.
-            let created = try almanac(["tokens", "create", "--name", "root", "--role", "admin", "--data-dir", directory, "--format", "json"])
+            let created = try await almanac(["tokens", "create", "--name", "root", "--role", "admin", "--data-dir", directory, "--format", "json"])
             #expect(created.status == 0, "\(created.lines)")
             let issued = try #require(created.lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
             let admin = try #require(issued["token"] as? String)
             #expect(admin.hasPrefix("alm_"))
 
-            let server = try LiveServer.start(dataDirectory: directory, client: client)
+            let server = try await LiveServer.start(dataDirectory: directory, client: client)
             #expect(try await server.send(.GET, "/v1/tasks").status == 401)
             #expect(try await server.send(.GET, "/v1/tasks", headers: [("Authorization", "Bearer \(admin)")]).status == 200)
 
             // Offline writing is refused while the server holds the journal, with the way out.
-            let refused = try almanac(["tokens", "create", "--name", "late", "--role", "viewer", "--data-dir", directory])
+            let refused = try await almanac(["tokens", "create", "--name", "late", "--role", "viewer", "--data-dir", directory])
             #expect(refused.status != 0)
             #expect(refused.lines.joined().contains("--server"))
 
             // Through the server: issue a viewer, list, revoke by name.
-            let viaServer = try almanac(
+            let viaServer = try await almanac(
                 ["tokens", "create", "--name", "watcher", "--role", "viewer", "--server", server.base, "--format", "json"], token: admin
             )
             #expect(viaServer.status == 0, "\(viaServer.lines)")
@@ -289,34 +289,34 @@ final class RawConnection: Sendable {
             #expect(try await server.send(.GET, "/v1/tasks", headers: auth).status == 200)
             let body = #"{"name":"x","schedule":{"every":"1h"},"action":{"url":"http://127.0.0.1:9/"}}"#
             #expect(try await server.send(.POST, "/v1/tasks", json: body, headers: auth).status == 403)
-            let withoutToken = try almanac(["tokens", "list", "--server", server.base])
+            let withoutToken = try await almanac(["tokens", "list", "--server", server.base])
             #expect(withoutToken.status != 0 && withoutToken.lines.joined().contains("401"))
-            let listed = try almanac(["tokens", "list", "--server", server.base], token: admin)
+            let listed = try await almanac(["tokens", "list", "--server", server.base], token: admin)
             #expect(listed.lines.contains { $0.contains("watcher") && $0.contains("viewer") })
             #expect(!listed.lines.joined().contains(String(viewer.suffix(43))))
-            #expect(try almanac(["tokens", "revoke", "watcher", "--server", server.base], token: admin).status == 0)
+            await #expect(try almanac(["tokens", "revoke", "watcher", "--server", server.base], token: admin).status == 0)
             #expect(try await server.send(.GET, "/v1/tasks", headers: auth).status == 401)
 
             // Streams end when their caller loses the right to read: a revoked token's stream.
-            let third = try almanac(
+            let third = try await almanac(
                 ["tokens", "create", "--name", "reader", "--role", "viewer", "--server", server.base, "--format", "json"], token: admin
             )
             let reader = try #require(third.lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }?["token"] as? String)
             let stream = StreamReader(server: server, headers: [("Authorization", "Bearer \(reader)")])
             #expect(await stream.wait(timeout: 30) { _ in stream.openedAt != nil })
-            #expect(try almanac(["tokens", "revoke", "reader", "--server", server.base], token: admin).status == 0)
+            await #expect(try almanac(["tokens", "revoke", "reader", "--server", server.base], token: admin).status == 0)
             #expect(await stream.wait(timeout: 10) { _ in stream.ended })
             let refusedStream = StreamReader(server: server)
             #expect(await refusedStream.wait(timeout: 10) { _ in refusedStream.ended })
             #expect(refusedStream.openedAt == nil)
-            #expect(server.stop() == 0)
+            await #expect(server.stop() == 0)
 
             // Offline again: the list (read-only) shows both, the revoked one with --all.
-            let all = try almanac(["tokens", "list", "--all", "--data-dir", directory])
+            let all = try await almanac(["tokens", "list", "--all", "--data-dir", directory])
             #expect(all.lines.contains { $0.contains("watcher") && !$0.hasSuffix(" -") })
             #expect(all.lines.contains { $0.contains("reader") && !$0.hasSuffix(" -") })
-            #expect(try almanac(["tokens", "list", "--data-dir", directory]).lines.allSatisfy { !$0.contains("watcher") })
-            let audit = try almanac(["audit", "--data-dir", directory])
+            await #expect(try almanac(["tokens", "list", "--data-dir", directory]).lines.allSatisfy { !$0.contains("watcher") })
+            let audit = try await almanac(["audit", "--data-dir", directory])
             #expect(audit.status == 0, "\(audit.lines)")
             // The journal file holds the tokens' hashes, never their text.
             let file = try Data(contentsOf: URL(fileURLWithPath: directory + "/data.mdb"))
@@ -332,7 +332,7 @@ final class RawConnection: Sendable {
     func anOpenStreamEndsWhenTokensBecomeRequired() async throws {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         try await TemporaryDirectory.with(prefix: "almanac-open-stream") { directory in
-            let server = try LiveServer.start(dataDirectory: directory, client: client)
+            let server = try await LiveServer.start(dataDirectory: directory, client: client)
             let stream = StreamReader(server: server)
             #expect(await stream.wait(timeout: 30) { _ in stream.openedAt != nil })
             let body = #"{"name":"x","schedule":{"every":"1h"},"action":{"url":"http://127.0.0.1:9/"}}"#
@@ -343,7 +343,7 @@ final class RawConnection: Sendable {
             #expect(await stream.wait(timeout: 10) { _ in stream.ended })
             // The token event itself never reached the anonymous stream.
             #expect(stream.events.allSatisfy { !$0.type.hasPrefix("Token") })
-            #expect(server.stop() == 0)
+            await #expect(server.stop() == 0)
         }
         try await client.shutdown()
     }
@@ -357,7 +357,7 @@ final class RawConnection: Sendable {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         let receiver = try await WebhookReceiver.start()
         try await TemporaryDirectory.with(prefix: "almanac-signing") { directory in
-            let server = try LiveServer.start(dataDirectory: directory, client: client)
+            let server = try await LiveServer.start(dataDirectory: directory, client: client)
             let path = directory + "/webhook-signing.secret"
             let attributes = try FileManager.default.attributesOfItem(atPath: path)
             #expect((attributes[.posixPermissions] as? Int) == 0o600)
@@ -366,7 +366,7 @@ final class RawConnection: Sendable {
             let body = #"{"name":"signed","schedule":{"every":"1s"},"action":{"url":"\#(receiver.url("/signed"))","body":"{\"run\":\"{{runId}}\"}"}}"#
             #expect(try await server.send(.POST, "/v1/tasks", json: body).status == 201)
             #expect(await receiver.waitForRequests(2, timeout: 15))
-            #expect(server.stop() == 0)
+            await #expect(server.stop() == 0)
             for call in receiver.received.prefix(2) {
                 let id = try #require(call.header("webhook-id"))
                 #expect(id == call.header("Idempotency-Key"))
@@ -374,11 +374,11 @@ final class RawConnection: Sendable {
                 #expect(signer.verify(id: id, timestamp: timestamp, body: Array(call.body.utf8), header: call.header("webhook-signature") ?? ""))
             }
             // A restart keeps the secret; a secret file others can read stops the start.
-            let again = try LiveServer.start(dataDirectory: directory, client: client)
-            #expect(again.stop() == 0)
+            let again = try await LiveServer.start(dataDirectory: directory, client: client)
+            await #expect(again.stop() == 0)
             #expect(try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == secret)
             try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
-            let refused = try ChildProcess(
+            let refused = try await ChildProcess(
                 executable: try BuiltProduct.path("almanac"), arguments: ["serve", "--data-dir", directory, "--port", "0", "--log-format", "text"],
                 collectingStandardError: true
             ).waitForExit()

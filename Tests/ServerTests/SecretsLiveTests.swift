@@ -22,7 +22,7 @@ import Testing
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         try await TemporaryDirectory.with(prefix: "almanac-secrets") { directory in
             let data = directory + "/data"
-            let server = try LiveServer.start(dataDirectory: data, client: client, logLevel: "trace", collectingLogs: true)
+            let server = try await LiveServer.start(dataDirectory: data, client: client, logLevel: "trace", collectingLogs: true)
             let keyPath = data + "/secrets.key"
             let attributes = try FileManager.default.attributesOfItem(atPath: keyPath)
             #expect((attributes[.posixPermissions] as? Int) == 0o600)
@@ -47,22 +47,22 @@ import Testing
                 seen.append(String(decoding: try JSONSerialization.data(withJSONObject: document ?? [:]), as: UTF8.self))
             }
             #expect(seen[1].contains("got [secret]"), "\(seen[1].prefix(300))")
-            #expect(server.stop() == 0)
+            await #expect(server.stop() == 0)
             let logs = server.process.lines.joined(separator: "\n")
             #expect(logs.contains("secrets key created"), "\(logs.prefix(500))")
 
             // Everything a user can read without the key.
             let almanac = try BuiltProduct.path("almanac")
-            let run = { (arguments: [String]) throws -> String in
-                let result = try ChildProcess(executable: almanac, arguments: arguments, collectingStandardError: true).waitForExit()
+            let run = { (arguments: [String]) async throws -> String in
+                let result = try await ChildProcess(executable: almanac, arguments: arguments, collectingStandardError: true).waitForExit()
                 #expect(result.status == 0, "\(arguments): \(result.lines)")
                 return result.lines.joined(separator: "\n")
             }
             seen.append(logs)
-            seen.append(try run(["export", "--data-dir", data]))
-            seen.append(try run(["history", id, "--data-dir", data, "--format", "json"]))
-            seen.append(try run(["runs", id, "--data-dir", data, "--format", "json"]))
-            seen.append(try run(["snapshot", "--data-dir", data, directory + "/snapshot"]))
+            seen.append(try await run(["export", "--data-dir", data]))
+            seen.append(try await run(["history", id, "--data-dir", data, "--format", "json"]))
+            seen.append(try await run(["runs", id, "--data-dir", data, "--format", "json"]))
+            seen.append(try await run(["snapshot", "--data-dir", data, directory + "/snapshot"]))
             #expect(seen[seen.count - 4].contains("\"Authorization\":{\"secret\":true}"), "the export shows the header as a secret")
             var files: [String] = []
             for root in [data, directory + "/snapshot"] {
@@ -81,7 +81,7 @@ import Testing
 
             // Without its key the server refuses to start, rather than strand the secrets.
             try FileManager.default.moveItem(atPath: keyPath, toPath: directory + "/kept.key")
-            let refused = try ChildProcess(
+            let refused = try await ChildProcess(
                 executable: almanac, arguments: ["serve", "--data-dir", data, "--port", "0", "--log-format", "text"],
                 collectingStandardError: true
             ).waitForExit()
@@ -90,7 +90,7 @@ import Testing
             #expect(!FileManager.default.fileExists(atPath: keyPath))
 
             // With a new key it starts; the old secrets fail their calls with the reason, until entered again.
-            let fresh = try LiveServer.start(dataDirectory: data, client: client, extra: ["--new-secrets-key"])
+            let fresh = try await LiveServer.start(dataDirectory: data, client: client, extra: ["--new-secrets-key"])
             let before = receiver.received.count
             var failure: String?
             for _ in 0..<100 where failure == nil {
@@ -108,7 +108,7 @@ import Testing
             let count = receiver.received.count
             #expect(await receiver.waitForRequests(count + 1, timeout: 15))
             #expect(receiver.received.last?.header("Authorization") == token)
-            #expect(fresh.stop() == 0)
+            await #expect(fresh.stop() == 0)
         }
         try await receiver.stop()
         try await client.shutdown()
