@@ -82,7 +82,10 @@ public struct Projection: Sendable {
         if before != after { dueIndex.update(before: before, after: after) }
         runLog.apply(event)
         self.position = position
-        if dueIndex.needsCompaction { dueIndex = DueIndex(tasks: tasks.values) }
+        if dueIndex.needsCompaction {
+            let tasks = self.tasks
+            dueIndex.compact { $0.isCurrent(in: tasks[$0.taskID]) }
+        }
     }
 
     /// The earliest attempt due, if any.
