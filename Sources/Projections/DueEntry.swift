@@ -57,13 +57,21 @@ public struct DueEntry: Sendable, Hashable, Comparable {
         return entries
     }
 
-    /// Whether the entry is still one of `state`'s entries.
-    func isCurrent(in state: TaskState?) -> Bool {
-        guard let state else { return false }
+    /// Whether the entry is still one of its task's entries in `tasks`.
+    ///
+    /// It reads the task's fields in place: handing `tasks[id]` to a function copies the whole
+    /// state (every reference-counted field retained and released), and the due index asks
+    /// this for every entry it looks at.
+    @inline(__always)
+    func isCurrent(in tasks: [TaskID: TaskState]) -> Bool {
+        guard let index = tasks.index(forKey: taskID) else { return false }
+        let status = tasks.values[index].status
         if let occurrence = pendingOccurrence {
-            guard let pending = state.pending[occurrence], pending.dueAt == dueAt, pending.attempt == attempt else { return false }
-            return state.status == .active || (state.status == .paused && pending.kind == .manual)
+            guard let pending = tasks.values[index].pending[occurrence], pending.dueAt == dueAt, pending.attempt == attempt else {
+                return false
+            }
+            return status == .active || (status == .paused && pending.kind == .manual)
         }
-        return state.status == .active && state.nextDueAt == dueAt && attempt == 1
+        return status == .active && tasks.values[index].nextDueAt == dueAt && attempt == 1
     }
 }

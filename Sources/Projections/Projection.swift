@@ -53,51 +53,71 @@ public struct Projection: Sendable {
     /// Folds in a decoded event recorded at `position` as version `streamVersion` of its task.
     public mutating func apply(_ event: TaskEvent, position: UInt64, streamVersion: UInt64) {
         let id = event.taskID
-        let before: [DueEntry]
-        let after: [DueEntry]
         let version: UInt64?
         if let index = tasks.index(forKey: id) {
-            // One lookup; the state is mutated in place through the values view, so its
-            // collections are never copied on write.
-            before = DueEntry.entries(of: tasks.values[index])
-            let wasDeleted = tasks.values[index].status == .deleted
-            tasks.values[index].apply(event)
-            if !wasDeleted, tasks.values[index].status == .deleted {
-                liveTasksByNamespace[tasks.values[index].definition.namespace, default: 1] -= 1
-            }
-            after = DueEntry.entries(of: tasks.values[index])
-            version = tasks.values[index].version
+            // One lookup, and the state is changed in place through one `inout` access: reading
+            // `tasks.values[index]` again and again would copy the whole state (twenty-odd
+            // reference-counted fields) at every read.
+            let change = Self.fold(event, into: &tasks.values[index])
+            if let namespace = change.deletedFrom { liveTasksByNamespace[namespace, default: 1] -= 1 }
+            if change.before != change.after { dueIndex.update(before: change.before, after: change.after) }
+            version = change.version
         } else if let created = TaskState.evolve(nil, event) {
-            before = []
-            after = DueEntry.entries(of: created)
+            let after = DueEntry.entries(of: created)
+            if !after.isEmpty { dueIndex.update(before: [], after: after) }
             version = created.version
-            tasks[id] = created
             liveTasksByNamespace[created.definition.namespace, default: 0] += 1
+            tasks[id] = created
         } else {
-            before = []
-            after = []
             version = nil
         }
         if let version, version != streamVersion { inconsistencies += 1 }
-        if before != after { dueIndex.update(before: before, after: after) }
         runLog.apply(event)
         self.position = position
         if dueIndex.needsCompaction {
             let tasks = self.tasks
-            dueIndex.compact { $0.isCurrent(in: tasks[$0.taskID]) }
+            dueIndex.compact { $0.isCurrent(in: tasks) }
         }
+    }
+
+    /// What folding one event into a task changed.
+    private struct Change {
+        var before: [DueEntry] = []
+        var after: [DueEntry] = []
+        var version: UInt64 = 0
+        /// The namespace of a task this event deleted.
+        var deletedFrom: String?
+    }
+
+    /// Applies `event` to `state` in place; reads the due entries before and after only for
+    /// the events that can change them (an attempt's outcome cannot: a retry or the next
+    /// occurrence is an event of its own).
+    private static func fold(_ event: TaskEvent, into state: inout TaskState) -> Change {
+        var change = Change()
+        let movesDueEntries: Bool
+        switch event.kind {
+        case .runSucceeded, .runFailed: movesDueEntries = false
+        default: movesDueEntries = true
+        }
+        if movesDueEntries { change.before = DueEntry.entries(of: state) }
+        let wasDeleted = state.status == .deleted
+        state.apply(event)
+        if !wasDeleted, state.status == .deleted { change.deletedFrom = state.definition.namespace }
+        if movesDueEntries { change.after = DueEntry.entries(of: state) }
+        change.version = state.version
+        return change
     }
 
     /// The earliest attempt due, if any.
     public mutating func nextDue() -> DueEntry? {
         let tasks = self.tasks
-        return dueIndex.first { $0.isCurrent(in: tasks[$0.taskID]) }
+        return dueIndex.first { $0.isCurrent(in: tasks) }
     }
 
     /// Every attempt due at or before `now`, earliest first, at most `limit`.
     public mutating func due(at now: Instant, limit: Int = .max) -> [DueEntry] {
         let tasks = self.tasks
-        return dueIndex.due(at: now, limit: limit) { $0.isCurrent(in: tasks[$0.taskID]) }
+        return dueIndex.due(at: now, limit: limit) { $0.isCurrent(in: tasks) }
     }
 
     /// A stable digest of the whole state (tasks and run log), equal for equal states in any

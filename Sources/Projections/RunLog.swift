@@ -52,13 +52,26 @@ public struct RunLog: Sendable, Hashable {
     }
 
     private mutating func append(_ record: RunRecord, to task: TaskID) {
-        runs[task, default: []].append(record)
-        if runs[task]!.count > retention { runs[task]!.removeFirst(runs[task]!.count - retention) }
+        guard let index = runs.index(forKey: task) else {
+            runs[task] = [record]
+            return
+        }
+        Self.append(record, to: &runs.values[index], keeping: retention)
+    }
+
+    private static func append(_ record: RunRecord, to records: inout [RunRecord], keeping retention: Int) {
+        if records.count >= retention { records.removeFirst(records.count - retention + 1) }
+        records.append(record)
     }
 
     private mutating func update(_ run: RunID, of task: TaskID, _ change: (inout RunRecord) -> Void) {
-        guard let index = runs[task]?.lastIndex(where: { $0.run == run }) else { return }
-        change(&runs[task]![index])
+        guard let index = runs.index(forKey: task) else { return }
+        Self.update(run, in: &runs.values[index], change)
+    }
+
+    private static func update(_ run: RunID, in records: inout [RunRecord], _ change: (inout RunRecord) -> Void) {
+        guard let index = records.lastIndex(where: { $0.run == run }) else { return }
+        change(&records[index])
     }
 
     /// Replaces a task's records (when loading a snapshot).
