@@ -59,22 +59,39 @@ public struct AccessState: Sendable, Hashable {
     /// Issues a token: the event to append and the token's text (shown once).
     ///
     /// Names are 1–64 printable ASCII characters and unique among active tokens (the name is
-    /// the actor in the journal); `scheduler` is the engine's own.
+    /// the actor in the journal); `scheduler` is the engine's own. A token limited to a
+    /// namespace is named `<name>@<namespace>` (the suffix is added when not given), so names
+    /// collide only within a namespace: a tenant choosing a name learns nothing of another's.
+    /// A token of every namespace has no `@` in its name.
     public func create(
-        name: String, role: Role, namespace: String?, actor: String, reason: String? = nil, now: Instant,
+        name given: String, role: Role, namespace: String?, actor: String, reason: String? = nil, now: Instant,
         using generator: inout some RandomNumberGenerator
     ) throws(AccessError) -> (event: AccessEvent, text: String) {
-        guard (1...64).contains(name.utf8.count), name.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+        if let namespace, !Namespace.isValid(namespace) {
+            throw AccessError(field: "namespace", message: "must be 1 to 63 lowercase letters, digits or '-', not starting with '-'")
+        }
+        guard (1...64).contains(given.utf8.count), given.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
             throw AccessError(field: "name", message: "must be 1 to 64 printable ASCII characters without spaces")
         }
-        guard !Self.isReservedName(name) else {
+        let name: String
+        if let namespace {
+            let suffix = "@" + namespace
+            let base = given.hasSuffix(suffix) ? String(given.dropLast(suffix.count)) : given
+            guard !base.isEmpty, !base.contains("@") else {
+                throw AccessError(field: "name", message: "must not contain '@' (a token of namespace \(namespace) is named <name>\(suffix))")
+            }
+            name = base + suffix
+        } else {
+            guard !given.contains("@") else {
+                throw AccessError(field: "name", message: "must not contain '@': name@namespace names a token limited to that namespace")
+            }
+            name = given
+        }
+        guard !Self.isReservedName(given) else {
             throw AccessError(field: "name", message: "is reserved: scheduler, api, cli and web-ui name Almanac's own actors, and a name must not look like a token's id (16 lowercase letters and digits) or text (alm_…)")
         }
         if tokens.values.contains(where: { $0.name == name && $0.isActive }) {
             throw AccessError(.conflict, field: "name", message: "an active token is already named \"\(name)\"; revoke it or choose another name")
-        }
-        if let namespace, !Namespace.isValid(namespace) {
-            throw AccessError(field: "namespace", message: "must be 1 to 63 lowercase letters, digits or '-', not starting with '-'")
         }
         var drawn = TokenText.generate(using: &generator)
         while tokens[drawn.id] != nil { drawn = TokenText.generate(using: &generator) }

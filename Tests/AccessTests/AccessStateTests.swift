@@ -72,7 +72,18 @@ private func issue(
         state.apply(try state.revoke(first.token.id, actor: "cli", now: now), streamVersion: state.version + 1)
         let second = try issue(&state, "ci", .admin, namespace: "team-a", random: &random)
         #expect(state.tokens.count == 2)
-        #expect(state.token("ci")?.id == second.token.id)
+        // A namespaced token is named name@namespace: names collide only within a namespace,
+        // so a tenant choosing a name learns nothing of another tenant's tokens.
+        #expect(second.token.name == "ci@team-a")
+        #expect(state.token("ci@team-a")?.id == second.token.id)
+        let other = try issue(&state, "ci@team-b", .admin, namespace: "team-b", random: &random)
+        #expect(other.token.name == "ci@team-b")
+        #expect { try state.create(name: "ci", role: .viewer, namespace: "team-a", actor: "cli", now: now, using: &random) } throws: { error in
+            (error as? AccessError)?.code == .conflict
+        }
+        for bad in ["a@b", "ci@team-b"] {
+            #expect(throws: AccessError.self, "\(bad)") { try state.create(name: bad, role: .viewer, namespace: bad == "a@b" ? nil : "team-a", actor: "cli", now: now, using: &random) }
+        }
         #expect(second.token.sees("team-a") && !second.token.sees("default"))
         #expect(first.token.sees("anything"))
     }

@@ -340,7 +340,7 @@ import Testing
 
             // Tokens: a namespaced admin manages its namespace's tokens only.
             let own = try await api.send(.get, "/v1/tokens", headers: bearer(b)).items.compactMap { $0["name"] as? String }
-            #expect(own == ["b-admin"])
+            #expect(own == ["b-admin@team-b"])
             let foreign = try await api.send(.post, "/v1/tokens", json: #"{"name":"x","role":"viewer","namespace":"team-a"}"#, headers: bearer(b))
             #expect(foreign.status == 422 && foreign.invalidFields == ["namespace"])
             let viewer = try await issue(api, #"{"name":"b-viewer","role":"viewer"}"#, as: b)
