@@ -101,6 +101,15 @@ public actor ProjectionStore {
     /// Attempts due at or before `now`, earliest first.
     public func due(at now: Instant, limit: Int) -> [DueEntry] { projection.due(at: now, limit: limit) }
 
+    /// The attempts due at `now` (at most `limit`, leaving out `excluded`) and what `body`
+    /// makes of them on the projection, in one hop.
+    func due<T: Sendable>(
+        at now: Instant, limit: Int, excluding excluded: Set<DueEntry>, _ body: ([DueEntry], borrowing Projection) -> T
+    ) -> ([DueEntry], T) {
+        let entries = projection.due(at: now, limit: limit, excluding: excluded)
+        return (entries, body(entries, projection))
+    }
+
     /// The earliest attempt that will fall due.
     public func nextDue() -> DueEntry? { projection.nextDue() }
 

@@ -27,8 +27,9 @@ public final class RunDispatcher: Service, Sendable {
     private let recordedCount = Mutex<UInt64>(0)
     /// Records outcomes in batches.
     private let batcher: OutcomeBatcher
-    private let stream: AsyncStream<RunRequest>
-    private let input: AsyncStream<RunRequest>.Continuation
+    /// Claimed attempts, a batch at a time (one hand-over per group commit, not one per attempt).
+    private let stream: AsyncStream<[RunRequest]>
+    private let input: AsyncStream<[RunRequest]>.Continuation
 
     /// Creates a dispatcher.
     public init(
@@ -46,7 +47,7 @@ public final class RunDispatcher: Service, Sendable {
         self.batcher = OutcomeBatcher(commands: commands)
         self.clock = clock
         self.maxConcurrent = max(1, maxConcurrent)
-        (stream, input) = AsyncStream.makeStream(of: RunRequest.self)
+        (stream, input) = AsyncStream.makeStream(of: [RunRequest].self)
     }
 
     /// Slots free for new attempts.
@@ -59,7 +60,7 @@ public final class RunDispatcher: Service, Sendable {
     public func dispatch(_ requests: [RunRequest]) {
         guard !requests.isEmpty else { return }
         inFlight.withLock { $0 += requests.count }
-        for request in requests { input.yield(request) }
+        input.yield(requests)
     }
 
     /// Stops accepting attempts; `run()` returns once those handed over are recorded.
@@ -71,8 +72,8 @@ public final class RunDispatcher: Service, Sendable {
     /// retried under the same idempotency key per their task's policy).
     public func run() async throws {
         await withDiscardingTaskGroup { group in
-            for await request in stream.cancelOnGracefulShutdown() {
-                group.addTask { await self.perform(request) }
+            for await requests in stream.cancelOnGracefulShutdown() {
+                for request in requests { group.addTask { await self.perform(request) } }
             }
             let deadline = clock.now() + shutdownDeadline
             let drained = await withTaskGroup(of: Bool.self) { race in

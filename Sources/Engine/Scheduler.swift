@@ -102,18 +102,36 @@ public final class Scheduler: Service, Sendable {
 
     /// Claims or skips every attempt due at `now` (as dispatcher slots allow) and hands the
     /// claims to the dispatcher.
+    ///
+    /// Batches are pipelined: while one batch's group commit is being written (on the journal's
+    /// writer thread), the next batch is found and decided, leaving out the attempts already
+    /// decided. A decision made on a task whose earlier decision is not applied yet fails its
+    /// expected version and is decided again at the next tick.
     @discardableResult
     public func tick(now: Instant) async throws -> TickSummary {
         try await store.catchUp()
         var summary = TickSummary()
         var decisions = 0
+        var previous: Batch?
         while decisions < configuration.maxDecisionsPerTick {
-            let free = dispatcher.freeSlots
-            let entries = await store.due(at: now, limit: configuration.batchSize)
-            if entries.isEmpty { return summary }
+            let free = dispatcher.freeSlots - (previous?.claims ?? 0)
             // Decisions carry the instant they are made, so a long tick records honest lateness.
             let decidedAt = max(now, clock.now())
-            let (requests, planned) = await decide(entries, now: decidedAt, freeSlots: free)
+            let configuration = self.configuration
+            let logger = self.logger
+            let (entries, (requests, planned)) = await store.due(
+                at: now, limit: configuration.batchSize, excluding: previous?.entries ?? []
+            ) { entries, projection in
+                Self.decide(entries, in: projection, now: decidedAt, freeSlots: max(0, free), configuration: configuration, logger: logger)
+            }
+            if entries.isEmpty || requests.isEmpty, let batch = previous {
+                // Applying the batch in flight may make more attempts due (a task's next
+                // occurrence after a skip), or free no slot: look again once it is applied.
+                previous = nil
+                try await finish(batch, into: &summary)
+                continue
+            }
+            if entries.isEmpty { return summary }
             decisions += entries.count
             if requests.isEmpty {
                 // Everything due is a claim waiting for a free slot (or was refused).
@@ -121,37 +139,73 @@ public final class Scheduler: Service, Sendable {
                 summary.deferred += entries.count
                 return summary
             }
-            let results = await journal.append(requests)
-            var started: [RunRequest] = []
-            for (result, plan) in zip(results, planned) {
-                switch result {
-                case .success:
-                    for event in plan.events {
-                        switch event.kind {
-                        case .runStarted(let start):
-                            started.append(RunRequest(
-                                taskID: plan.task, start: start, action: plan.action, firedAt: clock.now()
-                            ))
-                        case .occurrenceSkipped:
-                            summary.skipped += 1
-                        default:
-                            break
-                        }
-                    }
-                case .failure(let error):
-                    summary.deferred += 1
-                    if error.code != .wrongExpectedVersion { throw error }
+            let journal = self.journal
+            let batch = Batch(
+                entries: Set(entries), planned: planned,
+                claims: planned.reduce(0) { $0 + $1.events.count { if case .runStarted = $0.kind { true } else { false } } },
+                appending: Task { await journal.append(requests) }
+            )
+            if let earlier = previous {
+                do {
+                    try await finish(earlier, into: &summary)
+                } catch {
+                    // The new batch's claims will be durable whatever happens: apply and hand
+                    // them over before giving up, or they would sit in flight until a restart.
+                    try? await finish(batch, into: &summary)
+                    throw error
                 }
             }
-            summary.claimed += started.count
-            // Apply the claims before handing them over: an attempt can finish at once, and
-            // its outcome is decided on the projection, which must already hold its claim.
-            try await store.catchUp()
-            dispatcher.dispatch(started)
+            previous = batch
             if planned.count < entries.count { summary.moreDue = true }
+        }
+        if let batch = previous {
+            previous = nil
+            try await finish(batch, into: &summary)
         }
         summary.moreDue = true
         return summary
+    }
+
+    /// A batch whose decisions are being appended.
+    private struct Batch: Sendable {
+        /// The due entries it decided (left out of the next batch).
+        let entries: Set<DueEntry>
+        let planned: [Plan]
+        /// How many dispatcher slots its claims will take.
+        let claims: Int
+        let appending: Task<[Result<AppendResult, JournalError>], Never>
+    }
+
+    /// Waits for a batch's append, applies it, and hands its claims to the dispatcher.
+    private func finish(_ batch: Batch, into summary: inout TickSummary) async throws {
+        let results = await batch.appending.value
+        let firedAt = clock.now()
+        var started: [RunRequest] = []
+        var failure: JournalError?
+        for (result, plan) in zip(results, batch.planned) {
+            switch result {
+            case .success:
+                for event in plan.events {
+                    switch event.kind {
+                    case .runStarted(let start):
+                        started.append(RunRequest(taskID: plan.task, start: start, action: plan.action, firedAt: firedAt))
+                    case .occurrenceSkipped:
+                        summary.skipped += 1
+                    default:
+                        break
+                    }
+                }
+            case .failure(let error):
+                summary.deferred += 1
+                if error.code != .wrongExpectedVersion { failure = error }
+            }
+        }
+        summary.claimed += started.count
+        // Apply the claims before handing them over: an attempt can finish at once, and its
+        // outcome is decided on the projection, which must already hold its claim.
+        try await store.catchUp()
+        dispatcher.dispatch(started)
+        if let failure { throw failure }
     }
 
     private struct Plan: Sendable {
@@ -162,17 +216,6 @@ public final class Scheduler: Service, Sendable {
 
     /// Decides each due entry on its task's state, chaining decisions for the same task so
     /// they can share one commit. Claims stop when the dispatcher has no free slot.
-    ///
-    /// The decisions run on the store, reading the projection in place: one hop for the whole
-    /// batch, and no copy of a task's state unless the batch holds a second entry of it.
-    private func decide(_ entries: [DueEntry], now: Instant, freeSlots: Int) async -> ([AppendRequest], [Plan]) {
-        let configuration = self.configuration
-        let logger = self.logger
-        return await store.read { projection in
-            Self.decide(entries, in: projection, now: now, freeSlots: freeSlots, configuration: configuration, logger: logger)
-        }
-    }
-
     private static func decide(
         _ entries: [DueEntry], in projection: borrowing Projection, now: Instant, freeSlots: Int,
         configuration: Configuration, logger: Logger

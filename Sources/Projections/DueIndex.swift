@@ -40,12 +40,24 @@ public struct DueIndex: Sendable {
     /// Every current entry due at or before `now`, earliest first (at most `limit`). They stay
     /// in the index until the events that claim or skip them make them stale.
     mutating func due(at now: Instant, limit: Int, current: (DueEntry) -> Bool) -> [DueEntry] {
+        due(at: now, limit: limit, excluding: [], current: current)
+    }
+
+    /// ``due(at:limit:current:)`` passing over the entries in `excluded`, which stay in the
+    /// index (they are current; their decisions are not applied yet).
+    mutating func due(at now: Instant, limit: Int, excluding excluded: Set<DueEntry>, current: (DueEntry) -> Bool) -> [DueEntry] {
         var taken: [DueEntry] = []
+        var passed: [DueEntry] = []
         while taken.count < limit, let top = heap.min, top.dueAt <= now {
             let entry = heap.removeMin()
-            if current(entry) && taken.last != entry { taken.append(entry) }
+            if excluded.contains(entry) {
+                if passed.last != entry { passed.append(entry) }
+            } else if current(entry) && taken.last != entry {
+                taken.append(entry)
+            }
         }
         for entry in taken { heap.insert(entry) }
+        for entry in passed { heap.insert(entry) }
         return taken
     }
 

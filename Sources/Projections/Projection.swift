@@ -120,6 +120,14 @@ public struct Projection: Sendable {
         return dueIndex.due(at: now, limit: limit) { $0.isCurrent(in: tasks) }
     }
 
+    /// ``due(at:limit:)`` leaving out `excluded` (attempts already decided, whose events are
+    /// on their way to the journal but not applied yet).
+    public mutating func due(at now: Instant, limit: Int, excluding excluded: Set<DueEntry>) -> [DueEntry] {
+        guard !excluded.isEmpty else { return due(at: now, limit: limit) }
+        let tasks = self.tasks
+        return dueIndex.due(at: now, limit: limit, excluding: excluded) { $0.isCurrent(in: tasks) }
+    }
+
     /// A stable digest of the whole state (tasks and run log), equal for equal states in any
     /// process: FNV-1a over the snapshot encoding, as 16 hex digits.
     public var digest: String {

@@ -355,4 +355,45 @@ struct SchedulerLoadTests {
             #expect(succeeded == 900)
         }
     }
+
+    /// Batches are pipelined (the next one decided while the previous one is written). Two
+    /// attempts of one task in consecutive batches: the second is decided before the first is
+    /// applied, loses on the task's version, and is decided again in the same tick.
+    @Test func attemptsOfOneTaskInConsecutiveBatchesAreAllClaimed() async throws {
+        let executor = RecordingExecutor()
+        let journal = InMemoryJournal()
+        let clock = ManualClock(now: start)
+        let store = ProjectionStore(journal: journal)
+        let commands = CommandService(journal: journal, store: store, clock: clock)
+        let dispatcher = RunDispatcher(executor: executor, commands: commands, clock: clock, maxConcurrent: 16, logger: Logger(label: "test"))
+        let scheduler = Scheduler(
+            journal: journal, store: store, dispatcher: dispatcher, commands: commands, clock: clock,
+            configuration: .init(batchSize: 1), logger: Logger(label: "test")
+        )
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await dispatcher.run() }
+            for name in ["a", "b"] {
+                try await commands.execute(TaskCommand(taskID: TaskID(name), actor: "alice", action: .createTask(everyMinute(name))))
+            }
+            clock.advance(to: at(60))
+            // Task a has two attempts due: its occurrence at 60 and a manual trigger.
+            try await commands.execute(TaskCommand(taskID: "a", actor: "alice", action: .triggerTask(trigger: "now")))
+            var claimed = 0
+            var summary = try await scheduler.tick(now: at(60))
+            claimed += summary.claimed
+            while summary.moreDue {
+                summary = try await scheduler.tick(now: at(60))
+                claimed += summary.claimed
+            }
+            try await dispatcher.waitUntilIdle()
+            #expect(claimed == 3)
+            #expect(Set(executor.requests.map(\.start.occurrence.rawValue)) == [
+                OccurrenceID.scheduled("a", at: at(60)).rawValue, OccurrenceID.manual("a", trigger: "now").rawValue,
+                OccurrenceID.scheduled("b", at: at(60)).rawValue,
+            ])
+            #expect(await store.nextDue()?.dueAt == at(120))
+            dispatcher.finish()
+            try await group.waitForAll()
+        }
+    }
 }
