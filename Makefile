@@ -11,10 +11,11 @@ deps:
 build: deps
 	$(SWIFT) build --build-tests
 
-## The whole test suite, from a fresh machine that has only Swift.
+## The whole test suite, from a fresh machine that has only Swift (the journal contract also
+## runs against a throwaway PostgreSQL server, installed and started by the script).
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test
+	tools/postgres-test-server.sh run $(SWIFT) test
 	tools/schemathesis.sh
 	tools/browser-test.sh
 

@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
     ],
     targets: [
         // MARK: Storage foundation
@@ -44,6 +45,15 @@ let package = Package(
         .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: swiftSettings),
         .systemLibrary(name: "CFileSystem", path: "Sources/CFileSystem"),
         .target(name: "Journal", dependencies: ["LMDB", "CFileSystem"], swiftSettings: swiftSettings),
+        .target(
+            name: "PostgresJournal",
+            dependencies: [
+                "Journal",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: Domain
         .target(name: "Scheduling", swiftSettings: swiftSettings),
@@ -217,7 +227,7 @@ let package = Package(
         ),
         .testTarget(
             name: "JournalTests",
-            dependencies: ["Journal", "LMDB", "AlmanacTesting", "journal-torture"],
+            dependencies: ["Journal", "PostgresJournal", "LMDB", "AlmanacTesting", "journal-torture"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -47,7 +47,7 @@ extension Journal {
 
 extension AppendRequest {
     /// Checks the parts of a request that do not depend on the journal's state.
-    func validate() throws(JournalError) {
+    public func validate() throws(JournalError) {
         let streamBytes = streamID.rawValue.utf8.count
         guard (1...StreamID.maximumLength).contains(streamBytes) else {
             throw .invalidAppend(

@@ -1,5 +1,7 @@
 import AlmanacTesting
+import Foundation
 import Journal
+import PostgresJournal
 
 /// The journal implementations the contract suite runs against.
 enum JournalKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
@@ -9,6 +11,16 @@ enum JournalKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
     /// checks cross the indexed part, the unindexed tail and many flushes; and with no
     /// gathering window, so the writer commits whatever is queued at once.
     case lmdbFrequentIndexFlush
+    /// PostgreSQL, when `ALMANAC_TEST_POSTGRES_URL` names a server (`make test` starts a
+    /// throwaway one with `tools/postgres-test-server.sh`); each journal gets a table of its own.
+    case postgres
+
+    /// The kinds to test: PostgreSQL only when a server is given.
+    static var allCases: [JournalKind] {
+        [.inMemory, .lmdb, .lmdbFrequentIndexFlush] + (postgresURL == nil ? [] : [.postgres])
+    }
+
+    static var postgresURL: String? { ProcessInfo.processInfo.environment["ALMANAC_TEST_POSTGRES_URL"] }
 
     var testDescription: String { rawValue }
 
@@ -17,6 +29,11 @@ enum JournalKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
         switch self {
         case .inMemory:
             let journal = InMemoryJournal()
+            try await body(journal)
+            journal.close()
+        case .postgres:
+            let table = "events_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+            let journal = try await PostgresJournal(configuration: .init(url: Self.postgresURL ?? "", table: table))
             try await body(journal)
             journal.close()
         case .lmdb, .lmdbFrequentIndexFlush:
