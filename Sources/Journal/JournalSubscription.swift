@@ -27,8 +27,10 @@ public struct JournalSubscription: AsyncSequence, Sendable {
                 if Task.isCancelled { return nil }
                 do {
                     buffer = try await journal.read(after: position, limit: batchSize)
-                } catch where error.code == .closed {
-                    return nil
+                } catch {
+                    // A read cut short by the iterating task's cancellation ends the sequence too.
+                    if error.code == .closed || Task.isCancelled { return nil }
+                    throw error
                 }
                 index = 0
                 if buffer.isEmpty {
@@ -36,8 +38,9 @@ public struct JournalSubscription: AsyncSequence, Sendable {
                         try await journal.waitForEvents(after: position)
                     } catch is CancellationError {
                         return nil
-                    } catch let error as JournalError where error.code == .closed {
-                        return nil
+                    } catch {
+                        if Task.isCancelled || (error as? JournalError)?.code == .closed { return nil }
+                        throw error
                     }
                 }
             }

@@ -237,8 +237,16 @@ public final class PostgresJournal: Journal {
         while true {
             if closed.withLock({ $0 }) { throw JournalError(code: .closed, message: "the journal is closed") }
             try Task.checkCancellation()
-            if try await head() > position {
-                notifier.advance(to: try await head())
+            let current: UInt64
+            do {
+                current = try await head()
+            } catch {
+                // A query cut short by cancellation is the waiter's cancellation, not a storage fault.
+                if Task.isCancelled { throw CancellationError() }
+                throw error
+            }
+            if current > position {
+                notifier.advance(to: current)
                 return
             }
             // This process's appends wake the wait at once; other nodes' are seen by polling.

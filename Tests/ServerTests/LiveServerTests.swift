@@ -87,6 +87,12 @@ struct LiveServerTests {
             #expect(resumed.events.dropFirst(2).first?.type == "TaskResumed")
             // A quiet stream sends heartbeats (200 ms here): pause again and listen.
             #expect(try await restarted.send(.POST, "/v1/tasks/\(ids["interval"]!)/pause").status == 200)
+            // A run claimed just before the pause still records its outcome: wait for it.
+            for _ in 0..<100 {
+                let task = try await restarted.send(.GET, "/v1/tasks/\(ids["interval"]!)").body as? [String: Any]
+                if task?["running"] as? Int == 0 { break }
+                try await clock.sleep(until: clock.now() + .milliseconds(50))
+            }
             let quiet = StreamReader(server: restarted)
             #expect(await quiet.wait(timeout: 10) { _ in quiet.heartbeats >= 3 }, "heartbeats: \(quiet.heartbeats)")
             // Its opening block named the head, so a reconnect before any event loses nothing.
