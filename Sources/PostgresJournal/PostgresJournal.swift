@@ -32,11 +32,15 @@ public final class PostgresJournal: Journal {
         public var table: String
         /// How often a waiting reader checks the head for other nodes' events.
         public var pollInterval: Duration
+        /// The clock the waits between those checks run on.
+        public var clock: any Clock<Duration>
 
         public init(
             host: String = "127.0.0.1", port: Int = 5432, username: String, password: String? = nil, database: String,
-            table: String = "almanac_events", pollInterval: Duration = .milliseconds(50)
+            table: String = "almanac_events", pollInterval: Duration = .milliseconds(50),
+            clock: any Clock<Duration> = ContinuousClock()
         ) {
+            self.clock = clock
             self.host = host
             self.port = port
             self.username = username
@@ -65,6 +69,7 @@ public final class PostgresJournal: Journal {
     private let running: Task<Void, Never>
     private let table: String
     private let pollInterval: Duration
+    private let clock: any Clock<Duration>
     private let logger = Logger(label: "almanac.journal.postgres")
     private let notifier = PositionNotifier(head: 0)
     private let closed = Mutex(false)
@@ -85,6 +90,7 @@ public final class PostgresJournal: Journal {
         self.client = client
         self.table = configuration.table
         self.pollInterval = configuration.pollInterval
+        self.clock = configuration.clock
         running = Task { await client.run() }
         let table = configuration.table
         do {
@@ -252,7 +258,7 @@ public final class PostgresJournal: Journal {
             // This process's appends wake the wait at once; other nodes' are seen by polling.
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await self.notifier.wait(after: position) }
-                group.addTask { try await Task.sleep(for: self.pollInterval) }
+                group.addTask { try await self.clock.sleep(for: self.pollInterval) }
                 _ = try await group.next()
                 group.cancelAll()
             }
