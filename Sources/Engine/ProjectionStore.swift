@@ -104,14 +104,18 @@ public actor ProjectionStore {
     /// The attempts due at `now` (at most `limit`, leaving out `excluded`) and what `body`
     /// makes of them on the projection, in one hop.
     func due<T: Sendable>(
-        at now: Instant, limit: Int, excluding excluded: Set<DueEntry>, _ body: ([DueEntry], borrowing Projection) -> T
+        at now: Instant, limit: Int, excluding excluded: Set<DueEntry>, in shards: ShardSet?,
+        _ body: ([DueEntry], borrowing Projection) -> T
     ) -> ([DueEntry], T) {
-        let entries = projection.due(at: now, limit: limit, excluding: excluded)
+        let entries = projection.due(at: now, limit: limit, excluding: excluded, in: shards)
         return (entries, body(entries, projection))
     }
 
-    /// The earliest attempt that will fall due.
-    public func nextDue() -> DueEntry? { projection.nextDue() }
+    /// The earliest attempt that will fall due (in `shards`; nil: in any shard).
+    public func nextDue(in shards: ShardSet? = nil) -> DueEntry? { projection.nextDue(in: shards) }
+
+    /// Splits the due index into `shardCount` shards (cluster mode).
+    public func partitionDueIndex(into shardCount: Int) { projection.partitionDueIndex(into: shardCount) }
 
     /// Returns once events after `position` have been applied.
     public nonisolated func waitForChange(after position: UInt64) async throws {

@@ -2,7 +2,7 @@ import Journal
 public import Logging
 public import ServiceLifecycle
 import Synchronization
-import Scheduling
+public import Scheduling
 
 /// Runs claimed attempts on an executor with bounded concurrency, and records each outcome
 /// through the command service.
@@ -60,7 +60,21 @@ public final class RunDispatcher: Service, Sendable {
     public func dispatch(_ requests: [RunRequest]) {
         guard !requests.isEmpty else { return }
         inFlight.withLock { $0 += requests.count }
+        unrecorded.withLock { runs in
+            for request in requests { runs[request.start.run] = request.taskID }
+        }
         input.yield(requests)
+    }
+
+    /// How many attempts have finished (recorded, or cut short) since the start.
+    public var finishedCount: UInt64 { recorded.position }
+
+    /// Returns once more than `count` attempts have finished.
+    public func waitForFinished(after count: UInt64) async throws { try await recorded.wait(after: count) }
+
+    /// Whether an attempt of a task `matching` is handed over and its outcome not recorded.
+    public func hasRuns(where matching: (TaskID) -> Bool) -> Bool {
+        unrecorded.withLock { runs in runs.values.contains(where: matching) }
     }
 
     /// Stops accepting attempts; `run()` returns once those handed over are recorded.
@@ -116,7 +130,6 @@ public final class RunDispatcher: Service, Sendable {
     }
 
     private func perform(_ request: RunRequest) async {
-        unrecorded.withLock { $0[request.start.run] = request.taskID }
         let result = await executor.execute(request)
         if Task.isCancelled {
             // Shutdown cut the attempt short: `run()` records it as interrupted.

@@ -1,8 +1,9 @@
 public import Journal
 public import Logging
-import Projections
+public import Projections
 public import Scheduling
 public import ServiceLifecycle
+import Synchronization
 
 /// The scheduler loop: sleeps until the earliest due attempt (or until a command changes
 /// what is due), claims everything due in one group commit, and hands the claims to the
@@ -16,9 +17,16 @@ public final class Scheduler: Service, Sendable {
         public var batchSize: Int
         /// The most decisions one tick makes before letting the loop look again.
         public var maxDecisionsPerTick: Int
+        /// How long a shard to hand back waits for this node's runs in it to be recorded
+        /// before it is handed back anyway (the next owner then recovers those runs).
+        public var releaseDeadline: Duration
 
         /// Creates settings; the defaults suit a server.
-        public init(misfireGrace: Duration = .seconds(60), batchSize: Int = 4096, maxDecisionsPerTick: Int = 50_000) {
+        public init(
+            misfireGrace: Duration = .seconds(60), batchSize: Int = 4096, maxDecisionsPerTick: Int = 50_000,
+            releaseDeadline: Duration = .seconds(30)
+        ) {
+            self.releaseDeadline = releaseDeadline
             self.misfireGrace = misfireGrace
             self.batchSize = batchSize
             self.maxDecisionsPerTick = maxDecisionsPerTick
@@ -44,8 +52,15 @@ public final class Scheduler: Service, Sendable {
     private let clock: any WallClock
     private let configuration: Configuration
     private let logger: Logger
+    /// The shards this node may claim in.
+    private let assignment: ShardAssignment
+    /// The shards the scheduler claims in now: held, recovered, and not being handed back.
+    private let claiming = Mutex(ShardSet())
+    /// When each shard being handed back was first seen to be so.
+    private let releasing = Mutex<[Int: Instant]>([:])
+    private let partitioned = Mutex(false)
 
-    /// Creates a scheduler.
+    /// Creates a scheduler; it claims in the shards `assignment` grants (by default, all).
     public init(
         journal: any Journal,
         store: ProjectionStore,
@@ -53,8 +68,10 @@ public final class Scheduler: Service, Sendable {
         commands: CommandService,
         clock: any WallClock,
         configuration: Configuration = Configuration(),
+        assignment: ShardAssignment = .sole(),
         logger: Logger
     ) {
+        self.assignment = assignment
         self.journal = journal
         self.store = store
         self.dispatcher = dispatcher
@@ -64,35 +81,99 @@ public final class Scheduler: Service, Sendable {
         self.logger = logger
     }
 
-    /// Recovers, then loops: tick, then sleep until the next due attempt or a change.
+    /// Loops: takes up the shards granted (recovering what their previous owner left in
+    /// flight), ticks, then sleeps until the next due attempt or a change.
     public func run() async throws {
-        try await recoverInterruptedRuns()
         while !Task.isCancelled {
+            let (generation, releaseBy, finished) = try await takeUpShards()
             let now = clock.now()
             let summary = try await tick(now: now)
             let progressed = summary.claimed + summary.skipped > 0
             if summary.moreDue && progressed && dispatcher.freeSlots > 0 { continue }
             let position = await store.position
-            let next: Instant?
+            var next: Instant?
             if !summary.moreDue {
-                next = await store.nextDue()?.dueAt
+                let shards = shardFilter()
+                next = shards?.isEmpty == true ? nil : await store.nextDue(in: shards)?.dueAt
             } else if progressed || dispatcher.running > 0 {
                 next = nil  // waiting for a slot: a run's outcome is a change and wakes the loop
             } else {
                 next = now + .seconds(1)  // refused attempts: look again shortly
             }
-            await waitForWork(until: next, after: position)
+            if let releaseBy { next = min(next ?? releaseBy, releaseBy) }
+            await waitForWork(until: next, after: position, assignmentAfter: generation, runsAfter: releaseBy.map { _ in finished })
         }
     }
 
+    /// Brings the shards claimed in up to date with the assignment: stops claiming in shards
+    /// lost or being handed back at once; hands back those with nothing of theirs in flight
+    /// here; and, for shards newly held, catches up with the journal and recovers the runs
+    /// their previous owner left in flight before claiming in them. Returns the assignment's
+    /// generation it saw, when the next hand-back deadline falls, and how many runs had
+    /// finished when it looked (the next one to finish may free a shard to hand back).
+    private func takeUpShards() async throws -> (generation: UInt64, releaseBy: Instant?, finished: UInt64) {
+        let (view, generation) = assignment.view
+        let finished = dispatcher.finishedCount
+        let count = assignment.shardCount
+        let wanted = view.held.subtracting(view.releasing)
+        let gained = claiming.withLock { claiming in
+            claiming = claiming.intersection(wanted)
+            return wanted.subtracting(claiming)
+        }
+        var releaseBy: Instant?
+        if !view.releasing.isEmpty {
+            let now = clock.now()
+            var done = ShardSet()
+            let deadline = configuration.releaseDeadline
+            let seen = releasing.withLock { seen in
+                seen = seen.filter { view.releasing.contains($0.key) }
+                for shard in view.releasing where seen[shard] == nil { seen[shard] = now }
+                return seen
+            }
+            for shard in view.releasing {
+                let busy = dispatcher.hasRuns { Shards.shard(of: $0, count: count) == shard }
+                let since = seen[shard] ?? now
+                if !busy || now - since >= deadline {
+                    if busy {
+                        logger.warning("handing back a shard with runs still in flight", metadata: ["shard": "\(shard)"])
+                    }
+                    done.insert(shard)
+                } else {
+                    releaseBy = min(releaseBy ?? since + deadline, since + deadline)
+                }
+            }
+            if !done.isEmpty { assignment.confirmReleased(done) }
+        }
+        if !gained.isEmpty {
+            try await recoverInterruptedRuns(
+                in: count == 1 ? nil : gained, reason: count == 1 ? "recovered at start" : "recovered when its shard was taken over"
+            )
+            claiming.withLock { $0 = $0.union(gained) }
+            if count > 1 { logger.info("claiming in shards", metadata: ["gained": "\(gained)", "claiming": "\(claiming.withLock { $0 })"]) }
+        }
+        return (generation, releaseBy, finished)
+    }
+
+    /// The shards to claim in: nil for all (a single node, which holds its one shard for good
+    /// and claims from the first tick; ``run()`` recovers before its first tick).
+    private func shardFilter() -> ShardSet? {
+        if assignment.shardCount == 1 { return assignment.view.view.held.contains(0) ? nil : ShardSet() }
+        return claiming.withLock { $0 }
+    }
+
     /// Fails every attempt left in flight by a previous process as interrupted (retrying it
-    /// per its task's policy, under the same idempotency key). Call once, before claiming.
-    public func recoverInterruptedRuns() async throws {
+    /// per its task's policy, under the same idempotency key), for the tasks of `shards`
+    /// (nil: every task). Runs this process itself has in flight are left alone. Call before
+    /// claiming in those shards.
+    public func recoverInterruptedRuns(in shards: ShardSet? = nil, reason: String = "recovered at start") async throws {
         try await store.catchUp()
+        let count = assignment.shardCount
         for (id, state) in await store.tasks where !state.inFlight.isEmpty {
+            if let shards, !shards.contains(Shards.shard(of: id, count: count)) { continue }
+            if dispatcher.hasRuns(where: { $0 == id }) { continue }
             do {
                 try await commands.execute(TaskCommand(
-                    taskID: id, actor: "scheduler", reason: "recovered at start", action: .recoverRuns
+                    taskID: id, actor: "scheduler", reason: reason, action: .recoverRuns
                 ))
             } catch {
                 logger.error("recovery failed", metadata: ["task.id": "\(id)", "error": "\(error)"])
@@ -109,8 +190,14 @@ public final class Scheduler: Service, Sendable {
     /// expected version and is decided again at the next tick.
     @discardableResult
     public func tick(now: Instant) async throws -> TickSummary {
+        if !partitioned.withLock({ $0 }) {
+            await store.partitionDueIndex(into: assignment.shardCount)
+            partitioned.withLock { $0 = true }
+        }
         try await store.catchUp()
         var summary = TickSummary()
+        let shards = shardFilter()
+        if shards?.isEmpty == true { return summary }
         var decisions = 0
         var previous: Batch?
         while decisions < configuration.maxDecisionsPerTick {
@@ -120,7 +207,7 @@ public final class Scheduler: Service, Sendable {
             let configuration = self.configuration
             let logger = self.logger
             let (entries, (requests, planned)) = await store.due(
-                at: now, limit: configuration.batchSize, excluding: previous?.entries ?? []
+                at: now, limit: configuration.batchSize, excluding: previous?.entries ?? [], in: shards
             ) { entries, projection in
                 Self.decide(entries, in: projection, now: decidedAt, freeSlots: max(0, free), configuration: configuration, logger: logger)
             }
@@ -245,14 +332,21 @@ public final class Scheduler: Service, Sendable {
         )
     }
 
-    /// Sleeps until `deadline` (if any) or until events after `position` are applied,
-    /// whichever comes first.
-    private func waitForWork(until deadline: Instant?, after position: UInt64) async {
+    /// Sleeps until `deadline` (if any), until events after `position` are applied, until
+    /// the shard assignment changes after `generation`, or (given `finished`) until another
+    /// run finishes, whichever comes first.
+    private func waitForWork(
+        until deadline: Instant?, after position: UInt64, assignmentAfter generation: UInt64, runsAfter finished: UInt64?
+    ) async {
         await withTaskGroup(of: Void.self) { group in
+            if let finished {
+                group.addTask { try? await self.dispatcher.waitForFinished(after: finished) }
+            }
             if let deadline {
                 group.addTask { try? await self.clock.sleep(until: deadline) }
             }
             group.addTask { try? await self.store.waitForChange(after: position) }
+            group.addTask { try? await self.assignment.waitForChange(after: generation) }
             await group.next()
             group.cancelAll()
         }

@@ -1,7 +1,7 @@
 public import Journal
 import Foundation
 import Logging
-import PostgresNIO
+public import PostgresNIO
 import Synchronization
 
 /// A journal in a PostgreSQL table, for several nodes sharing one journal (issue 9).
@@ -15,10 +15,15 @@ import Synchronization
 ///   the lock is held until the transaction commits, so positions are contiguous and become
 ///   visible to readers in order — a reader never sees position n + 1 before n. Appends are
 ///   serialised through the lock; one call's requests share one transaction (one commit).
-/// - **Tailing.** ``waitForEvents(after:)`` wakes at once for this process's own appends and
-///   polls the head otherwise (every `pollInterval`), so an event another node appended is
-///   seen within that interval, and none is ever missed (readers go by position).
-/// - The table is created at start when missing (`CREATE TABLE IF NOT EXISTS`).
+/// - **Group commit.** Appends that arrive while a transaction is being written wait, and go
+///   together in the next one: one commit for all of them.
+/// - **Tailing.** Every append transaction sends `NOTIFY <table>, '<head>'`, delivered at
+///   commit. A dedicated connection listens, so ``waitForEvents(after:)`` wakes at once for
+///   any node's appends; should a notification be lost (the listening connection dropped),
+///   the waiter reads the head itself every `pollInterval`. Readers go by position, so no
+///   event is ever missed, only seen later.
+/// - **Migrations** run at start, one node at a time (under an advisory lock), recorded in
+///   `<table>_migrations`.
 public final class PostgresJournal: Journal {
     /// Connection and layout settings.
     public struct Configuration: Sendable {
@@ -30,14 +35,17 @@ public final class PostgresJournal: Journal {
         public var database: String
         /// The events table's name (letters, digits and `_`).
         public var table: String
-        /// How often a waiting reader checks the head for other nodes' events.
+        /// How often a waiting reader checks the head itself, in case a notification was lost.
         public var pollInterval: Duration
+        /// The name the connections give the server (`application_name`, seen in
+        /// `pg_stat_activity`).
+        public var applicationName = "almanac"
         /// The clock the waits between those checks run on.
         public var clock: any Clock<Duration>
 
         public init(
             host: String = "127.0.0.1", port: Int = 5432, username: String, password: String? = nil, database: String,
-            table: String = "almanac_events", pollInterval: Duration = .milliseconds(50),
+            table: String = "almanac_events", pollInterval: Duration = .seconds(1),
             clock: any Clock<Duration> = ContinuousClock()
         ) {
             self.clock = clock
@@ -48,6 +56,15 @@ public final class PostgresJournal: Journal {
             self.database = database
             self.table = table
             self.pollInterval = pollInterval
+        }
+
+        /// Settings for one connection of its own (listening, locks).
+        public var connection: PostgresConnection.Configuration {
+            var connection = PostgresConnection.Configuration(
+                host: host, port: port, username: username, password: password, database: database, tls: .disable
+            )
+            connection.options.additionalStartupParameters = [("application_name", applicationName)]
+            return connection
         }
 
         /// Settings from a `postgres://user[:password]@host[:port]/database` URL.
@@ -67,6 +84,12 @@ public final class PostgresJournal: Journal {
 
     private let client: PostgresClient
     private let running: Task<Void, Never>
+    private let listening = Mutex<Task<Void, Never>?>(nil)
+    private let writes = Mutex(WriteQueue())
+    private struct WriteQueue {
+        var waiting: [Write] = []
+        var writing = false
+    }
     private let table: String
     private let pollInterval: Duration
     private let clock: any Clock<Duration>
@@ -83,34 +106,95 @@ public final class PostgresJournal: Journal {
         else {
             throw JournalError(code: .storage, message: "table name \(configuration.table) must be lowercase letters, digits and _")
         }
-        let client = PostgresClient(configuration: .init(
+        var options = PostgresClient.Configuration(
             host: configuration.host, port: configuration.port, username: configuration.username,
             password: configuration.password, database: configuration.database, tls: .disable
-        ))
+        )
+        options.options.additionalStartupParameters = [("application_name", configuration.applicationName)]
+        let client = PostgresClient(configuration: options)
         self.client = client
         self.table = configuration.table
         self.pollInterval = configuration.pollInterval
         self.clock = configuration.clock
         running = Task { await client.run() }
-        let table = configuration.table
         do {
-            try await client.query(PostgresQuery(unsafeSQL: """
-                CREATE TABLE IF NOT EXISTS \(table) (
-                    position BIGINT PRIMARY KEY,
-                    stream_id TEXT NOT NULL,
-                    stream_version BIGINT NOT NULL,
-                    type TEXT NOT NULL,
-                    schema_version INTEGER NOT NULL,
-                    recorded_at BIGINT NOT NULL,
-                    payload BYTEA NOT NULL,
-                    checksum BIGINT NOT NULL,
-                    UNIQUE (stream_id, stream_version)
-                )
-                """))
+            try await Self.migrate(table: configuration.table, client: client, logger: logger)
             notifier.advance(to: try await currentHead())
         } catch {
             running.cancel()
             throw Self.storage("cannot prepare the events table", error)
+        }
+        let connection = configuration.connection
+        listening.withLock { $0 = Task { await self.listen(connection) } }
+    }
+
+    /// The schema's versions, applied in order; each runs once per table, in a transaction.
+    private static func migrations(_ table: String) -> [String] {
+        [
+            """
+            CREATE TABLE IF NOT EXISTS \(table) (
+                position BIGINT PRIMARY KEY,
+                stream_id TEXT NOT NULL,
+                stream_version BIGINT NOT NULL,
+                type TEXT NOT NULL,
+                schema_version INTEGER NOT NULL,
+                recorded_at BIGINT NOT NULL,
+                payload BYTEA NOT NULL,
+                checksum BIGINT NOT NULL,
+                UNIQUE (stream_id, stream_version)
+            )
+            """,
+        ]
+    }
+
+    /// Brings the table's schema to the latest version: one node at a time (under the append
+    /// lock), skipping the versions already applied.
+    private static func migrate(table: String, client: PostgresClient, logger: Logger) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(appendLock))", logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: """
+                CREATE TABLE IF NOT EXISTS \(table)_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())
+                """), logger: logger)
+            var applied: Int32 = 0
+            for try await version in try await connection.query(PostgresQuery(
+                unsafeSQL: "SELECT coalesce(max(version), 0) FROM \(table)_migrations"
+            ), logger: logger).decode(Int32.self) { applied = version }
+            for (index, statement) in migrations(table).enumerated() where index + 1 > Int(applied) {
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                try await connection.query(PostgresQuery(
+                    unsafeSQL: "INSERT INTO \(table)_migrations (version) VALUES ($1)", binds: try binds(Int32(index + 1))
+                ), logger: logger)
+                logger.info("journal schema migrated", metadata: ["table": "\(table)", "version": "\(index + 1)"])
+            }
+        }
+    }
+
+    /// Listens for other nodes' appends on a connection of its own, reconnecting when it drops.
+    private func listen(_ configuration: PostgresConnection.Configuration) async {
+        var attempt = 0
+        while !Task.isCancelled, !closed.withLock({ $0 }) {
+            do {
+                let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+                do {
+                    try await connection.listen(on: table) { notifications in
+                        attempt = 0
+                        // Listening now: whatever committed before is read from the head.
+                        notifier.advance(to: try await currentHead())
+                        for try await notification in notifications {
+                            if let head = UInt64(notification.payload) { notifier.advance(to: head) }
+                        }
+                    }
+                } catch {
+                    try? await connection.close()
+                    throw error
+                }
+                try? await connection.close()
+            } catch {
+                if Task.isCancelled || closed.withLock({ $0 }) { return }
+                logger.warning("journal notifications interrupted; reconnecting", metadata: ["error": "\(error)"])
+            }
+            attempt += 1
+            try? await clock.sleep(for: .milliseconds(min(2_000, 100 * attempt)))
         }
     }
 
@@ -118,6 +202,7 @@ public final class PostgresJournal: Journal {
     public func close() {
         closed.withLock { $0 = true }
         notifier.close()
+        listening.withLock { $0?.cancel() }
         running.cancel()
     }
 
@@ -134,23 +219,59 @@ public final class PostgresJournal: Journal {
             }
         }
         if !valid.isEmpty {
-            let table = self.table
-            do {
-                let logger = self.logger
-                let decided = try await client.withTransaction(logger: logger) { connection in
-                    try await Self.append(valid.map { requests[$0] }, table: table, on: connection, logger: logger)
+            let decided = await withCheckedContinuation { continuation in
+                let lead = writes.withLock { queue in
+                    queue.waiting.append(Write(requests: valid.map { requests[$0] }, continuation: continuation))
+                    if queue.writing { return false }
+                    queue.writing = true
+                    return true
                 }
-                for (offset, index) in valid.enumerated() { results[index] = decided[offset] }
-                if let head = decided.compactMap({ try? $0.get().lastPosition }).max() { notifier.advance(to: head) }
-            } catch {
-                let failure = Self.storage("the append transaction failed", error)
-                for index in valid { results[index] = .failure(failure) }
+                if lead { Task { await self.writeQueued() } }
             }
+            for (offset, index) in valid.enumerated() { results[index] = decided[offset] }
         }
         return results.map { $0! }
     }
 
-    /// Decides and inserts `requests` inside the caller's transaction.
+    /// Appends waiting for the transaction in progress.
+    private struct Write: Sendable {
+        let requests: [AppendRequest]
+        let continuation: CheckedContinuation<[Result<AppendResult, JournalError>], Never>
+    }
+
+    /// **Group commit**: while one transaction is being written, the appends that arrive wait;
+    /// then all of them go in the next transaction, with one commit.
+    private func writeQueued() async {
+        while true {
+            let batch = writes.withLock { queue in
+                defer { queue.waiting = [] }
+                if queue.waiting.isEmpty { queue.writing = false }
+                return queue.waiting
+            }
+            if batch.isEmpty { return }
+            let all = batch.flatMap(\.requests)
+            var decided: [Result<AppendResult, JournalError>]
+            do {
+                let (table, logger) = (self.table, self.logger)
+                decided = try await client.withTransaction(logger: logger) { connection in
+                    try await Self.append(all, table: table, on: connection, logger: logger)
+                }
+                if let head = decided.compactMap({ try? $0.get().lastPosition }).max() { notifier.advance(to: head) }
+            } catch {
+                let failure = Self.storage("the append transaction failed", error)
+                decided = all.map { _ in .failure(failure) }
+            }
+            var offset = 0
+            for write in batch {
+                write.continuation.resume(returning: Array(decided[offset..<(offset + write.requests.count)]))
+                offset += write.requests.count
+            }
+        }
+    }
+
+    /// Decides and inserts `requests` inside the caller's transaction: the lock, the head, the
+    /// streams' versions and the rows each in one statement, and a notification that goes out
+    /// at commit.
     private static func append(
         _ requests: [AppendRequest], table: String, on connection: PostgresConnection, logger: Logger
     ) async throws -> [Result<AppendResult, JournalError>] {
@@ -164,20 +285,20 @@ public final class PostgresJournal: Journal {
             checksum = UInt32(truncatingIfNeeded: last)
         }
         var versions: [StreamID: UInt64] = [:]
+        let streams = Array(Set(requests.map(\.streamID.rawValue)))
+        for try await (stream, version) in try await connection.query(PostgresQuery(
+            unsafeSQL: "SELECT stream_id, max(stream_version) FROM \(table) WHERE stream_id = ANY($1) GROUP BY stream_id",
+            binds: try binds(streams)
+        ), logger: logger).decode((String, Int64).self) {
+            versions[StreamID(stream)] = UInt64(version)
+        }
+        var rows = Rows()
         var results: [Result<AppendResult, JournalError>] = []
         var scratch: [UInt8] = []
         for request in requests {
-            var current = versions[request.streamID]
-            if current == nil {
-                var found: Int64 = 0
-                for try await (version) in try await connection.query(PostgresQuery(
-                    unsafeSQL: "SELECT coalesce(max(stream_version), 0) FROM \(table) WHERE stream_id = $1",
-                    binds: try binds(request.streamID.rawValue)
-                ), logger: logger).decode(Int64.self) { found = version }
-                current = UInt64(found)
-            }
-            guard let version = current, request.expectedVersion.isSatisfied(byCurrentVersion: version) else {
-                results.append(.failure(.wrongExpectedVersion(request.streamID, expected: request.expectedVersion, actual: current ?? 0)))
+            let version = versions[request.streamID] ?? 0
+            guard request.expectedVersion.isSatisfied(byCurrentVersion: version) else {
+                results.append(.failure(.wrongExpectedVersion(request.streamID, expected: request.expectedVersion, actual: version)))
                 continue
             }
             let first = head + 1
@@ -190,27 +311,46 @@ public final class PostgresJournal: Journal {
                     position: head, streamID: request.streamID, streamVersion: streamVersion, event: event,
                     previousChecksum: checksum, appendingTo: &scratch
                 )
-                var insert = PostgresBindings()
-                insert.append(Int64(head))
-                insert.append(request.streamID.rawValue)
-                insert.append(Int64(streamVersion))
-                insert.append(event.type)
-                insert.append(Int32(event.schemaVersion))
-                insert.append(event.recordedAt)
-                insert.append(ByteBuffer(bytes: event.payload))
-                insert.append(Int64(checksum))
-                try await connection.query(PostgresQuery(
-                    unsafeSQL: """
-                        INSERT INTO \(table) (position, stream_id, stream_version, type, schema_version, recorded_at, payload, checksum)
-                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                        """,
-                    binds: insert
-                ), logger: logger)
+                rows.positions.append(Int64(head))
+                rows.streams.append(request.streamID.rawValue)
+                rows.versions.append(Int64(streamVersion))
+                rows.types.append(event.type)
+                rows.schemas.append(Int32(event.schemaVersion))
+                rows.recordedAt.append(event.recordedAt)
+                rows.payloads.append(ByteBuffer(bytes: event.payload))
+                rows.checksums.append(Int64(checksum))
             }
             versions[request.streamID] = streamVersion
             results.append(.success(AppendResult(firstPosition: first, lastPosition: head, streamVersion: streamVersion)))
         }
+        if !rows.positions.isEmpty {
+            try await connection.query(PostgresQuery(
+                unsafeSQL: """
+                    INSERT INTO \(table) (position, stream_id, stream_version, type, schema_version, recorded_at, payload, checksum)
+                    SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::integer[], $6::bigint[], $7::bytea[], $8::bigint[])
+                    """,
+                binds: try binds(
+                    rows.positions, rows.streams, rows.versions, rows.types, rows.schemas, rows.recordedAt, rows.payloads, rows.checksums
+                )
+            ), logger: logger)
+            // Delivered when the transaction commits, to every node listening.
+            try await connection.query(PostgresQuery(
+                unsafeSQL: "SELECT pg_notify($1, $2)", binds: try binds(table, String(head))
+            ), logger: logger)
+        }
         return results
+    }
+
+    /// The columns of the rows one transaction inserts.
+    private struct Rows {
+        var positions: [Int64] = []
+        var streams: [String] = []
+        var versions: [Int64] = []
+        var types: [String] = []
+        var schemas: [Int32] = []
+        var recordedAt: [Int64] = []
+        var payloads: [ByteBuffer] = []
+        var checksums: [Int64] = []
     }
 
     public func read(after position: UInt64, limit: Int) async throws(JournalError) -> [RecordedEvent] {
@@ -243,6 +383,22 @@ public final class PostgresJournal: Journal {
         while true {
             if closed.withLock({ $0 }) { throw JournalError(code: .closed, message: "the journal is closed") }
             try Task.checkCancellation()
+            if notifier.position > position { return }
+            // Woken by this process's appends and by other nodes' notifications; after the
+            // poll interval, the head is read in case a notification was lost.
+            let woken = try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    try await self.notifier.wait(after: position)
+                    return true
+                }
+                group.addTask {
+                    try await self.clock.sleep(for: self.pollInterval)
+                    return false
+                }
+                defer { group.cancelAll() }
+                return try await group.next() ?? false
+            }
+            if woken { return }
             let current: UInt64
             do {
                 current = try await head()
@@ -251,17 +407,7 @@ public final class PostgresJournal: Journal {
                 if Task.isCancelled { throw CancellationError() }
                 throw error
             }
-            if current > position {
-                notifier.advance(to: current)
-                return
-            }
-            // This process's appends wake the wait at once; other nodes' are seen by polling.
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await self.notifier.wait(after: position) }
-                group.addTask { try await self.clock.sleep(for: self.pollInterval) }
-                _ = try await group.next()
-                group.cancelAll()
-            }
+            notifier.advance(to: current)
         }
     }
 

@@ -26,9 +26,7 @@ public struct DueEntry: Sendable, Hashable, Comparable {
         self.taskID = taskID
         self.pendingOccurrence = pendingOccurrence
         self.attempt = attempt
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in taskID.rawValue.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        rank = hash
+        rank = Shards.rank(of: taskID)
     }
 
     /// Ordered by due instant, then by the task (its rank, then its id), attempt and occurrence.

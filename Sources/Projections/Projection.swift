@@ -108,24 +108,27 @@ public struct Projection: Sendable {
         return change
     }
 
-    /// The earliest attempt due, if any.
-    public mutating func nextDue() -> DueEntry? {
+    /// The earliest attempt due in `shards` (nil: in any shard), if any.
+    public mutating func nextDue(in shards: ShardSet? = nil) -> DueEntry? {
         let tasks = self.tasks
-        return dueIndex.first { $0.isCurrent(in: tasks) }
+        return dueIndex.first(in: shards) { $0.isCurrent(in: tasks) }
     }
 
-    /// Every attempt due at or before `now`, earliest first, at most `limit`.
-    public mutating func due(at now: Instant, limit: Int = .max) -> [DueEntry] {
+    /// Every attempt of `shards` (nil: of every shard) due at or before `now`, earliest
+    /// first, at most `limit`, leaving out `excluded` (attempts already decided, whose events
+    /// are on their way to the journal but not applied yet).
+    public mutating func due(
+        at now: Instant, limit: Int = .max, excluding excluded: Set<DueEntry> = [], in shards: ShardSet? = nil
+    ) -> [DueEntry] {
         let tasks = self.tasks
-        return dueIndex.due(at: now, limit: limit) { $0.isCurrent(in: tasks) }
+        return dueIndex.due(at: now, limit: limit, excluding: excluded, in: shards) { $0.isCurrent(in: tasks) }
     }
 
-    /// ``due(at:limit:)`` leaving out `excluded` (attempts already decided, whose events are
-    /// on their way to the journal but not applied yet).
-    public mutating func due(at now: Instant, limit: Int, excluding excluded: Set<DueEntry>) -> [DueEntry] {
-        guard !excluded.isEmpty else { return due(at: now, limit: limit) }
-        let tasks = self.tasks
-        return dueIndex.due(at: now, limit: limit, excluding: excluded) { $0.isCurrent(in: tasks) }
+    /// Rebuilds the due index split into `shardCount` shards (a cluster node claims only in
+    /// the shards it owns); events applied later keep the split.
+    public mutating func partitionDueIndex(into shardCount: Int) {
+        guard shardCount != dueIndex.shardCount else { return }
+        dueIndex = DueIndex(tasks: tasks.values, shardCount: shardCount)
     }
 
     /// A stable digest of the whole state (tasks and run log), equal for equal states in any
