@@ -84,6 +84,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "Cluster",
+            dependencies: [
+                "Engine", "Journal", "PostgresJournal", "Projections",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Offline tools
         .target(name: "Audit", dependencies: ["Journal", "Scheduling", "Projections", "Access"], swiftSettings: swiftSettings),
 
@@ -91,7 +103,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Journal", "Scheduling", "Projections", "Engine", "Access",
+                "Journal", "Scheduling", "Projections", "Engine", "Access", "Cluster", "PostgresJournal",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -106,7 +118,7 @@ let package = Package(
         .executableTarget(
             name: "almanac",
             dependencies: [
-                "Server", "Engine", "Journal", "Audit", "Projections", "Scheduling", "Access",
+                "Server", "Engine", "Journal", "Audit", "Projections", "Scheduling", "Access", "PostgresJournal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -3,12 +3,13 @@ import Audit
 import Engine
 import Foundation
 import Journal
+import PostgresJournal
 import Projections
 import Scheduling
 import Server
 
 /// `almanac audit`: verifies the journal record by record and event by event.
-struct AuditCommand: ParsableCommand {
+struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
         abstract: "Verify a journal: checksums, the hash chain, positions, versions, and the scheduling rules.",
@@ -16,6 +17,8 @@ struct AuditCommand: ParsableCommand {
     )
 
     @OptionGroup var data: DataDirectoryOptions
+
+    @OptionGroup var shared: SharedJournalOptions
 
     @Option(help: "How long after its due instant an unclaimed occurrence counts as missed (the scheduler's misfire grace).")
     var grace: String = "60s"
@@ -30,17 +33,28 @@ struct AuditCommand: ParsableCommand {
         guard DurationText.parse(grace) != nil else { throw ValidationError("--grace \"\(grace)\" is not a duration, e.g. 60s") }
     }
 
-    func run() throws {
+    func run() async throws {
         guard let grace = DurationText.parse(grace) else { throw ValidationError("--grace \"\(grace)\" is not a duration, e.g. 60s") }
-        let journal = try data.openJournal()
-        defer { journal.close() }
-        var checking = Progress("audit: checksums")
-        let integrity = try journal.verifyIntegrity { checked, head in checking.update(checked, of: head) }
-        checking.finish()
         var auditor = Auditor(runRetention: runRetention)
-        try forEachRecord(in: journal, through: integrity.head, progress: "audit: rules") { record in
-            auditor.apply(record)
-            return true
+        let integrity: IntegrityReport
+        if let postgres = try await shared.openPostgres() {
+            defer { postgres.close() }
+            var verifier = ChainVerifier()
+            try await forEachRecord(in: postgres, progress: "audit") { record in
+                verifier.check(record)
+                auditor.apply(record)
+            }
+            integrity = verifier.report
+        } else {
+            let journal = try data.openJournal()
+            defer { journal.close() }
+            var checking = Progress("audit: checksums")
+            integrity = try journal.verifyIntegrity { checked, head in checking.update(checked, of: head) }
+            checking.finish()
+            try forEachRecord(in: journal, through: integrity.head, progress: "audit: rules") { record in
+                auditor.apply(record)
+                return true
+            }
         }
         let (endProblems, inFlight) = auditor.finish(grace: grace)
         var problems = integrity.problems.map { (position: $0.position, task: String?.none, message: $0.message) }

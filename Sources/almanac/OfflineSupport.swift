@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Journal
+import PostgresJournal
 import Audit
 import Scheduling
 
@@ -16,6 +17,48 @@ struct DataDirectoryOptions: ParsableArguments {
         }
         // A large map only reserves address space; it lets readers follow a server that grows the file.
         return try LMDBJournal(directory: dataDir, configuration: .init(mapSize: 1 << 40, readOnly: true))
+    }
+}
+
+/// Where a command finds a shared PostgreSQL journal (instead of the data directory's LMDB one).
+struct SharedJournalOptions: ParsableArguments {
+    @Option(help: "lmdb (the data directory's journal), or the postgres://user[:password]@host[:port]/database URL of a cluster's journal.")
+    var journal: String = ProcessInfo.processInfo.environment["ALMANAC_JOURNAL"] ?? "lmdb"
+
+    @Option(help: "The PostgreSQL journal's table.")
+    var journalTable: String = ProcessInfo.processInfo.environment["ALMANAC_JOURNAL_TABLE"] ?? "almanac_events"
+
+    func validate() throws {
+        if journal != "lmdb" {
+            do {
+                _ = try PostgresJournal.Configuration(url: journal, table: journalTable)
+            } catch {
+                throw ValidationError("--journal must be lmdb or a postgres:// URL: \(error)")
+            }
+        }
+    }
+
+    /// The PostgreSQL journal when one is given; nil for the data directory's.
+    func openPostgres() async throws -> PostgresJournal? {
+        guard journal != "lmdb" else { return nil }
+        return try await PostgresJournal(configuration: PostgresJournal.Configuration(url: journal, table: journalTable))
+    }
+}
+
+/// Every record of any journal in position order, up to its head when the call starts.
+func forEachRecord(in journal: any Journal, progress label: String, _ body: (RecordedEvent) throws -> Void) async throws {
+    let head = try await journal.head()
+    var progress = Progress(label)
+    defer { progress.finish() }
+    var position: UInt64 = 0
+    while position < head {
+        let batch = try await journal.read(after: position, limit: 8192)
+        if batch.isEmpty { break }
+        for record in batch where record.position <= head {
+            try body(record)
+            position = record.position
+        }
+        progress.update(position, of: head)
     }
 }
 

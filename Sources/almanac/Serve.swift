@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Logging
+import PostgresJournal
 import Server
 
 /// `almanac serve`: the HTTP API, the scheduler and the webhook executor over one journal.
@@ -9,7 +10,7 @@ import Server
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the scheduler and its HTTP API on a data directory.",
-        discussion: "Every option can also be given as an environment variable: ALMANAC_DATA_DIR, ALMANAC_HOST, "
+        discussion: "Every option can also be given as an environment variable: ALMANAC_DATA_DIR, ALMANAC_JOURNAL, ALMANAC_JOURNAL_TABLE, ALMANAC_NODE_NAME, ALMANAC_HOST, "
             + "ALMANAC_PORT, ALMANAC_MAP_SIZE, ALMANAC_LOG_LEVEL, ALMANAC_LOG_FORMAT, ALMANAC_CORS_ORIGINS "
             + "(comma-separated), ALMANAC_MAX_BODY_BYTES, ALMANAC_MAX_CONCURRENT_RUNS, ALMANAC_RUN_RETENTION, "
             + "ALMANAC_STREAM_HEARTBEAT, ALMANAC_IDLE_TIMEOUT, ALMANAC_SHUTDOWN_TIMEOUT, "
@@ -20,8 +21,17 @@ struct Serve: AsyncParsableCommand {
 
     private static let environment = ProcessInfo.processInfo.environment
 
-    @Option(help: "The journal's directory (created when missing).")
+    @Option(help: "The journal's directory (created when missing), and the default place of the secret files.")
     var dataDir: String = environment["ALMANAC_DATA_DIR"] ?? "./data"
+
+    @Option(help: "Where the journal is: lmdb (in the data directory), or a postgres://user[:password]@host[:port]/database URL to run as a node of the cluster sharing it (docs/cluster.md).")
+    var journal: String = environment["ALMANAC_JOURNAL"] ?? "lmdb"
+
+    @Option(help: "The PostgreSQL journal's table (lowercase letters, digits and _).")
+    var journalTable: String = environment["ALMANAC_JOURNAL_TABLE"] ?? "almanac_events"
+
+    @Option(help: "This node's name, shown to PostgreSQL as application_name almanac:<name>.")
+    var nodeName: String = environment["ALMANAC_NODE_NAME"] ?? ""
 
     @Option(help: "The address to listen on.")
     var host: String = environment["ALMANAC_HOST"] ?? "127.0.0.1"
@@ -106,6 +116,21 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
+        if journal != "lmdb" {
+            guard journal.hasPrefix("postgres://") || journal.hasPrefix("postgresql://") else {
+                throw ValidationError("--journal must be lmdb or a postgres://user[:password]@host[:port]/database URL")
+            }
+            do {
+                _ = try PostgresJournal.Configuration(url: journal)
+            } catch {
+                throw ValidationError("--journal: \(error)")
+            }
+        }
+        guard !journalTable.isEmpty, journalTable.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || (0x30...0x39).contains($0) || (0x61...0x7A).contains($0) }),
+              journalTable.utf8.count <= 48
+        else {
+            throw ValidationError("--journal-table must be 1 to 48 lowercase letters, digits and _")
+        }
         guard ByteSize.parse(mapSize) != nil else {
             throw ValidationError("--map-size \"\(mapSize)\" is not a size; write e.g. 16GiB, 512MiB or 1073741824")
         }
@@ -188,6 +213,9 @@ struct Serve: AsyncParsableCommand {
         )
         var configured = configuration
         configured.indexFlushThreshold = max(1, indexFlushThreshold)
+        configured.journalURL = journal == "lmdb" ? nil : journal
+        configured.journalTable = journalTable
+        configured.nodeName = nodeName.isEmpty ? nil : nodeName
         configured.webhookSecretFile = webhookSecretFile ?? Self.environment["ALMANAC_WEBHOOK_SECRET_FILE"]
         configured.secretsKeyFile = secretsKeyFile ?? Self.environment["ALMANAC_SECRETS_KEY_FILE"]
         configured.newSecretsKey = newSecretsKey

@@ -48,5 +48,10 @@ struct PostgresJournalTests {
         }
         #expect(claims.filter { $0 }.count == 1)
         #expect(try await first.head() == 22)
+        // The chain the two nodes wrote checks out as one.
+        var verifier = ChainVerifier()
+        for event in try await first.read(after: 0, limit: 100) { verifier.check(event) }
+        #expect(verifier.report.isClean, "\(verifier.report.problems)")
+        #expect(verifier.report.eventCount == 22)
     }
 }

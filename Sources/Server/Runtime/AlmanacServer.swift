@@ -1,22 +1,34 @@
 import Access
+import Cluster
 public import Engine
 import Foundation
 import Hummingbird
 import Journal
 public import Logging
 import NIOCore
+import PostgresJournal
 import Projections
 import Scheduling
 import ServiceLifecycle
 public import UnixSignals
 
 /// Everything `almanac serve` runs, in one service group: the HTTP server, the scheduler,
-/// the run dispatcher and the metrics observer, over one LMDB journal.
+/// the run dispatcher and the metrics observer, over one journal — LMDB in the data
+/// directory, or a PostgreSQL journal shared by the nodes of a cluster (then also the shard
+/// leases and a follower applying the other nodes' events).
 public struct AlmanacServer: Sendable {
     /// How the server is set up.
     public struct Configuration: Sendable {
-        /// The directory of the LMDB journal (created when missing).
+        /// The directory of the LMDB journal (created when missing), and of the secret files
+        /// when no other place is given.
         public var dataDirectory: String
+        /// A `postgres://…` URL: the node joins the cluster sharing that journal (docs/cluster.md).
+        /// Nil: the LMDB journal in the data directory.
+        public var journalURL: String?
+        /// The PostgreSQL journal's table.
+        public var journalTable = "almanac_events"
+        /// This node's name in PostgreSQL's `pg_stat_activity` (`almanac:<name>`).
+        public var nodeName: String?
         /// The address to listen on.
         public var host: String
         /// The port (0: any free port).
@@ -87,11 +99,32 @@ public struct AlmanacServer: Sendable {
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        let journal = try LMDBJournal(
-            directory: configuration.dataDirectory,
-            configuration: .init(mapSize: configuration.mapSize, indexFlushThreshold: configuration.indexFlushThreshold)
-        )
-        defer { journal.close() }
+        let journal: any Journal
+        let closeJournal: @Sendable () -> Void
+        let assignment: ShardAssignment
+        var clusterServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let url = configuration.journalURL {
+            var settings = try PostgresJournal.Configuration(url: url, table: configuration.journalTable)
+            settings.applicationName = configuration.nodeName.map { "almanac:\($0)" } ?? "almanac"
+            let postgres = try await PostgresJournal(configuration: settings)
+            (journal, closeJournal) = (postgres, { postgres.close() })
+            assignment = ShardAssignment(shardCount: Shards.clusterCount)
+            // First in the group, so shut down last: the shards stay locked while this node's
+            // runs finish.
+            clusterServices.append(.init(service: ShardLeases(configuration: settings, assignment: assignment, logger: logger)))
+            logger.info("cluster node", metadata: [
+                "journal": "postgres://\(settings.host):\(settings.port)/\(settings.database)", "table": "\(settings.table)",
+                "shards": "\(assignment.shardCount)",
+            ])
+        } else {
+            let lmdb = try LMDBJournal(
+                directory: configuration.dataDirectory,
+                configuration: .init(mapSize: configuration.mapSize, indexFlushThreshold: configuration.indexFlushThreshold)
+            )
+            (journal, closeJournal) = (lmdb, { lmdb.close() })
+            assignment = .sole()
+        }
+        defer { closeJournal() }
         let started = clock.now()
         let store = ProjectionStore(journal: journal, projection: Projection(runRetention: configuration.runRetention))
         try await store.catchUp()
@@ -127,8 +160,11 @@ public struct AlmanacServer: Sendable {
         status.dispatcher = dispatcher
         let scheduler = Scheduler(
             journal: journal, store: store, dispatcher: dispatcher, commands: commands, clock: clock,
-            configuration: configuration.scheduler, logger: logger
+            configuration: configuration.scheduler, assignment: assignment, logger: logger
         )
+        if configuration.journalURL != nil {
+            clusterServices.append(.init(service: ProjectionFollower(journal: journal, store: store, clock: clock, logger: logger)))
+        }
         let api = API(
             journal: journal, store: store, commands: commands, clock: clock, metrics: metrics, status: status,
             configuration: apiConfiguration
@@ -147,7 +183,7 @@ public struct AlmanacServer: Sendable {
             logger: logger
         )
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [
+            services: clusterServices + [
                 .init(service: dispatcher),
                 .init(service: SchedulerService(scheduler: scheduler, status: status)),
                 .init(service: MetricsObserver(journal: journal, metrics: metrics, from: position)),
@@ -168,7 +204,7 @@ public struct AlmanacServer: Sendable {
             throw error
         }
         try await executor.shutdown()
-        let head = (try? journal.currentHead()).map(String.init) ?? "unknown"
+        let head = (try? await journal.head()).map(String.init) ?? "unknown"
         logger.info("stopped", metadata: ["position": "\(head)"])
     }
 }
@@ -231,6 +267,31 @@ struct SchedulerService: Service {
             try await cancelWhenGracefulShutdown { try await scheduler.run() }
         } catch is CancellationError {
             // shut down
+        }
+    }
+}
+
+/// Applies the events other nodes append to a shared journal as they commit (this node's
+/// own appends are applied by their writers).
+struct ProjectionFollower: Service {
+    let journal: any Journal
+    let store: ProjectionStore
+    let clock: any WallClock
+    let logger: Logger
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await journal.waitForEvents(after: await store.position)
+                    try await store.catchUp()
+                } catch {
+                    if Task.isCancelled { return }
+                    // The database is out of reach: keep trying; the projection waits.
+                    logger.warning("cannot follow the journal; trying again", metadata: ["error": "\(error)"])
+                    try await clock.sleep(until: clock.now() + .milliseconds(500))
+                }
+            }
         }
     }
 }

@@ -1,0 +1,176 @@
+public import Engine
+public import Logging
+import NIOCore
+public import PostgresJournal
+import PostgresNIO
+import Projections
+public import ServiceLifecycle
+
+/// A cluster node's claim on shards: PostgreSQL session advisory locks, held on a connection
+/// of their own, rebalanced so that shards spread evenly over the nodes alive.
+///
+/// - **Membership.** A node joins by taking a member lock (the smallest free slot). The
+///   nodes alive are the member locks granted, read from `pg_locks`; a node that dies, or
+///   whose connection drops, loses its locks with its session, at once.
+/// - **Fair share.** With n members, ranked by slot, the node of rank r aims at
+///   `shards / n` shards, plus one when `r < shards % n`.
+/// - **Rebalancing**, every `interval`: shards the scheduler has handed back are unlocked;
+///   above its share, a node asks the scheduler to hand shards back (it stops claiming in
+///   them at once and unlocks each when its runs there are recorded); below its share, it
+///   takes free shards with `pg_try_advisory_lock`.
+/// - **Losing the connection** loses every shard: the scheduler stops claiming in them at
+///   once, and the node joins again once it reconnects.
+///
+/// Two nodes may briefly both believe they own a shard (one has not yet noticed it lost its
+/// connection): the claim — `RunStarted` appended at the task's expected version — still
+/// lets only one of them claim an occurrence.
+public final class ShardLeases: Service, Sendable {
+    private let configuration: PostgresJournal.Configuration
+    private let assignment: ShardAssignment
+    private let interval: Duration
+    private let clock: any Clock<Duration>
+    private let logger: Logger
+    /// The advisory lock class of the shards; members use the next one. Derived from the
+    /// table's name, so clusters on different tables of one database do not meet.
+    private let shardClass: Int32
+    private var memberClass: Int32 { shardClass + 1 }
+
+    /// Leases for `assignment`'s shards over the journal's database.
+    public init(
+        configuration: PostgresJournal.Configuration, assignment: ShardAssignment, interval: Duration = .milliseconds(500),
+        clock: any Clock<Duration> = ContinuousClock(), logger: Logger
+    ) {
+        self.configuration = configuration
+        self.assignment = assignment
+        self.interval = interval
+        self.clock = clock
+        self.logger = logger
+        var hash: UInt32 = 0x811c_9dc5
+        for byte in "almanac-shards:\(configuration.table)".utf8 { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
+        shardClass = Int32(hash & 0x3fff_fffe)
+    }
+
+    /// Holds and rebalances shards until the service group shuts down (it is shut down after
+    /// the dispatcher, so the shards stay locked while this node's runs finish).
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var attempt = 0
+            while !Task.isCancelled {
+                do {
+                    try await self.session { attempt = 0 }
+                } catch {
+                    if Task.isCancelled { break }
+                    attempt += 1
+                    self.logger.warning("shard leases lost; reconnecting", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+                }
+                self.dropAll()
+                try? await self.clock.sleep(for: .milliseconds(min(2_000, 200 * attempt)))
+            }
+        }
+        dropAll()
+    }
+
+    /// Everything this node held is gone with its session.
+    private func dropAll() {
+        let (view, _) = assignment.view
+        if !view.held.isEmpty { assignment.lost(view.held) }
+    }
+
+    /// One session: connect, join, rebalance until the connection fails or the task ends.
+    private func session(connected: () -> Void) async throws {
+        let connection = try await PostgresConnection.connect(configuration: configuration.connection, id: 1, logger: logger)
+        do {
+            let slot = try await join(on: connection)
+            connected()
+            logger.info("joined the cluster", metadata: ["slot": "\(slot)"])
+            var mine = ShardSet()
+            while !Task.isCancelled {
+                mine = try await rebalance(on: connection, slot: slot, holding: mine)
+                try await clock.sleep(for: interval)
+            }
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try? await connection.close()
+    }
+
+    /// Takes the smallest free member slot.
+    private func join(on connection: PostgresConnection) async throws -> Int32 {
+        let taken = try await grantedKeys(memberClass, on: connection)
+        for slot in Int32(0)..<Int32(4096) where !taken.contains(Int(slot)) {
+            if try await tryLock(memberClass, slot, on: connection) { return slot }
+        }
+        throw ClusterError("no free member slot among 4096")
+    }
+
+    /// One rebalancing step; returns the shards held after it.
+    private func rebalance(on connection: PostgresConnection, slot: Int32, holding: ShardSet) async throws -> ShardSet {
+        var mine = holding
+        for shard in assignment.takeReleased() {
+            _ = try await query("SELECT pg_advisory_unlock(\(shardClass), \(shard))", on: connection)
+            mine.remove(shard)
+            logger.debug("shard handed back", metadata: ["shard": "\(shard)"])
+        }
+        let members = try await grantedKeys(memberClass, on: connection).sorted()
+        guard let rank = members.firstIndex(of: Int(slot)) else { throw ClusterError("this node's member lock is gone") }
+        let count = assignment.shardCount
+        let target = count / members.count + (rank < count % members.count ? 1 : 0)
+        let releasing = assignment.view.view.releasing
+        if mine.count > target {
+            let more = mine.count - target - releasing.count
+            if more > 0 {
+                let chosen = ShardSet(mine.subtracting(releasing).sorted(by: >).prefix(more))
+                assignment.requestRelease(chosen)
+                logger.info("handing shards back", metadata: ["shards": "\(chosen)", "members": "\(members.count)"])
+            }
+        } else if mine.count < target {
+            let taken = try await grantedKeys(shardClass, on: connection)
+            // Start each node's search at a different place, so nodes racing for free shards
+            // mostly try different ones.
+            let offset = rank * count / members.count
+            var gained = ShardSet()
+            for step in 0..<count where mine.count + gained.count < target {
+                let shard = (offset + step) % count
+                if mine.contains(shard) || taken.contains(shard) { continue }
+                if try await tryLock(shardClass, Int32(shard), on: connection) { gained.insert(shard) }
+            }
+            if !gained.isEmpty {
+                mine = mine.union(gained)
+                assignment.acquired(gained)
+                logger.info("shards taken", metadata: ["shards": "\(gained)", "holding": "\(mine.count)", "members": "\(members.count)"])
+            }
+        }
+        return mine
+    }
+
+    /// The second keys of the granted advisory locks of class `first` in this database.
+    private func grantedKeys(_ first: Int32, on connection: PostgresConnection) async throws -> Set<Int> {
+        var keys = Set<Int>()
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: """
+            SELECT objid::bigint FROM pg_locks
+            WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND classid = \(first)
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            """), logger: logger)
+        for try await key in rows.decode(Int64.self) { keys.insert(Int(key)) }
+        return keys
+    }
+
+    private func tryLock(_ first: Int32, _ second: Int32, on connection: PostgresConnection) async throws -> Bool {
+        try await query("SELECT pg_try_advisory_lock(\(first), \(second))", on: connection)
+    }
+
+    private func query(_ sql: String, on connection: PostgresConnection) async throws -> Bool {
+        var answer = false
+        for try await value in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).decode(Bool.self) {
+            answer = value
+        }
+        return answer
+    }
+}
+
+/// A cluster fault.
+public struct ClusterError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
