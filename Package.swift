@@ -214,8 +214,9 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Engine", "Journal", "Scheduling", "Projections", "AlmanacTesting", "almanac", "Access",
+                "Server", "Engine", "Journal", "Scheduling", "Projections", "AlmanacTesting", "almanac", "Access", "PostgresJournal",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

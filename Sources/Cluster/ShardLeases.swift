@@ -5,6 +5,7 @@ public import PostgresJournal
 import PostgresNIO
 import Projections
 public import ServiceLifecycle
+import Synchronization
 
 /// A cluster node's claim on shards: PostgreSQL session advisory locks, held on a connection
 /// of their own, rebalanced so that shards spread evenly over the nodes alive.
@@ -85,7 +86,10 @@ public final class ShardLeases: Service, Sendable {
             logger.info("joined the cluster", metadata: ["slot": "\(slot)"])
             var mine = ShardSet()
             while !Task.isCancelled {
-                mine = try await rebalance(on: connection, slot: slot, holding: mine)
+                let held = mine
+                // A step that does not finish in time counts as a lost connection: shards must
+                // not stay claimed here on locks that may be gone.
+                mine = try await within(.seconds(5)) { try await self.rebalance(on: connection, slot: slot, holding: held) }
                 try await clock.sleep(for: interval)
             }
         } catch {
@@ -144,8 +148,43 @@ public final class ShardLeases: Service, Sendable {
         return mine
     }
 
+    /// `body`'s result, or a failure once `limit` passes — without waiting for `body`, which
+    /// may never return (a query written to a connection that just closed is never answered).
+    private func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let clock = self.clock
+        let worker = Mutex<Task<Void, Never>?>(nil)
+        let timer = Mutex<Task<Void, Never>?>(nil)
+        defer {
+            worker.withLock { $0?.cancel() }
+            timer.withLock { $0?.cancel() }
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            let once = Once(continuation)
+            worker.withLock {
+                $0 = Task {
+                    do { once.finish(.success(try await body())) } catch { once.finish(.failure(error)) }
+                }
+            }
+            timer.withLock {
+                $0 = Task {
+                    if (try? await clock.sleep(for: limit)) != nil { once.finish(.failure(ClusterError("a lease step took longer than \(limit)"))) }
+                }
+            }
+        }
+    }
+
+    /// A continuation resumed by whichever comes first.
+    private final class Once<T: Sendable>: Sendable {
+        private let continuation: Mutex<CheckedContinuation<T, any Error>?>
+        init(_ continuation: CheckedContinuation<T, any Error>) { self.continuation = Mutex(continuation) }
+        func finish(_ result: Result<T, any Error>) {
+            continuation.withLock { $0.take() }?.resume(with: result)
+        }
+    }
+
     /// The second keys of the granted advisory locks of class `first` in this database.
     private func grantedKeys(_ first: Int32, on connection: PostgresConnection) async throws -> Set<Int> {
+        try Self.open(connection)
         var keys = Set<Int>()
         let rows = try await connection.query(PostgresQuery(unsafeSQL: """
             SELECT objid::bigint FROM pg_locks
@@ -161,11 +200,20 @@ public final class ShardLeases: Service, Sendable {
     }
 
     private func query(_ sql: String, on connection: PostgresConnection) async throws -> Bool {
+        try Self.open(connection)
         var answer = false
         for try await value in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).decode(Bool.self) {
             answer = value
         }
         return answer
+    }
+}
+
+extension ShardLeases {
+    /// Throws when the connection is closed: a query written to a closed connection would
+    /// wait for an answer forever.
+    fileprivate static func open(_ connection: PostgresConnection) throws {
+        if connection.isClosed { throw ClusterError("the lease connection is closed") }
     }
 }
 

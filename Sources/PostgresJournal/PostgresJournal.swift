@@ -191,7 +191,7 @@ public final class PostgresJournal: Journal {
                 try? await connection.close()
             } catch {
                 if Task.isCancelled || closed.withLock({ $0 }) { return }
-                logger.warning("journal notifications interrupted; reconnecting", metadata: ["error": "\(error)"])
+                logger.warning("journal notifications interrupted; reconnecting", metadata: ["error": "\(String(reflecting: error))"])
             }
             attempt += 1
             try? await clock.sleep(for: .milliseconds(min(2_000, 100 * attempt)))

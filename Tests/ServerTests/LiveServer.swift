@@ -16,10 +16,11 @@ final class LiveServer: Sendable {
 
     /// Starts the server; with `collectingLogs`, its log (standard error) joins `process.lines`.
     static func start(
-        dataDirectory: String, client: HTTPClient, extra: [String] = [], logLevel: String = "warning", collectingLogs: Bool = false
+        executable: String? = nil, dataDirectory: String, client: HTTPClient, extra: [String] = [], logLevel: String = "warning",
+        collectingLogs: Bool = false
     ) async throws -> LiveServer {
         let process = try ChildProcess(
-            executable: try BuiltProduct.path("almanac"),
+            executable: try executable ?? BuiltProduct.path("almanac"),
             arguments: ["serve", "--data-dir", dataDirectory, "--port", "0", "--log-level", logLevel, "--log-format", "text"] + extra,
             collectingStandardError: collectingLogs
         )

@@ -265,8 +265,11 @@ struct SchedulerService: Service {
         defer { status.schedulerRunning = false }
         do {
             try await cancelWhenGracefulShutdown { try await scheduler.run() }
-        } catch is CancellationError {
-            // shut down
+        } catch {
+            // Shut down: a journal read cut short by the cancellation may report it as a
+            // storage error.
+            if error is CancellationError || Task.isCancelled || Task.isShuttingDownGracefully { return }
+            throw error
         }
     }
 }
