@@ -4,6 +4,8 @@
 #
 #   tools/postgres-test-server.sh start DIR [PORT]   # prints the URL on standard output
 #   tools/postgres-test-server.sh stop DIR
+#   tools/postgres-test-server.sh halt DIR           # stops the server, keeping its data
+#   tools/postgres-test-server.sh resume DIR [PORT]  # starts a halted server again
 #   tools/postgres-test-server.sh run COMMAND…       # a server for COMMAND's lifetime, its URL
 #                                                    # in ALMANAC_TEST_POSTGRES_URL
 #
@@ -36,21 +38,37 @@ fi
 as_owner=()
 if [ "$(id -u)" -eq 0 ]; then as_owner=(runuser -u postgres --); fi
 
+serve() {
+  # The server outlives this script: it must not inherit descriptors other than 0-2, such as
+  # the write end of a pipe whose reader (a test harness) would then wait for its end forever.
+  for fd in /proc/$$/fd/*; do
+    fd="${fd##*/}"
+    if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
+  "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=on" start >/dev/null \
+    || { echo "postgres-test-server: the server did not start:" >&2; tail -5 "$dir/server.log" >&2; exit 1; }
+}
+
 case "$command" in
   start)
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
     "${as_owner[@]}" "$bin/initdb" -D "$dir/data" -A trust -U almanac --no-sync >"$dir/initdb.log" 2>&1 \
       || { echo "postgres-test-server: initdb failed:" >&2; tail -5 "$dir/initdb.log" >&2; exit 1; }
-    "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=on" start >/dev/null \
-      || { echo "postgres-test-server: the server did not start:" >&2; tail -5 "$dir/server.log" >&2; exit 1; }
+    serve
     "${as_owner[@]}" "$bin/createdb" -h 127.0.0.1 -p "$port" -U almanac almanac_test
     echo "postgres://almanac@127.0.0.1:$port/almanac_test"
     ;;
   stop)
     "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
     rm -rf "$dir"
+    ;;
+  halt)
+    "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    ;;
+  resume)
+    serve
     ;;
   *) usage ;;
 esac

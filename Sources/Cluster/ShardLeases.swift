@@ -62,7 +62,7 @@ public final class ShardLeases: Service, Sendable {
                 } catch {
                     if Task.isCancelled { break }
                     attempt += 1
-                    self.logger.warning("shard leases lost; reconnecting", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+                    self.logger.warning("shard leases lost; reconnecting", metadata: ["error": "\(String(reflecting: error))", "attempt": "\(attempt)"])
                 }
                 self.dropAll()
                 try? await self.clock.sleep(for: .milliseconds(min(2_000, 200 * attempt)))

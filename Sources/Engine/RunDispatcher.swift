@@ -165,9 +165,23 @@ public final class RunDispatcher: Service, Sendable {
                 try await commands.execute(command)
                 unrecorded.withLock { $0[request.start.run] = nil }
                 return
-            } catch let error as JournalError where error.code == .wrongExpectedVersion {
+            } catch {
+                // Lost a race for the task, or the journal's database is out of reach for a
+                // while: try again. Anything else is final.
+                let code = (error as? JournalError)?.code
+                guard code == .wrongExpectedVersion || code == .unavailable else {
+                    // The run stays in flight in the journal; recovery (at the next start, or
+                    // by the shard's next owner) fails it as interrupted and retries it under
+                    // the same idempotency key.
+                    logger.error(
+                        "run outcome not recorded",
+                        metadata: ["task.id": "\(request.taskID)", "run.id": "\(request.start.run)", "error": "\(error)"]
+                    )
+                    return
+                }
                 logger.warning(
-                    "run outcome lost a race for its task; trying again",
+                    code == .unavailable ? "run outcome not recorded yet: the journal is unavailable; trying again"
+                        : "run outcome lost a race for its task; trying again",
                     metadata: ["task.id": "\(request.taskID)", "run.id": "\(request.start.run)", "backoff": "\(backoff)"]
                 )
                 do {
@@ -176,14 +190,6 @@ public final class RunDispatcher: Service, Sendable {
                     return  // shutdown: `run()` records it as interrupted
                 }
                 backoff = min(backoff * 2, .seconds(1))
-            } catch {
-                // The run stays in flight in the journal; recovery at the next start fails it
-                // as interrupted and retries it under the same idempotency key.
-                logger.error(
-                    "run outcome not recorded",
-                    metadata: ["task.id": "\(request.taskID)", "run.id": "\(request.start.run)", "error": "\(error)"]
-                )
-                return
             }
         }
     }

@@ -85,9 +85,21 @@ public final class Scheduler: Service, Sendable {
     /// flight), ticks, then sleeps until the next due attempt or a change.
     public func run() async throws {
         while !Task.isCancelled {
-            let (generation, releaseBy, finished) = try await takeUpShards()
-            let now = clock.now()
-            let summary = try await tick(now: now)
+            let (generation, releaseBy, finished): (UInt64, Instant?, UInt64)
+            let now: Instant
+            let summary: TickSummary
+            do {
+                (generation, releaseBy, finished) = try await takeUpShards()
+                now = clock.now()
+                summary = try await tick(now: now)
+            } catch let error as JournalError where error.code == .unavailable {
+                // The journal's database is out of reach: nothing can be claimed or recorded
+                // until it is back. Look again in a second; what fell due meanwhile is then
+                // handled by each task's misfire policy.
+                logger.warning("scheduler paused: the journal is unavailable", metadata: ["error": "\(error)"])
+                try await clock.sleep(until: clock.now() + .seconds(1))
+                continue
+            }
             let progressed = summary.claimed + summary.skipped > 0
             if summary.moreDue && progressed && dispatcher.freeSlots > 0 { continue }
             let position = await store.position

@@ -24,6 +24,9 @@ public struct JournalError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let closed = Code("closed")
         /// Another process (or another open in this one) is writing to the journal.
         public static let locked = Code("locked")
+        /// The journal's database cannot be reached (or did not answer in time); an append that
+        /// fails so may or may not have been recorded.
+        public static let unavailable = Code("unavailable")
         /// The storage engine failed in another way; see ``JournalError/underlying``.
         public static let storage = Code("storage")
     }

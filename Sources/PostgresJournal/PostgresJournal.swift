@@ -42,6 +42,9 @@ public final class PostgresJournal: Journal {
         public var applicationName = "almanac"
         /// The clock the waits between those checks run on.
         public var clock: any Clock<Duration>
+        /// How long an operation may wait for the database (for a connection, or an answer)
+        /// before it fails as ``JournalError/Code/unavailable``.
+        public var operationTimeout: Duration = .seconds(10)
 
         public init(
             host: String = "127.0.0.1", port: Int = 5432, username: String, password: String? = nil, database: String,
@@ -93,6 +96,7 @@ public final class PostgresJournal: Journal {
     private let table: String
     private let pollInterval: Duration
     private let clock: any Clock<Duration>
+    private let operationTimeout: Duration
     private let logger = Logger(label: "almanac.journal.postgres")
     private let notifier = PositionNotifier(head: 0)
     private let closed = Mutex(false)
@@ -116,9 +120,13 @@ public final class PostgresJournal: Journal {
         self.table = configuration.table
         self.pollInterval = configuration.pollInterval
         self.clock = configuration.clock
+        self.operationTimeout = configuration.operationTimeout
         running = Task { await client.run() }
         do {
-            try await Self.migrate(table: configuration.table, client: client, logger: logger)
+            let (table, logger) = (configuration.table, self.logger)
+            try await Self.bounded(clock: configuration.clock, limit: configuration.operationTimeout) {
+                try await Self.migrate(table: table, client: client, logger: logger)
+            }
             notifier.advance(to: try await currentHead())
         } catch {
             running.cancel()
@@ -252,9 +260,11 @@ public final class PostgresJournal: Journal {
             let all = batch.flatMap(\.requests)
             var decided: [Result<AppendResult, JournalError>]
             do {
-                let (table, logger) = (self.table, self.logger)
-                decided = try await client.withTransaction(logger: logger) { connection in
-                    try await Self.append(all, table: table, on: connection, logger: logger)
+                let (table, logger, client) = (self.table, self.logger, self.client)
+                decided = try await bounded {
+                    try await client.withTransaction(logger: logger) { connection in
+                        try await Self.append(all, table: table, on: connection, logger: logger)
+                    }
                 }
                 if let head = decided.compactMap({ try? $0.get().lastPosition }).max() { notifier.advance(to: head) }
             } catch {
@@ -365,11 +375,15 @@ public final class PostgresJournal: Journal {
 
     public func version(of stream: StreamID) async throws(JournalError) -> UInt64 {
         do {
-            var found: Int64 = 0
-            for try await version in try await client.query(PostgresQuery(
+            let query = PostgresQuery(
                 unsafeSQL: "SELECT coalesce(max(stream_version), 0) FROM \(table) WHERE stream_id = $1", binds: try Self.binds(stream.rawValue)
-            )).decode(Int64.self) { found = version }
-            return UInt64(found)
+            )
+            let client = self.client
+            return try await bounded {
+                var found: Int64 = 0
+                for try await version in try await client.query(query).decode(Int64.self) { found = version }
+                return UInt64(found)
+            }
         } catch {
             throw Self.storage("cannot read the version of \(stream)", error)
         }
@@ -412,28 +426,34 @@ public final class PostgresJournal: Journal {
     }
 
     private func currentHead() async throws -> UInt64 {
-        var found: Int64 = 0
-        for try await head in try await client.query(PostgresQuery(unsafeSQL: "SELECT coalesce(max(position), 0) FROM \(table)"))
-            .decode(Int64.self) { found = head }
-        return UInt64(found)
+        let (client, table) = (self.client, self.table)
+        return try await bounded {
+            var found: Int64 = 0
+            for try await head in try await client.query(PostgresQuery(unsafeSQL: "SELECT coalesce(max(position), 0) FROM \(table)"))
+                .decode(Int64.self) { found = head }
+            return UInt64(found)
+        }
     }
 
     private func select(_ clause: String, binds: () throws -> PostgresBindings) async throws(JournalError) -> [RecordedEvent] {
         do {
-            var events: [RecordedEvent] = []
-            let rows = try await client.query(PostgresQuery(
+            let query = PostgresQuery(
                 unsafeSQL: "SELECT position, stream_id, stream_version, type, schema_version, recorded_at, payload, checksum FROM \(table) " + clause,
                 binds: try binds()
-            ))
-            for try await (position, stream, version, type, schema, recordedAt, payload, checksum)
-                in rows.decode((Int64, String, Int64, String, Int32, Int64, ByteBuffer, Int64).self) {
-                events.append(RecordedEvent(
-                    position: UInt64(position), streamID: StreamID(stream), streamVersion: UInt64(version), type: type,
-                    schemaVersion: UInt16(truncatingIfNeeded: schema), recordedAt: recordedAt,
-                    payload: Array(payload.readableBytesView), checksum: UInt32(truncatingIfNeeded: checksum)
-                ))
+            )
+            let client = self.client
+            return try await bounded {
+                var events: [RecordedEvent] = []
+                for try await (position, stream, version, type, schema, recordedAt, payload, checksum)
+                    in try await client.query(query).decode((Int64, String, Int64, String, Int32, Int64, ByteBuffer, Int64).self) {
+                    events.append(RecordedEvent(
+                        position: UInt64(position), streamID: StreamID(stream), streamVersion: UInt64(version), type: type,
+                        schemaVersion: UInt16(truncatingIfNeeded: schema), recordedAt: recordedAt,
+                        payload: Array(payload.readableBytesView), checksum: UInt32(truncatingIfNeeded: checksum)
+                    ))
+                }
+                return events
             }
-            return events
         } catch {
             throw Self.storage("cannot read events", error)
         }
@@ -447,6 +467,47 @@ public final class PostgresJournal: Journal {
 
     private static func storage(_ message: String, _ error: any Error) -> JournalError {
         if let error = error as? JournalError { return error }
+        if let error = error as? PSQLError, Self.isConnectionFault(error) {
+            return JournalError(code: .unavailable, message: "\(message): the database cannot be reached", underlying: String(reflecting: error))
+        }
         return JournalError(code: .storage, message: message, underlying: String(reflecting: error))
+    }
+
+    /// Whether `error` says the database is out of reach (rather than that it refused).
+    private static func isConnectionFault(_ error: PSQLError) -> Bool {
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed:
+            return true
+        case .server:
+            // Class 08: connection exception; class 57: operator intervention (shutdown, restart).
+            let state = error.serverInfo?[.sqlState] ?? ""
+            return state.hasPrefix("08") || state.hasPrefix("57")
+        default:
+            return false
+        }
+    }
+
+    /// `body`, failing as ``JournalError/Code/unavailable`` when the database does not answer
+    /// within the operation timeout (the pool waits for a connection as long as the server is
+    /// down). The body is cancelled; an append cut short may or may not have committed.
+    private func bounded<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await Self.bounded(clock: clock, limit: operationTimeout, body)
+    }
+
+    private static func bounded<T: Sendable>(
+        clock: any Clock<Duration>, limit: Duration, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await clock.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw JournalError(code: .unavailable, message: "the database did not answer within \(limit)")
+            }
+            return value
+        }
     }
 }

@@ -10,7 +10,7 @@ import Server
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the scheduler and its HTTP API on a data directory.",
-        discussion: "Every option can also be given as an environment variable: ALMANAC_DATA_DIR, ALMANAC_JOURNAL, ALMANAC_JOURNAL_TABLE, ALMANAC_NODE_NAME, ALMANAC_HOST, "
+        discussion: "Every option can also be given as an environment variable: ALMANAC_DATA_DIR, ALMANAC_JOURNAL, ALMANAC_JOURNAL_TABLE, ALMANAC_JOURNAL_TIMEOUT, ALMANAC_NODE_NAME, ALMANAC_HOST, "
             + "ALMANAC_PORT, ALMANAC_MAP_SIZE, ALMANAC_LOG_LEVEL, ALMANAC_LOG_FORMAT, ALMANAC_CORS_ORIGINS "
             + "(comma-separated), ALMANAC_MAX_BODY_BYTES, ALMANAC_MAX_CONCURRENT_RUNS, ALMANAC_RUN_RETENTION, "
             + "ALMANAC_STREAM_HEARTBEAT, ALMANAC_IDLE_TIMEOUT, ALMANAC_SHUTDOWN_TIMEOUT, "
@@ -29,6 +29,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "The PostgreSQL journal's table (lowercase letters, digits and _).")
     var journalTable: String = environment["ALMANAC_JOURNAL_TABLE"] ?? "almanac_events"
+
+    @Option(help: "How long a PostgreSQL journal operation may wait for the database before the command fails with 503, e.g. 10s.")
+    var journalTimeout: String = environment["ALMANAC_JOURNAL_TIMEOUT"] ?? "10s"
 
     @Option(help: "This node's name, shown to PostgreSQL as application_name almanac:<name>.")
     var nodeName: String = environment["ALMANAC_NODE_NAME"] ?? ""
@@ -126,6 +129,9 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("--journal: \(error)")
             }
         }
+        guard let timeout = DurationText.parse(journalTimeout), timeout >= .milliseconds(100) else {
+            throw ValidationError("--journal-timeout must be a duration of at least 100ms, e.g. 10s")
+        }
         guard !journalTable.isEmpty, journalTable.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || (0x30...0x39).contains($0) || (0x61...0x7A).contains($0) }),
               journalTable.utf8.count <= 48
         else {
@@ -215,6 +221,7 @@ struct Serve: AsyncParsableCommand {
         configured.indexFlushThreshold = max(1, indexFlushThreshold)
         configured.journalURL = journal == "lmdb" ? nil : journal
         configured.journalTable = journalTable
+        configured.journalTimeout = DurationText.parse(journalTimeout) ?? .seconds(10)
         configured.nodeName = nodeName.isEmpty ? nil : nodeName
         configured.webhookSecretFile = webhookSecretFile ?? Self.environment["ALMANAC_WEBHOOK_SECRET_FILE"]
         configured.secretsKeyFile = secretsKeyFile ?? Self.environment["ALMANAC_SECRETS_KEY_FILE"]

@@ -9,6 +9,7 @@ import PostgresNIO
 import Scheduling
 import Testing
 import Logging
+import Synchronization
 
 /// Several `almanac serve` nodes on one PostgreSQL journal (issue 9): each occurrence claimed
 /// once, none missed, through node crashes and a database connection cut — checked by
@@ -178,6 +179,73 @@ struct ClusterTests {
         }
         try await client.shutdown()
         try await receiver.stop()
+    }
+
+    /// `tools/postgres-test-server.sh` with `arguments`; its standard output lines.
+    static func postgresServer(_ arguments: [String]) async throws -> [String] {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let process = try ChildProcess(executable: "/bin/bash", arguments: [root.path + "/tools/postgres-test-server.sh"] + arguments)
+        let exit = await process.waitForExit()
+        guard exit.status == 0 else { throw HarnessError("postgres-test-server.sh \(arguments) failed: \(process.lines)") }
+        return process.lines
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func whileTheDatabaseIsDownCommandsAnswer503AndReadsGoOn() async throws {
+        let client = HTTPClient.shared
+        let clock = SystemClock()
+        let directory = "/tmp/almanac-outage-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // A server of its own, to stop and start again.
+        let url = try #require(try await Self.postgresServer(["start", directory + "/pg", "55441"]).last)
+        let started = Mutex<LiveServer?>(nil)
+        do {
+            let node = try await LiveServer.start(dataDirectory: directory + "/node", client: client, extra: [
+                "--journal", url, "--node-name", "outage", "--shutdown-timeout", "2s", "--journal-timeout", "3s",
+            ])
+            started.withLock { $0 = node }
+            let body = #"{"name":"kept","schedule":{"every":"1h"},"action":{"url":"http://127.0.0.1:9/kept"}}"#
+            let (created, task) = try await node.send(.POST, "/v1/tasks", json: body)
+            #expect(created == 201)
+            let id = try #require((task as? [String: Any])?["id"] as? String)
+
+            _ = try await Self.postgresServer(["halt", directory + "/pg"])
+            let before = clock.now()
+            let (status, problem) = try await node.send(.POST, "/v1/tasks", json: body.replacingOccurrences(of: "kept", with: "lost"))
+            #expect(status == 503)
+            #expect((problem as? [String: Any])?["type"] as? String == "urn:almanac:problem:journal-unavailable", "\(String(describing: problem))")
+            #expect(clock.now() - before < .seconds(8), "answered within the journal timeout (3 s)")
+            let (read, shown) = try await node.send(.GET, "/v1/tasks/\(id)")
+            #expect(read == 200 && (shown as? [String: Any])?["name"] as? String == "kept", "reads answer from the projection")
+
+            _ = try await Self.postgresServer(["resume", directory + "/pg", "55441"])
+            var recovered = 0
+            for _ in 0..<40 where recovered != 201 {
+                recovered = try await node.send(.POST, "/v1/tasks", json: body.replacingOccurrences(of: "kept", with: "later")).status
+                if recovered != 201 { try await clock.sleep(until: clock.now() + .milliseconds(500)) }
+            }
+            #expect(recovered == 201, "the node reconnects once the database is back")
+            #expect(await node.stop() == 0)
+            // Nothing was recorded for the refused command.
+            let journal = try await PostgresJournal(configuration: .init(url: url))
+            let names = try await journal.read(after: 0, limit: 100).filter { $0.type == "TaskCreated" }.compactMap { record in
+                try? EventCodec.decode(
+                    type: record.type, schemaVersion: record.schemaVersion, payload: record.payload,
+                    taskID: TaskID(record.streamID.rawValue), at: Instant(microsecondsSinceEpoch: record.recordedAt)
+                )
+            }.compactMap { event -> String? in
+                if case .created(let definition, _) = event.kind { return definition.name }
+                return nil
+            }
+            journal.close()
+            #expect(names == ["kept", "later"])
+        } catch {
+            started.withLock { $0 }?.process.send(SIGKILL)
+            _ = try? await Self.postgresServer(["stop", directory + "/pg"])
+            throw error
+        }
+        _ = try await Self.postgresServer(["stop", directory + "/pg"])
     }
 
     @Test(.timeLimit(.minutes(3)))

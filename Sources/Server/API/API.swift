@@ -237,6 +237,10 @@ public struct API: Sendable {
             case .closed, .readOnly, .locked:
                 return Problem(.serviceUnavailable, code: "journal-unavailable", title: "The journal is not writable",
                                detail: error.message)
+            case .unavailable:
+                context.logger.warning("journal unavailable", metadata: ["error": "\(error)"])
+                return Problem(.serviceUnavailable, code: "journal-unavailable", title: "The journal's database cannot be reached",
+                               detail: "\(error.message); the command may or may not have been recorded: retry it with the same Idempotency-Key, or read the task back")
             default:
                 context.logger.error("journal error", metadata: ["error": "\(error)"])
                 return Problem(.internalServerError, code: "internal", title: "Internal error",

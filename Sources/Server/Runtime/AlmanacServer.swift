@@ -27,6 +27,8 @@ public struct AlmanacServer: Sendable {
         public var journalURL: String?
         /// The PostgreSQL journal's table.
         public var journalTable = "almanac_events"
+        /// How long a PostgreSQL journal operation waits for the database before failing.
+        public var journalTimeout: Duration = .seconds(10)
         /// This node's name in PostgreSQL's `pg_stat_activity` (`almanac:<name>`).
         public var nodeName: String?
         /// The address to listen on.
@@ -106,6 +108,7 @@ public struct AlmanacServer: Sendable {
         if let url = configuration.journalURL {
             var settings = try PostgresJournal.Configuration(url: url, table: configuration.journalTable)
             settings.applicationName = configuration.nodeName.map { "almanac:\($0)" } ?? "almanac"
+            settings.operationTimeout = configuration.journalTimeout
             let postgres = try await PostgresJournal(configuration: settings)
             (journal, closeJournal) = (postgres, { postgres.close() })
             assignment = ShardAssignment(shardCount: Shards.clusterCount)
@@ -186,7 +189,7 @@ public struct AlmanacServer: Sendable {
             services: clusterServices + [
                 .init(service: dispatcher),
                 .init(service: SchedulerService(scheduler: scheduler, status: status)),
-                .init(service: MetricsObserver(journal: journal, metrics: metrics, from: position)),
+                .init(service: MetricsObserver(journal: journal, metrics: metrics, from: position, clock: clock)),
                 .init(service: application),
             ],
             gracefulShutdownSignals: gracefulShutdownSignals,
@@ -304,16 +307,31 @@ struct MetricsObserver: Service {
     let journal: any Journal
     let metrics: ServerMetrics
     let from: UInt64
+    let clock: any WallClock
 
-    init(journal: any Journal, metrics: ServerMetrics, from: UInt64) {
+    init(journal: any Journal, metrics: ServerMetrics, from: UInt64, clock: any WallClock) {
         self.journal = journal
         self.metrics = metrics
         self.from = from
+        self.clock = clock
     }
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
-            for try await event in journal.subscribe(after: from) { metrics.observe(event) }
+            var position = from
+            while !Task.isCancelled {
+                do {
+                    for try await event in journal.subscribe(after: position) {
+                        metrics.observe(event)
+                        position = event.position
+                    }
+                    return  // the journal closed
+                } catch {
+                    // A read failed (the database out of reach): follow again from where it stopped.
+                    if Task.isCancelled { return }
+                    try await clock.sleep(until: clock.now() + .seconds(1))
+                }
+            }
         }
     }
 }
