@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Creates TASKS tasks firing every second, spread over the nodes, waits SECONDS, then reads
-every run from the shared projection (GET /v1/runs) and prints the claims per second and
-the lateness of the runs scheduled in the measured window (after a warm-up).
+every run from the shared projection (GET /v1/runs) and prints, for the runs scheduled in
+the measured window (after a warm-up): claims per second; lateness (the claim's decision
+instant minus the due instant: every claim of one group commit shares it); and duration
+(from that instant to the outcome: the claim's commit, the call, and the outcome's record).
 
     measure.py TASKS SECONDS WARMUP RECEIVER_URL NODE_URL...
 """
@@ -28,7 +30,7 @@ window_end = window_start + seconds
 def instant(text):
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
-lateness, cursor = [], None
+lateness, durations, cursor = [], [], None
 while True:
     url = nodes[0] + "/v1/runs?limit=1000" + (f"&cursor={cursor}" if cursor else "")
     with urllib.request.urlopen(url, timeout=30) as response:
@@ -36,12 +38,16 @@ while True:
     for run in page["items"]:
         if run["attempt"] == 1 and window_start <= instant(run["scheduledAt"]) < window_end:
             lateness.append(run["latenessMs"])
+            if run.get("durationMs") is not None:
+                durations.append(run["durationMs"])
     cursor = page.get("nextCursor")
     if not cursor or (page["items"] and instant(page["items"][-1]["scheduledAt"]) < window_start):
         break
 lateness.sort()
-def pct(p):
-    return lateness[min(len(lateness) - 1, int(len(lateness) * p))] if lateness else float("nan")
+durations.sort()
+def pct(p, values=lateness):
+    return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
 print(json.dumps({"nodes": len(nodes), "tasks": tasks, "windowSeconds": seconds, "claims": len(lateness),
                   "claimsPerSecond": round(len(lateness) / seconds, 1), "expectedPerSecond": tasks,
-                  "latenessMs": {"p50": round(pct(0.5), 2), "p99": round(pct(0.99), 2), "max": round(lateness[-1], 2) if lateness else None}}))
+                  "latenessMs": {"p50": round(pct(0.5), 2), "p99": round(pct(0.99), 2), "max": round(lateness[-1], 2) if lateness else None},
+                  "durationMs": {"p50": round(pct(0.5, durations), 2), "p99": round(pct(0.99, durations), 2)}}))
