@@ -206,6 +206,22 @@ public final class PostgresJournal: Journal {
         }
     }
 
+    /// Drops the events table and its migrations record: for undoing a failed import into a
+    /// new table. Nothing can be appended afterwards.
+    public func dropTable() async throws(JournalError) {
+        let (client, table) = (self.client, self.table)
+        do {
+            try await bounded {
+                try await client.withTransaction(logger: self.logger) { connection in
+                    try await connection.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table)"), logger: self.logger)
+                    try await connection.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table)_migrations"), logger: self.logger)
+                }
+            }
+        } catch {
+            throw Self.storage("cannot drop the table", error)
+        }
+    }
+
     /// Closes the connections; waiting readers end.
     public func close() {
         closed.withLock { $0 = true }

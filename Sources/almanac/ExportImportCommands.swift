@@ -1,11 +1,13 @@
 import ArgumentParser
 import Foundation
+import Audit
 import Journal
+import PostgresJournal
 import Scheduling
 import Server
 
 /// `almanac export`: the journal as JSON Lines.
-struct ExportCommand: ParsableCommand {
+struct ExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Write the journal as JSON Lines: one event per line, its envelope, raw payload and decoded form.",
@@ -14,15 +16,24 @@ struct ExportCommand: ParsableCommand {
 
     @OptionGroup var data: DataDirectoryOptions
 
+    @OptionGroup var shared: SharedJournalOptions
+
     @Option(parsing: .unconditional, help: "Start after this position (0: from the beginning).")
     var from: UInt64 = 0
 
     @Option(name: .shortAndLong, help: "Write to this file instead of standard output.")
     var output: String?
 
-    func run() throws {
-        let journal = try data.openJournal()
-        defer { journal.close() }
+    func run() async throws {
+        let journal: any Journal
+        let close: () -> Void
+        if let postgres = try await shared.openPostgres() {
+            (journal, close) = (postgres, { postgres.close() })
+        } else {
+            let lmdb = try data.openJournal()
+            (journal, close) = (lmdb, { lmdb.close() })
+        }
+        defer { close() }
         let sink: FileHandle
         if let output {
             guard FileManager.default.createFile(atPath: output, contents: nil) else {
@@ -35,11 +46,11 @@ struct ExportCommand: ParsableCommand {
         defer { if output != nil { try? sink.close() } }
         var buffer: [UInt8] = []
         var progress = Progress("export")
-        let head = try journal.currentHead()
+        let head = try await journal.head()
         guard from <= head else { throw CommandError("--from \(from) is beyond the journal's head (\(head))") }
         var position = from
         while position < head {
-            let batch = try journal.readEvents(after: position, limit: 4096)
+            let batch = try await journal.read(after: position, limit: 4096).filter { $0.position <= head }
             if batch.isEmpty { break }
             for record in batch {
                 buffer.append(contentsOf: """
@@ -80,10 +91,17 @@ struct ImportCommand: AsyncParsableCommand {
     @Option(help: "The new journal's capacity (LMDB map size), e.g. 16GiB.")
     var mapSize: String = "16GiB"
 
+    @Option(help: "Import into a cluster's PostgreSQL journal instead (a postgres:// URL); its table must be absent or empty.")
+    var journal: String = "lmdb"
+
+    @Option(help: "The PostgreSQL journal's table.")
+    var journalTable: String = "almanac_events"
+
     @Flag(help: "Import even if the audit's rules find problems in the events (they are listed).")
     var acceptAuditFindings = false
 
     func run() async throws {
+        if journal != "lmdb" { return try await importIntoPostgres() }
         guard let mapBytes = ByteSize.parse(mapSize) else { throw ValidationError("--map-size \"\(mapSize)\" is not a size") }
         let target = URL(fileURLWithPath: dataDir).standardizedFileURL.path
         var isDirectory: ObjCBool = false
@@ -108,7 +126,15 @@ struct ImportCommand: AsyncParsableCommand {
         try? FileManager.default.removeItem(atPath: staging)
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         do {
-            let recorded = try await Self.build(from: input, size: size, in: staging, mapBytes: mapBytes)
+            let built = try LMDBJournal(directory: staging, configuration: .init(mapSize: mapBytes))
+            let recorded: Recorded
+            do {
+                recorded = try await Self.build(from: input, size: size, into: built)
+                built.close()
+            } catch {
+                built.close()
+                throw error
+            }
             try verify(staging, against: recorded)
             try? FileManager.default.removeItem(atPath: staging + "/lock.mdb")
             do {
@@ -153,10 +179,59 @@ struct ImportCommand: AsyncParsableCommand {
         for problem in problems.prefix(20) { FileHandle.standardError.write(Data("audit: \(problem)\n".utf8)) }
     }
 
-    /// Appends every event of the export to a new journal in `directory`.
-    private static func build(from input: FileHandle, size: UInt64, in directory: String, mapBytes: Int) async throws -> Recorded {
-        let journal = try LMDBJournal(directory: directory, configuration: .init(mapSize: mapBytes))
-        defer { journal.close() }
+    /// Imports into an absent or empty PostgreSQL table: appends every event, reads them all
+    /// back checking the chain, each checksum against the export's, and the audit's rules. On
+    /// any failure the table is dropped again, so nothing half-imported is left.
+    private func importIntoPostgres() async throws {
+        let settings: PostgresJournal.Configuration
+        do {
+            settings = try PostgresJournal.Configuration(url: journal, table: journalTable)
+        } catch {
+            throw ValidationError("--journal must be lmdb or a postgres:// URL: \(error)")
+        }
+        let descriptor = open(file, O_RDONLY)
+        guard descriptor >= 0 else { throw CommandError("cannot read \(file): \(String(cString: strerror(errno)))") }
+        let input = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.uint64Value ?? 0
+        let target = try await PostgresJournal(configuration: settings)
+        defer { target.close() }
+        guard try await target.head() == 0 else {
+            throw CommandError("the table \(journalTable) already holds events; import builds a new journal in an absent or empty table")
+        }
+        do {
+            let recorded = try await Self.build(from: input, size: size, into: target)
+            var verifier = ChainVerifier()
+            var auditor = Auditor(runRetention: 20)
+            var altered: String?
+            try await forEachRecord(in: target, progress: "check") { record in
+                verifier.check(record)
+                auditor.apply(record)
+                let index = Int(record.position) - 1
+                if altered == nil, index < recorded.count, record.checksum != recorded.checksums[index] {
+                    altered = "line \(recorded.lines[index]) (position \(record.position)): its content does not give the checksum the export recorded (\(recorded.checksums[index])): the line was altered or damaged"
+                }
+            }
+            if let altered {
+                throw CommandError("the file does not match the journal it was exported from; nothing was imported:\n  \(altered)")
+            }
+            let problems = verifier.report.problems.map(\.description) + auditor.findings.map(\.description)
+            guard problems.isEmpty || acceptAuditFindings else {
+                throw CommandError("the events do not audit clean; nothing was imported (--accept-audit-findings imports them anyway):\n  " + problems.prefix(20).joined(separator: "\n  "))
+            }
+            for problem in problems.prefix(20) { FileHandle.standardError.write(Data("audit: \(problem)\n".utf8)) }
+            output("imported \(recorded.count) events into the table \(journalTable)\n")
+        } catch {
+            do {
+                try await target.dropTable()
+            } catch {
+                FileHandle.standardError.write(Data("import: the table \(journalTable) could not be dropped again; drop it by hand (\(error))\n".utf8))
+            }
+            throw error
+        }
+    }
+
+    /// Appends every event of the export to `journal`, a new and empty one.
+    private static func build(from input: FileHandle, size: UInt64, into journal: any Journal) async throws -> Recorded {
         var pending: [(line: Int, event: ExportedEvent)] = []
         var recorded = Recorded()
         var progress = Progress("import", unit: "bytes")

@@ -248,6 +248,69 @@ struct ClusterTests {
         _ = try await Self.postgresServer(["stop", directory + "/pg"])
     }
 
+    /// The built `almanac` with `arguments`: its output lines and exit status.
+    static func almanac(_ arguments: [String]) async throws -> (lines: [String], status: Int32) {
+        let process = try ChildProcess(executable: try BuiltProduct.path("almanac"), arguments: arguments, collectingStandardError: true)
+        return await process.waitForExit()
+    }
+
+    static func digest(_ arguments: [String]) async throws -> String? {
+        let (lines, _) = try await almanac(["audit", "--grace", "100000s", "--format", "json"] + arguments)
+        let json = try #require(lines.first { $0.hasPrefix("{") }, "audit printed: \(lines)")
+        let report = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        guard report?["clean"] as? Bool == true else { return nil }
+        return report?["digest"] as? String
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func aJournalMovesFromLMDBToPostgreSQLAndBackWithEqualDigests() async throws {
+        let receiver = try await WebhookReceiver.start { _ in .init(status: 200, body: "ok") }
+        let clock = SystemClock()
+        try await TemporaryDirectory.with(prefix: "almanac-migrate") { directory in
+            // A real LMDB journal: tasks that ran, a paused one, a deleted one.
+            let server = try await LiveServer.start(dataDirectory: directory + "/lmdb", client: HTTPClient.shared)
+            var ids: [String] = []
+            for name in ["a", "b", "c"] {
+                let (status, body) = try await server.send(
+                    .POST, "/v1/tasks", json: #"{"name":"\#(name)","schedule":{"every":"1s"},"action":{"url":"\#(receiver.url("/\(name)"))"}}"#
+                )
+                #expect(status == 201)
+                ids.append(try #require((body as? [String: Any])?["id"] as? String))
+            }
+            #expect(await receiver.waitForRequests(6, timeout: 15))
+            #expect(try await server.send(.POST, "/v1/tasks/\(ids[1])/pause").status == 200)
+            #expect(try await server.send(.DELETE, "/v1/tasks/\(ids[2])").status < 300)
+            try await clock.sleep(until: clock.now() + .milliseconds(1500))
+            #expect(await server.stop() == 0)
+
+            let table = "migrated_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+            let postgres = ["--journal", Self.url, "--journal-table", String(table)]
+            let source = try #require(try await Self.digest(["--data-dir", directory + "/lmdb"]))
+            #expect(try await Self.almanac(["export", "--data-dir", directory + "/lmdb", "-o", directory + "/lmdb.jsonl"]).status == 0)
+            #expect(try await Self.almanac(["import", directory + "/lmdb.jsonl"] + postgres).status == 0)
+            #expect(try await Self.digest(postgres) == source, "LMDB to PostgreSQL keeps the digest")
+            #expect(try await Self.almanac(["export", "-o", directory + "/pg.jsonl"] + postgres).status == 0)
+            let (fromLMDB, fromPostgres) = (try Data(contentsOf: URL(fileURLWithPath: directory + "/lmdb.jsonl")), try Data(contentsOf: URL(fileURLWithPath: directory + "/pg.jsonl")))
+            #expect(fromLMDB == fromPostgres, "both journals export the same lines, checksums included")
+            #expect(try await Self.almanac(["import", directory + "/pg.jsonl", "--data-dir", directory + "/back"]).status == 0)
+            #expect(try await Self.digest(["--data-dir", directory + "/back"]) == source, "and back to LMDB")
+
+            // A second import into the same table is refused; an altered file is refused and
+            // leaves no table behind (the same name imports cleanly afterwards).
+            #expect(try await Self.almanac(["import", directory + "/pg.jsonl"] + postgres).status == 1)
+            var lines = try String(contentsOfFile: directory + "/pg.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+            lines[2] = lines[2].replacingOccurrences(of: #""schemaVersion":"#, with: #""schemaVersion":9"#)
+            try (lines.joined(separator: "\n") + "\n").write(toFile: directory + "/altered.jsonl", atomically: true, encoding: .utf8)
+            let fresh = ["--journal", Self.url, "--journal-table", String(table) + "_b"]
+            let refused = try await Self.almanac(["import", directory + "/altered.jsonl"] + fresh)
+            #expect(refused.status == 1)
+            #expect(refused.lines.contains { $0.contains("line 3 (position 3)") && $0.contains("altered") }, "\(refused.lines)")
+            #expect(try await Self.almanac(["import", directory + "/pg.jsonl"] + fresh).status == 0, "the failed import left nothing behind")
+            #expect(try await Self.digest(fresh) == source)
+        }
+        try await receiver.stop()
+    }
+
     @Test(.timeLimit(.minutes(3)))
     func aNodeWhoseDatabaseConnectionIsCutRejoinsWithoutDuplicates() async throws {
         let receiver = try await WebhookReceiver.start { _ in .init(status: 200, body: "ok") }
