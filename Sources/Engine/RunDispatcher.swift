@@ -66,12 +66,6 @@ public final class RunDispatcher: Service, Sendable {
         input.yield(requests)
     }
 
-    /// How many attempts have finished (recorded, or cut short) since the start.
-    public var finishedCount: UInt64 { recorded.position }
-
-    /// Returns once more than `count` attempts have finished.
-    public func waitForFinished(after count: UInt64) async throws { try await recorded.wait(after: count) }
-
     /// Whether an attempt of a task `matching` is handed over and its outcome not recorded.
     public func hasRuns(where matching: (TaskID) -> Bool) -> Bool {
         unrecorded.withLock { runs in runs.values.contains(where: matching) }

@@ -17,16 +17,17 @@ public final class Scheduler: Service, Sendable {
         public var batchSize: Int
         /// The most decisions one tick makes before letting the loop look again.
         public var maxDecisionsPerTick: Int
-        /// How long a shard to hand back waits for this node's runs in it to be recorded
-        /// before it is handed back anyway (the next owner then recovers those runs).
-        public var releaseDeadline: Duration
+        /// Cluster nodes: how long after its task's webhook timeout a run found in flight in a
+        /// shard just taken over is recovered as interrupted. By then its previous owner, if it
+        /// is alive, has recorded its outcome.
+        public var recoveryMargin: Duration
 
         /// Creates settings; the defaults suit a server.
         public init(
             misfireGrace: Duration = .seconds(60), batchSize: Int = 4096, maxDecisionsPerTick: Int = 50_000,
-            releaseDeadline: Duration = .seconds(30)
+            recoveryMargin: Duration = .seconds(10)
         ) {
-            self.releaseDeadline = releaseDeadline
+            self.recoveryMargin = recoveryMargin
             self.misfireGrace = misfireGrace
             self.batchSize = batchSize
             self.maxDecisionsPerTick = maxDecisionsPerTick
@@ -56,8 +57,8 @@ public final class Scheduler: Service, Sendable {
     private let assignment: ShardAssignment
     /// The shards the scheduler claims in now: held, recovered, and not being handed back.
     private let claiming = Mutex(ShardSet())
-    /// When each shard being handed back was first seen to be so.
-    private let releasing = Mutex<[Int: Instant]>([:])
+    /// Tasks of shards taken over with runs in flight, and when to recover those runs.
+    private let orphans = Mutex<[TaskID: Instant]>([:])
     private let partitioned = Mutex(false)
 
     /// Creates a scheduler; it claims in the shards `assignment` grants (by default, all).
@@ -85,11 +86,12 @@ public final class Scheduler: Service, Sendable {
     /// flight), ticks, then sleeps until the next due attempt or a change.
     public func run() async throws {
         while !Task.isCancelled {
-            let (generation, releaseBy, finished): (UInt64, Instant?, UInt64)
+            let generation: UInt64
+            let recoverAt: Instant?
             let now: Instant
             let summary: TickSummary
             do {
-                (generation, releaseBy, finished) = try await takeUpShards()
+                (generation, recoverAt) = try await takeUpShards()
                 now = clock.now()
                 summary = try await tick(now: now)
             } catch let error as JournalError where error.code == .unavailable {
@@ -112,58 +114,90 @@ public final class Scheduler: Service, Sendable {
             } else {
                 next = now + .seconds(1)  // refused attempts: look again shortly
             }
-            if let releaseBy { next = min(next ?? releaseBy, releaseBy) }
-            await waitForWork(until: next, after: position, assignmentAfter: generation, runsAfter: releaseBy.map { _ in finished })
+            if let recoverAt { next = min(next ?? recoverAt, recoverAt) }
+            await waitForWork(until: next, after: position, assignmentAfter: generation)
         }
     }
 
-    /// Brings the shards claimed in up to date with the assignment: stops claiming in shards
-    /// lost or being handed back at once; hands back those with nothing of theirs in flight
-    /// here; and, for shards newly held, catches up with the journal and recovers the runs
-    /// their previous owner left in flight before claiming in them. Returns the assignment's
-    /// generation it saw, when the next hand-back deadline falls, and how many runs had
-    /// finished when it looked (the next one to finish may free a shard to hand back).
-    private func takeUpShards() async throws -> (generation: UInt64, releaseBy: Instant?, finished: UInt64) {
+    /// Brings the shards claimed in up to date with the assignment, between ticks (so every
+    /// claim made in a shard is committed before it is handed back):
+    ///
+    /// - shards lost or to hand back stop being claimed in at once; those to hand back are
+    ///   confirmed at once (runs of theirs still running here are recorded here as usual);
+    /// - for shards newly held, it catches up with the journal and notes the runs found in
+    ///   flight there. A single node recovers them at once (the process that ran them is
+    ///   gone); a cluster node recovers each once its task's webhook timeout and a margin
+    ///   have passed, since a live previous owner may still be running it and will record
+    ///   its outcome by then. Claiming in the shard starts at once.
+    ///
+    /// Returns the assignment's generation it saw, and when the next recovery falls due.
+    private func takeUpShards() async throws -> (generation: UInt64, recoverAt: Instant?) {
         let (view, generation) = assignment.view
-        let finished = dispatcher.finishedCount
         let count = assignment.shardCount
         let wanted = view.held.subtracting(view.releasing)
         let gained = claiming.withLock { claiming in
             claiming = claiming.intersection(wanted)
             return wanted.subtracting(claiming)
         }
-        var releaseBy: Instant?
-        if !view.releasing.isEmpty {
-            let now = clock.now()
-            var done = ShardSet()
-            let deadline = configuration.releaseDeadline
-            let seen = releasing.withLock { seen in
-                seen = seen.filter { view.releasing.contains($0.key) }
-                for shard in view.releasing where seen[shard] == nil { seen[shard] = now }
-                return seen
-            }
-            for shard in view.releasing {
-                let busy = dispatcher.hasRuns { Shards.shard(of: $0, count: count) == shard }
-                let since = seen[shard] ?? now
-                if !busy || now - since >= deadline {
-                    if busy {
-                        logger.warning("handing back a shard with runs still in flight", metadata: ["shard": "\(shard)"])
+        if !view.releasing.isEmpty { assignment.confirmReleased(view.releasing) }
+        if !gained.isEmpty {
+            if count == 1 {
+                try await recoverInterruptedRuns(reason: "recovered at start")
+            } else {
+                try await store.catchUp()
+                let now = clock.now()
+                let margin = configuration.recoveryMargin
+                let found = await store.read { projection in
+                    projection.tasks.values.compactMap { state -> (TaskID, Duration)? in
+                        guard !state.inFlight.isEmpty, gained.contains(Shards.shard(of: state.id, count: count)) else { return nil }
+                        return (state.id, state.definition.action.timeout)
                     }
-                    done.insert(shard)
-                } else {
-                    releaseBy = min(releaseBy ?? since + deadline, since + deadline)
+                }
+                orphans.withLock { orphans in
+                    for (task, timeout) in found where !dispatcher.hasRuns(where: { $0 == task }) { orphans[task] = now + timeout + margin }
+                }
+                if !found.isEmpty {
+                    logger.info("runs in flight in shards taken over; recovered once their timeout passes", metadata: ["tasks": "\(found.count)"])
                 }
             }
-            if !done.isEmpty { assignment.confirmReleased(done) }
-        }
-        if !gained.isEmpty {
-            try await recoverInterruptedRuns(
-                in: count == 1 ? nil : gained, reason: count == 1 ? "recovered at start" : "recovered when its shard was taken over"
-            )
             claiming.withLock { $0 = $0.union(gained) }
             if count > 1 { logger.info("claiming in shards", metadata: ["gained": "\(gained)", "claiming": "\(claiming.withLock { $0 })"]) }
         }
-        return (generation, releaseBy, finished)
+        return (generation, try await recoverOrphans())
+    }
+
+    /// Recovers the noted runs whose time has come, in shards still claimed in (a shard lost
+    /// meanwhile is its next owner's to recover); returns when the next one falls due.
+    private func recoverOrphans() async throws -> Instant? {
+        let now = clock.now()
+        let count = assignment.shardCount
+        let claiming = self.claiming.withLock { $0 }
+        let due: [TaskID] = orphans.withLock { orphans in
+            orphans = orphans.filter { claiming.contains(Shards.shard(of: $0.key, count: count)) }
+            let due = orphans.filter { $0.value <= now }.map(\.key)
+            for task in due { orphans[task] = nil }
+            return due
+        }
+        let ordered = due.sorted()
+        for (index, task) in ordered.enumerated() {
+            guard let state = await store.state(of: task), !state.inFlight.isEmpty, !dispatcher.hasRuns(where: { $0 == task }) else {
+                continue  // recorded meanwhile, by the node that ran it
+            }
+            do {
+                try await commands.execute(TaskCommand(
+                    taskID: task, actor: "scheduler", reason: "recovered when its shard was taken over", action: .recoverRuns
+                ))
+            } catch let error as JournalError where error.code == .unavailable {
+                // Try these again once the journal is back.
+                orphans.withLock { orphans in
+                    for later in ordered[index...] { orphans[later] = now + .seconds(1) }
+                }
+                throw error
+            } catch {
+                logger.error("recovery failed", metadata: ["task.id": "\(task)", "error": "\(error)"])
+            }
+        }
+        return orphans.withLock { $0.values.min() }
     }
 
     /// The shards to claim in: nil for all (a single node, which holds its one shard for good
@@ -344,16 +378,10 @@ public final class Scheduler: Service, Sendable {
         )
     }
 
-    /// Sleeps until `deadline` (if any), until events after `position` are applied, until
-    /// the shard assignment changes after `generation`, or (given `finished`) until another
-    /// run finishes, whichever comes first.
-    private func waitForWork(
-        until deadline: Instant?, after position: UInt64, assignmentAfter generation: UInt64, runsAfter finished: UInt64?
-    ) async {
+    /// Sleeps until `deadline` (if any), until events after `position` are applied, or until
+    /// the shard assignment changes after `generation`, whichever comes first.
+    private func waitForWork(until deadline: Instant?, after position: UInt64, assignmentAfter generation: UInt64) async {
         await withTaskGroup(of: Void.self) { group in
-            if let finished {
-                group.addTask { try? await self.dispatcher.waitForFinished(after: finished) }
-            }
             if let deadline {
                 group.addTask { try? await self.clock.sleep(until: deadline) }
             }

@@ -7,12 +7,12 @@ import Synchronization
 /// PostgreSQL advisory locks) and the ``Scheduler``.
 ///
 /// - A shard **acquired** becomes claimable once the scheduler has caught up with the journal
-///   and recovered the runs the shard's previous owner left in flight.
+///   (and noted the runs the shard's previous owner left in flight, to recover them once
+///   their webhook timeout has passed).
 /// - A shard **lost** (the lock went with its connection) stops being claimed at once.
 /// - A shard to **release** stops being claimed at once; the scheduler confirms the release
-///   when this node has no run of the shard in flight (or a deadline passes), and only then
-///   is the lock given up — so the next owner never finds in flight a run that is still
-///   running here.
+///   between two ticks, so every claim it made in the shard is committed before the lock is
+///   given up and the next owner reads the journal.
 public final class ShardAssignment: Sendable {
     /// What the scheduler reads.
     public struct View: Sendable, Hashable {
@@ -58,7 +58,7 @@ public final class ShardAssignment: Sendable {
         }
     }
 
-    /// Asks the scheduler to stop claiming in `shards` and confirm when their runs are done.
+    /// Asks the scheduler to stop claiming in `shards` and confirm it.
     public func requestRelease(_ shards: ShardSet) {
         change { $0.view.releasing = $0.view.releasing.union(shards).intersection($0.view.held) }
     }
@@ -74,7 +74,7 @@ public final class ShardAssignment: Sendable {
 
     // MARK: The scheduler's side
 
-    /// Confirms that this node has nothing of `shards` in flight: they may be handed back.
+    /// Confirms that the scheduler no longer claims in `shards`: they may be handed back.
     public func confirmReleased(_ shards: ShardSet) {
         change {
             let confirmed = shards.intersection($0.view.releasing)

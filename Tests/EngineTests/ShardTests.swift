@@ -62,7 +62,7 @@ struct ShardTests {
         }
     }
 
-    @Test func aShardIsHandedBackOnlyOnceItsRunsHereAreRecorded() async throws {
+    @Test func aShardIsHandedBackAtOnceAndItsRunsHereAreStillRecordedHere() async throws {
         let executor = GatedExecutor()
         let assignment = ShardAssignment(shardCount: 4, held: [0, 1, 2, 3])
         try await EngineFixture.with(executor: executor, assignment: assignment) { engine in
@@ -72,25 +72,24 @@ struct ShardTests {
                 engine.clock.advance(to: at(60))
                 #expect(await eventually { executor.waitingCount == 40 })
                 assignment.requestRelease([1])
-                try await Task.sleep(for: .milliseconds(100))
-                #expect(assignment.takeReleased().isEmpty, "shard 1 has runs in flight here")
-                #expect(assignment.view.view.held.contains(1))
-                executor.open()
                 var released = ShardSet()
                 #expect(await eventually { released = released.union(assignment.takeReleased()); return released == [1] })
-                #expect(!assignment.view.view.held.contains(1))
-                try await engine.store.catchUp()
-                #expect(await engine.store.tasks.values.allSatisfy { $0.inFlight.isEmpty }, "every run recorded before the hand-back")
+                #expect(!assignment.view.view.held.contains(1), "handed back with its runs still running here")
+                executor.open()
+                #expect(await eventually { await engine.store.tasks.values.allSatisfy { $0.inFlight.isEmpty } })
+                #expect(await engine.store.tasks.values.allSatisfy { $0.lastRun?.result == .succeeded }, "recorded here, as they ended")
                 group.cancelAll()
             }
         }
     }
 
-    @Test func takingOverAShardRecoversTheRunsItsPreviousOwnerLeftInFlight() async throws {
+    /// Node A claims in shard 3 and its runs hang; B takes shard 3 over. With A dead, B
+    /// recovers the runs once their webhook timeout (30 s) and the margin (10 s) have passed —
+    /// not before — and they are retried under the same occurrence. New occurrences fire at once.
+    @Test func takingOverAShardRecoversTheRunsItsPreviousOwnerLeftInFlightOnceTheirTimeoutPasses() async throws {
         let journal = InMemoryJournal()
         let clock = ManualClock(now: start)
         let retry = RetryPolicy(maxAttempts: 2, initialBackoff: .seconds(1))
-        // Node A holds shard 3 and claims its occurrences; its runs never end (it "dies").
         let dying = GatedExecutor()
         let deadAssignment = ShardAssignment(shardCount: 4, held: [3])
         let inThree = Self.tasks.filter { Self.shard($0) == 3 }
@@ -103,29 +102,80 @@ struct ShardTests {
                 group.cancelAll()
             }
             deadAssignment.lost([3])
-            // Node B takes shard 3 over.
             let executor = RecordingExecutor()
             let assignment = ShardAssignment(shardCount: 4)
             try await EngineFixture.with(journal: journal, clock: clock, executor: executor, assignment: assignment) { nodeB in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await nodeB.scheduler.run() }
                     assignment.acquired([3])
-                    try await Task.sleep(for: .milliseconds(100))
+                    #expect(await eventually { clock.earliestDeadline == at(100) }, "asleep until 60 + 30 s timeout + 10 s margin")
+                    clock.advance(to: at(99))
+                    try await Task.sleep(for: .milliseconds(50))
                     try await nodeB.store.catchUp()
+                    for task in inThree { #expect(await nodeB.store.state(of: task)?.inFlight.count == 1, "not recovered before its timeout") }
+                    clock.advance(to: at(100))
+                    #expect(await eventually {
+                        try? await nodeB.store.catchUp()
+                        var all = true
+                        for task in inThree where await nodeB.store.state(of: task)?.lastRun?.result != .interrupted { all = false }
+                        return all
+                    })
                     for task in inThree {
-                        let state = try #require(await nodeB.store.state(of: task))
-                        #expect(state.inFlight.isEmpty && state.lastRun?.result == .interrupted, "\(task)")
                         let recovered = try await nodeB.events(of: task).first { if case .runFailed = $0.kind { true } else { false } }
                         #expect(recovered?.reason == "recovered when its shard was taken over")
                     }
-                    clock.advance(to: at(61))
+                    clock.advance(to: at(101))
                     #expect(await eventually { executor.requests.count == inThree.count })
                     #expect(executor.requests.allSatisfy { $0.start.attempt == 2 && $0.start.scheduledAt == at(60) }, "retried under the same occurrence")
-                    #expect(Set(executor.requests.map(\.taskID)) == Set(inThree))
+                    clock.advance(to: at(120))
+                    #expect(await eventually { executor.requests.count == 2 * inThree.count }, "the next occurrences fire")
                     group.cancelAll()
                 }
             }
             dying.open()
+        }
+    }
+
+    /// A live previous owner records its runs after handing the shard back: the new owner
+    /// finds them recorded when their timeout passes, and recovers nothing.
+    @Test func runsOfALivePreviousOwnerAreNotRecovered() async throws {
+        let journal = InMemoryJournal()
+        let clock = ManualClock(now: start)
+        let slow = GatedExecutor()
+        let first = ShardAssignment(shardCount: 4, held: [3])
+        let inThree = Self.tasks.filter { Self.shard($0) == 3 }
+        try await EngineFixture.with(journal: journal, clock: clock, executor: slow, assignment: first) { nodeA in
+            for task in Self.tasks { try await nodeA.run(task, .createTask(everyMinute(task.rawValue))) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await nodeA.scheduler.run() }
+                clock.advance(to: at(60))
+                #expect(await eventually { slow.waitingCount == inThree.count })
+                first.requestRelease([3])
+                #expect(await eventually { first.takeReleased() == [3] })
+                let executor = RecordingExecutor()
+                let second = ShardAssignment(shardCount: 4)
+                try await EngineFixture.with(journal: journal, clock: clock, executor: executor, assignment: second) { nodeB in
+                    try await withThrowingTaskGroup(of: Void.self) { inner in
+                        inner.addTask { try await nodeB.scheduler.run() }
+                        second.acquired([3])
+                        #expect(await eventually { clock.earliestDeadline == at(100) })
+                        slow.open()  // A's calls end; A records them
+                        #expect(await eventually {
+                            try? await nodeB.store.catchUp()
+                            var all = true
+                            for task in inThree where await nodeB.store.state(of: task)?.lastRun?.result != .succeeded { all = false }
+                            return all
+                        })
+                        clock.advance(to: at(100))
+                        try await Task.sleep(for: .milliseconds(100))
+                        for task in inThree {
+                            #expect(try await nodeB.names(of: task) == ["TaskCreated", "RunStarted", "RunSucceeded"], "nothing recovered")
+                        }
+                        inner.cancelAll()
+                    }
+                }
+                group.cancelAll()
+            }
         }
     }
 }

@@ -347,6 +347,16 @@ struct ClusterTests {
             try await admin.close()
             let (status, _) = try await nodes[0].send(.GET, "/v1/tasks?limit=1")
             #expect(status == 200)
+            // Readiness holds on a busy cluster, and says how many shards each node owns.
+            var held = 0
+            for node in nodes {
+                let (ready, body) = try await node.send(.GET, "/readyz")
+                let fields = body as? [String: Any]
+                #expect(ready == 200, "\(String(describing: body))")
+                #expect(fields?["shardCount"] as? Int == 64)
+                held += fields?["shardsHeld"] as? Int ?? 0
+            }
+            #expect(held == 64, "the two nodes own every shard between them")
             for node in nodes { #expect(await node.stop() == 0) }
             let (runs, _) = try await Self.checkExactlyOnce(cluster, tasks: tasks, receiver: receiver, maxLateness: .seconds(5))
             #expect(runs >= 100 * 18)

@@ -26,6 +26,9 @@ extension API {
         } catch {
             journalProblem = "\(error)"
         }
+        // Other nodes of a cluster append all the time: apply up to the head just read, so a
+        // busy cluster does not look behind (a projection that cannot get there is).
+        if let head { try? await store.catchUp(through: head) }
         let (position, digest) = await store.digest()
         let caughtUp = head.map { position >= $0 } ?? false
         let running = status.schedulerRunning
@@ -39,6 +42,10 @@ extension API {
             ("schedulerRunning", .bool(running)),
             ("digest", .string(digest)),
         ]
+        if let assignment = status.assignment, assignment.shardCount > 1 {
+            fields.append(("shardCount", .int(assignment.shardCount)))
+            fields.append(("shardsHeld", .int(assignment.view.view.held.count)))
+        }
         if let journal = journal as? LMDBJournal, let info = try? journal.storageInfo() {
             fields.append(("journalUsedBytes", .int(info.usedBytes)))
             fields.append(("journalMapBytes", .int(info.mapSize)))

@@ -81,6 +81,13 @@ public struct APIConfiguration: Sendable {
 public final class ServerStatus: Sendable {
     private let schedulerState = Mutex(false)
     private let dispatcherState = Mutex<RunDispatcher?>(nil)
+    private let assignmentState = Mutex<ShardAssignment?>(nil)
+
+    /// The node's shards (a cluster node's; a single node holds its one shard).
+    public var assignment: ShardAssignment? {
+        get { assignmentState.withLock { $0 } }
+        set { assignmentState.withLock { $0 = newValue } }
+    }
 
     public init() {}
 

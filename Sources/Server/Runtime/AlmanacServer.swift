@@ -161,6 +161,7 @@ public struct AlmanacServer: Sendable {
             shutdownDeadline: configuration.shutdownTimeout, logger: logger
         )
         status.dispatcher = dispatcher
+        status.assignment = assignment
         let scheduler = Scheduler(
             journal: journal, store: store, dispatcher: dispatcher, commands: commands, clock: clock,
             configuration: configuration.scheduler, assignment: assignment, logger: logger
