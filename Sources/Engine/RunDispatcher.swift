@@ -66,6 +66,9 @@ public final class RunDispatcher: Service, Sendable {
         input.yield(requests)
     }
 
+    /// Whether `run` is handed over here and its outcome not recorded.
+    public func isRunning(_ run: RunID) -> Bool { unrecorded.withLock { $0[run] != nil } }
+
     /// Whether an attempt of a task `matching` is handed over and its outcome not recorded.
     public func hasRuns(where matching: (TaskID) -> Bool) -> Bool {
         unrecorded.withLock { runs in runs.values.contains(where: matching) }

@@ -57,8 +57,8 @@ public final class Scheduler: Service, Sendable {
     private let assignment: ShardAssignment
     /// The shards the scheduler claims in now: held, recovered, and not being handed back.
     private let claiming = Mutex(ShardSet())
-    /// Tasks of shards taken over with runs in flight, and when to recover those runs.
-    private let orphans = Mutex<[TaskID: Instant]>([:])
+    /// Runs found in flight in shards taken over, their tasks, and when to recover them.
+    private let orphans = Mutex<[RunID: (task: TaskID, at: Instant)]>([:])
     private let partitioned = Mutex(false)
 
     /// Creates a scheduler; it claims in the shards `assignment` grants (by default, all).
@@ -148,16 +148,21 @@ public final class Scheduler: Service, Sendable {
                 let now = clock.now()
                 let margin = configuration.recoveryMargin
                 let found = await store.read { projection in
-                    projection.tasks.values.compactMap { state -> (TaskID, Duration)? in
-                        guard !state.inFlight.isEmpty, gained.contains(Shards.shard(of: state.id, count: count)) else { return nil }
-                        return (state.id, state.definition.action.timeout)
+                    projection.tasks.values.flatMap { state -> [(RunID, TaskID, Duration)] in
+                        guard !state.inFlight.isEmpty, gained.contains(Shards.shard(of: state.id, count: count)) else { return [] }
+                        return state.inFlight.keys.map { ($0, state.id, state.definition.action.timeout) }
                     }
                 }
-                orphans.withLock { orphans in
-                    for (task, timeout) in found where !dispatcher.hasRuns(where: { $0 == task }) { orphans[task] = now + timeout + margin }
+                let noted = orphans.withLock { orphans in
+                    var noted = 0
+                    for (run, task, timeout) in found where !dispatcher.isRunning(run) {
+                        orphans[run] = (task, now + timeout + margin)
+                        noted += 1
+                    }
+                    return noted
                 }
-                if !found.isEmpty {
-                    logger.info("runs in flight in shards taken over; recovered once their timeout passes", metadata: ["tasks": "\(found.count)"])
+                if noted > 0 {
+                    logger.info("runs in flight in shards taken over; recovered once their timeout passes", metadata: ["runs": "\(noted)"])
                 }
             }
             claiming.withLock { $0 = $0.union(gained) }
@@ -167,37 +172,35 @@ public final class Scheduler: Service, Sendable {
     }
 
     /// Recovers the noted runs whose time has come, in shards still claimed in (a shard lost
-    /// meanwhile is its next owner's to recover); returns when the next one falls due.
+    /// meanwhile is its next owner's to recover); returns when the next one falls due. A run
+    /// recorded meanwhile (by the node that ran it) is left as it is.
     private func recoverOrphans() async throws -> Instant? {
         let now = clock.now()
         let count = assignment.shardCount
         let claiming = self.claiming.withLock { $0 }
-        let due: [TaskID] = orphans.withLock { orphans in
-            orphans = orphans.filter { claiming.contains(Shards.shard(of: $0.key, count: count)) }
-            let due = orphans.filter { $0.value <= now }.map(\.key)
-            for task in due { orphans[task] = nil }
+        let due: [(run: RunID, task: TaskID)] = orphans.withLock { orphans in
+            orphans = orphans.filter { claiming.contains(Shards.shard(of: $0.value.task, count: count)) }
+            let due = orphans.filter { $0.value.at <= now }.map { ($0.key, $0.value.task) }
+            for (run, _) in due { orphans[run] = nil }
             return due
         }
-        let ordered = due.sorted()
-        for (index, task) in ordered.enumerated() {
-            guard let state = await store.state(of: task), !state.inFlight.isEmpty, !dispatcher.hasRuns(where: { $0 == task }) else {
-                continue  // recorded meanwhile, by the node that ran it
-            }
+        let ordered = due.sorted { $0.run < $1.run }
+        for (index, (run, task)) in ordered.enumerated() {
             do {
                 try await commands.execute(TaskCommand(
-                    taskID: task, actor: "scheduler", reason: "recovered when its shard was taken over", action: .recoverRuns
+                    taskID: task, actor: "scheduler", reason: "recovered when its shard was taken over", action: .recoverRun(run)
                 ))
             } catch let error as JournalError where error.code == .unavailable {
                 // Try these again once the journal is back.
                 orphans.withLock { orphans in
-                    for later in ordered[index...] { orphans[later] = now + .seconds(1) }
+                    for (later, laterTask) in ordered[index...] { orphans[later] = (laterTask, now + .seconds(1)) }
                 }
                 throw error
             } catch {
-                logger.error("recovery failed", metadata: ["task.id": "\(task)", "error": "\(error)"])
+                logger.error("recovery failed", metadata: ["task.id": "\(task)", "run.id": "\(run)", "error": "\(error)"])
             }
         }
-        return orphans.withLock { $0.values.min() }
+        return orphans.withLock { $0.values.map(\.at).min() }
     }
 
     /// The shards to claim in: nil for all (a single node, which holds its one shard for good

@@ -178,4 +178,50 @@ struct ShardTests {
             }
         }
     }
+
+    /// The new owner runs the same task again (every 20 s, calls that hang) while the dead
+    /// owner's run waits for its timeout: that run alone is recovered, the new owner's own
+    /// runs are left running.
+    @Test func aRunLeftInFlightIsRecoveredEvenWhileTheNewOwnerRunsTheSameTask() async throws {
+        let journal = InMemoryJournal()
+        let clock = ManualClock(now: start)
+        var definition = everyMinute("often")
+        definition.schedule = Schedule(.interval(every: .seconds(20), anchor: start))
+        let task: TaskID = "often"
+        let shard = Self.shard(task)
+        let dying = GatedExecutor()
+        let dead = ShardAssignment(shardCount: 4, held: [shard])
+        try await EngineFixture.with(journal: journal, clock: clock, executor: dying, assignment: dead) { nodeA in
+            try await nodeA.run(task, .createTask(definition))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await nodeA.scheduler.run() }
+                clock.advance(to: at(20))
+                #expect(await eventually { dying.waitingCount == 1 })
+                group.cancelAll()
+            }
+            dead.lost([shard])
+            let busy = GatedExecutor()
+            let assignment = ShardAssignment(shardCount: 4)
+            try await EngineFixture.with(journal: journal, clock: clock, executor: busy, assignment: assignment) { nodeB in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await nodeB.scheduler.run() }
+                    assignment.acquired([shard])
+                    #expect(await eventually { clock.earliestDeadline == at(40) })
+                    clock.advance(to: at(40))
+                    #expect(await eventually { busy.waitingCount == 1 })
+                    clock.advance(to: at(60))  // 20 + 30 s timeout + 10 s margin; and the next occurrence
+                    #expect(await eventually {
+                        try? await nodeB.store.catchUp()
+                        return await nodeB.store.state(of: task)?.lastRun?.result == .interrupted
+                    })
+                    let state = try #require(await nodeB.store.state(of: task))
+                    #expect(Set(state.inFlight.values.map(\.scheduledAt)).isSuperset(of: [at(40)]), "the new owner's run is left running")
+                    #expect(!state.inFlight.values.contains { $0.scheduledAt == at(20) && $0.attempt == 1 }, "the dead owner's run is recovered")
+                    busy.open()
+                    group.cancelAll()
+                }
+            }
+            dying.open()
+        }
+    }
 }

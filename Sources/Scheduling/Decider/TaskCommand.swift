@@ -41,5 +41,8 @@ public struct TaskCommand: Sendable, Hashable {
         case skipOccurrence(OccurrenceID, SkipReason)
         /// Fail every attempt still in flight as interrupted (after a crash or at shutdown).
         case recoverRuns
+        /// Fail one attempt as interrupted if it is still in flight (its node is gone); a
+        /// retry follows while attempts remain. Nothing when it is no longer in flight.
+        case recoverRun(RunID)
     }
 }

@@ -26,7 +26,7 @@ public enum TaskDecider {
             switch command.action {
             case .deleteTask:
                 return []
-            case .completeRun, .failRun, .recoverRuns:
+            case .completeRun, .failRun, .recoverRuns, .recoverRun:
                 break  // runs started before the delete still record their outcome
             default:
                 throw DomainError(.taskDeleted, id, "the task was deleted")
@@ -106,6 +106,12 @@ public enum TaskDecider {
             for start in state.inFlight.values.sorted(by: { $0.run < $1.run }) {
                 let outcome = RunOutcome(error: "interrupted: the run was in flight when Almanac stopped")
                 events += failure(of: start, outcome: outcome, interrupted: true, state: state, now: now, event: event)
+            }
+        case .recoverRun(let run):
+            events = []
+            if let start = state.inFlight[run] {
+                let outcome = RunOutcome(error: "interrupted: the node running it stopped, and no outcome was recorded within its timeout")
+                events = failure(of: start, outcome: outcome, interrupted: true, state: state, now: now, event: event)
             }
         }
         return completing(events, on: state, event: event)
