@@ -118,7 +118,7 @@ let package = Package(
         .executableTarget(
             name: "almanac",
             dependencies: [
-                "Server", "Engine", "Journal", "Audit", "Projections", "Scheduling", "Access", "PostgresJournal",
+                "Server", "Engine", "Journal", "Audit", "Projections", "Scheduling", "Access", "PostgresJournal", "Cluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

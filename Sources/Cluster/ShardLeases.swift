@@ -46,9 +46,28 @@ public final class ShardLeases: Service, Sendable {
         self.interval = interval
         self.clock = clock
         self.logger = logger
+        shardClass = Self.shardClass(of: configuration.table)
+    }
+
+    private static func shardClass(of table: String) -> Int32 {
         var hash: UInt32 = 0x811c_9dc5
-        for byte in "almanac-shards:\(configuration.table)".utf8 { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
-        shardClass = Int32(hash & 0x3fff_fffe)
+        for byte in "almanac-shards:\(table)".utf8 { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
+        return Int32(hash & 0x3fff_fffe)
+    }
+
+    /// How many nodes are members of the cluster on `configuration`'s table now (their
+    /// member locks are granted).
+    public static func liveMembers(configuration: PostgresJournal.Configuration, logger: Logger) async throws -> Int {
+        let connection = try await PostgresConnection.connect(configuration: configuration.connection, id: 2, logger: logger)
+        defer { Task { try? await connection.close() } }
+        var count: Int64 = 0
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: """
+            SELECT count(*)::bigint FROM pg_locks
+            WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND classid = \(shardClass(of: configuration.table) + 1)
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            """), logger: logger)
+        for try await found in rows.decode(Int64.self) { count = found }
+        return Int(count)
     }
 
     /// Holds and rebalances shards until the service group shuts down (it is shut down after

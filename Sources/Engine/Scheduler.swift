@@ -17,15 +17,15 @@ public final class Scheduler: Service, Sendable {
         public var batchSize: Int
         /// The most decisions one tick makes before letting the loop look again.
         public var maxDecisionsPerTick: Int
-        /// Cluster nodes: how long after its task's webhook timeout a run found in flight in a
-        /// shard just taken over is recovered as interrupted. By then its previous owner, if it
-        /// is alive, has recorded its outcome.
+        /// Cluster nodes: how long after its start plus its task's webhook timeout a run found
+        /// in flight in a shard just taken over is recovered as interrupted. By then its
+        /// previous owner, if it is alive, has recorded its outcome.
         public var recoveryMargin: Duration
 
         /// Creates settings; the defaults suit a server.
         public init(
             misfireGrace: Duration = .seconds(60), batchSize: Int = 4096, maxDecisionsPerTick: Int = 50_000,
-            recoveryMargin: Duration = .seconds(10)
+            recoveryMargin: Duration = .seconds(5)
         ) {
             self.recoveryMargin = recoveryMargin
             self.misfireGrace = misfireGrace
@@ -147,16 +147,24 @@ public final class Scheduler: Service, Sendable {
                 try await store.catchUp()
                 let now = clock.now()
                 let margin = configuration.recoveryMargin
+                // Each run is recovered at its start (from the run log; the takeover instant
+                // when it is not there) plus its task's timeout and the margin: a call ends by
+                // its timeout wherever it runs, and the deadline does not move when the shard
+                // moves again.
                 let found = await store.read { projection in
-                    projection.tasks.values.flatMap { state -> [(RunID, TaskID, Duration)] in
+                    projection.tasks.values.flatMap { state -> [(RunID, TaskID, Instant)] in
                         guard !state.inFlight.isEmpty, gained.contains(Shards.shard(of: state.id, count: count)) else { return [] }
-                        return state.inFlight.keys.map { ($0, state.id, state.definition.action.timeout) }
+                        let records = projection.runLog.records(of: state.id)
+                        return state.inFlight.keys.map { run in
+                            let started = records.last(where: { $0.run == run })?.startedAt ?? now
+                            return (run, state.id, min(started, now) + state.definition.action.timeout + margin)
+                        }
                     }
                 }
                 let noted = orphans.withLock { orphans in
                     var noted = 0
-                    for (run, task, timeout) in found where !dispatcher.isRunning(run) {
-                        orphans[run] = (task, now + timeout + margin)
+                    for (run, task, at) in found where !dispatcher.isRunning(run) {
+                        orphans[run] = (task, at)
                         noted += 1
                     }
                     return noted

@@ -45,6 +45,9 @@ public final class PostgresJournal: Journal {
         /// How long an operation may wait for the database (for a connection, or an answer)
         /// before it fails as ``JournalError/Code/unavailable``.
         public var operationTimeout: Duration = .seconds(10)
+        /// Whether a missing table is created (a server), or is an error (the offline tools,
+        /// which must not create what a misspelt name points to).
+        public var createIfMissing = true
 
         public init(
             host: String = "127.0.0.1", port: Int = 5432, username: String, password: String? = nil, database: String,
@@ -77,6 +80,12 @@ public final class PostgresJournal: Journal {
             else {
                 throw JournalError(code: .storage, message: "\(text) is not a postgres://user@host[:port]/database URL")
             }
+            if url.query != nil || url.fragment != nil {
+                throw JournalError(
+                    code: .storage,
+                    message: "\(text): URL parameters (such as sslmode) are not supported; connections are made without TLS (docs/cluster.md)"
+                )
+            }
             let database = String(url.path.drop { $0 == "/" })
             self.init(
                 host: host, port: url.port ?? 5432, username: user, password: url.password,
@@ -101,14 +110,45 @@ public final class PostgresJournal: Journal {
     private let notifier = PositionNotifier(head: 0)
     private let closed = Mutex(false)
     /// The advisory lock every append takes (any fixed number; the same on every node).
-    private static let appendLock: Int64 = 0x616c_6d61_6e61_6331
+    /// The advisory lock every append to `table` takes: derived from the table's name, so
+    /// journals in other tables of the database do not wait for each other.
+    static func appendLock(for table: String) -> Int64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in "almanac-append:\(table)".utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return Int64(bitPattern: hash)
+    }
+
+    /// A table name as a quoted SQL identifier (names are checked to be `[a-z][a-z0-9_]*`).
+    static func quoted(_ name: String) -> String { "\"" + name + "\"" }
+
+    /// Why `table` cannot name an events table, or nil when it can.
+    public static func problem(withTable table: String) -> String? {
+        let bytes = Array(table.utf8)
+        guard (1...48).contains(bytes.count), (0x61...0x7A).contains(bytes[0]),
+              bytes.allSatisfy({ $0 == UInt8(ascii: "_") || (0x30...0x39).contains($0) || (0x61...0x7A).contains($0) })
+        else {
+            return "the table name \(table) must be 1 to 48 lowercase letters, digits and _, starting with a letter"
+        }
+        if table.hasPrefix("pg_") { return "the table name \(table) must not start with pg_ (PostgreSQL's own names)" }
+        return nil
+    }
 
     /// Connects, and creates the events table when it does not exist.
     public init(configuration: Configuration) async throws(JournalError) {
-        guard !configuration.table.isEmpty,
-              configuration.table.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || (0x30...0x39).contains($0) || (0x61...0x7A).contains($0) })
-        else {
-            throw JournalError(code: .storage, message: "table name \(configuration.table) must be lowercase letters, digits and _")
+        if let problem = Self.problem(withTable: configuration.table) { throw JournalError(code: .storage, message: problem) }
+        // One connection first, on its own: the pool retries quietly, so a wrong database,
+        // role or address would otherwise only show as a timeout.
+        do {
+            let probeLogger = Logger(label: "almanac.journal.postgres")
+            let probe = try await Self.bounded(clock: configuration.clock, limit: configuration.operationTimeout) {
+                try await PostgresConnection.connect(configuration: configuration.connection, id: 0, logger: probeLogger)
+            }
+            try? await probe.close()
+        } catch {
+            throw JournalError(
+                code: .unavailable,
+                message: "cannot connect to postgres://\(configuration.host):\(configuration.port)/\(configuration.database) as \(configuration.username): \(Self.reason(error))"
+            )
         }
         var options = PostgresClient.Configuration(
             host: configuration.host, port: configuration.port, username: configuration.username,
@@ -123,8 +163,17 @@ public final class PostgresJournal: Journal {
         self.operationTimeout = configuration.operationTimeout
         running = Task { await client.run() }
         do {
-            let (table, logger) = (configuration.table, self.logger)
+            let (table, logger, create) = (configuration.table, self.logger, configuration.createIfMissing)
             try await Self.bounded(clock: configuration.clock, limit: configuration.operationTimeout) {
+                if !create {
+                    var exists = false
+                    for try await found in try await client.query(PostgresQuery(
+                        unsafeSQL: "SELECT to_regclass($1) IS NOT NULL", binds: try Self.binds(Self.quoted(table))
+                    )).decode(Bool.self) { exists = found }
+                    guard exists else {
+                        throw JournalError(code: .storage, message: "the database has no table \(table): give the journal's --journal-table")
+                    }
+                }
                 try await Self.migrate(table: table, client: client, logger: logger)
             }
             notifier.advance(to: try await currentHead())
@@ -140,7 +189,7 @@ public final class PostgresJournal: Journal {
     private static func migrations(_ table: String) -> [String] {
         [
             """
-            CREATE TABLE IF NOT EXISTS \(table) (
+            CREATE TABLE IF NOT EXISTS \(Self.quoted(table)) (
                 position BIGINT PRIMARY KEY,
                 stream_id TEXT NOT NULL,
                 stream_version BIGINT NOT NULL,
@@ -159,18 +208,18 @@ public final class PostgresJournal: Journal {
     /// lock), skipping the versions already applied.
     private static func migrate(table: String, client: PostgresClient, logger: Logger) async throws {
         try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(appendLock))", logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_xact_lock(\(appendLock(for: table)))"), logger: logger)
             try await connection.query(PostgresQuery(unsafeSQL: """
-                CREATE TABLE IF NOT EXISTS \(table)_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())
+                CREATE TABLE IF NOT EXISTS \(Self.quoted(table + "_migrations")) (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())
                 """), logger: logger)
             var applied: Int32 = 0
             for try await version in try await connection.query(PostgresQuery(
-                unsafeSQL: "SELECT coalesce(max(version), 0) FROM \(table)_migrations"
+                unsafeSQL: "SELECT coalesce(max(version), 0) FROM \(Self.quoted(table + "_migrations"))"
             ), logger: logger).decode(Int32.self) { applied = version }
             for (index, statement) in migrations(table).enumerated() where index + 1 > Int(applied) {
                 try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 try await connection.query(PostgresQuery(
-                    unsafeSQL: "INSERT INTO \(table)_migrations (version) VALUES ($1)", binds: try binds(Int32(index + 1))
+                    unsafeSQL: "INSERT INTO \(Self.quoted(table + "_migrations")) (version) VALUES ($1)", binds: try binds(Int32(index + 1))
                 ), logger: logger)
                 logger.info("journal schema migrated", metadata: ["table": "\(table)", "version": "\(index + 1)"])
             }
@@ -213,8 +262,8 @@ public final class PostgresJournal: Journal {
         do {
             try await bounded {
                 try await client.withTransaction(logger: self.logger) { connection in
-                    try await connection.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table)"), logger: self.logger)
-                    try await connection.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table)_migrations"), logger: self.logger)
+                    try await connection.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(Self.quoted(table))"), logger: self.logger)
+                    try await connection.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(Self.quoted(table + "_migrations"))"), logger: self.logger)
                 }
             }
         } catch {
@@ -301,11 +350,11 @@ public final class PostgresJournal: Journal {
     private static func append(
         _ requests: [AppendRequest], table: String, on connection: PostgresConnection, logger: Logger
     ) async throws -> [Result<AppendResult, JournalError>] {
-        try await connection.query("SELECT pg_advisory_xact_lock(\(appendLock))", logger: logger)
+        try await connection.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_xact_lock(\(appendLock(for: table)))"), logger: logger)
         var head: UInt64 = 0
         var checksum = RecordCodec.genesisChecksum
         for try await (position, last) in try await connection.query(
-            PostgresQuery(unsafeSQL: "SELECT position, checksum FROM \(table) ORDER BY position DESC LIMIT 1"), logger: logger
+            PostgresQuery(unsafeSQL: "SELECT position, checksum FROM \(Self.quoted(table)) ORDER BY position DESC LIMIT 1"), logger: logger
         ).decode((Int64, Int64).self) {
             head = UInt64(position)
             checksum = UInt32(truncatingIfNeeded: last)
@@ -313,7 +362,7 @@ public final class PostgresJournal: Journal {
         var versions: [StreamID: UInt64] = [:]
         let streams = Array(Set(requests.map(\.streamID.rawValue)))
         for try await (stream, version) in try await connection.query(PostgresQuery(
-            unsafeSQL: "SELECT stream_id, max(stream_version) FROM \(table) WHERE stream_id = ANY($1) GROUP BY stream_id",
+            unsafeSQL: "SELECT stream_id, max(stream_version) FROM \(Self.quoted(table)) WHERE stream_id = ANY($1) GROUP BY stream_id",
             binds: try binds(streams)
         ), logger: logger).decode((String, Int64).self) {
             versions[StreamID(stream)] = UInt64(version)
@@ -352,7 +401,7 @@ public final class PostgresJournal: Journal {
         if !rows.positions.isEmpty {
             try await connection.query(PostgresQuery(
                 unsafeSQL: """
-                    INSERT INTO \(table) (position, stream_id, stream_version, type, schema_version, recorded_at, payload, checksum)
+                    INSERT INTO \(Self.quoted(table)) (position, stream_id, stream_version, type, schema_version, recorded_at, payload, checksum)
                     SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::integer[], $6::bigint[], $7::bytea[], $8::bigint[])
                     """,
                 binds: try binds(
@@ -392,7 +441,7 @@ public final class PostgresJournal: Journal {
     public func version(of stream: StreamID) async throws(JournalError) -> UInt64 {
         do {
             let query = PostgresQuery(
-                unsafeSQL: "SELECT coalesce(max(stream_version), 0) FROM \(table) WHERE stream_id = $1", binds: try Self.binds(stream.rawValue)
+                unsafeSQL: "SELECT coalesce(max(stream_version), 0) FROM \(Self.quoted(table)) WHERE stream_id = $1", binds: try Self.binds(stream.rawValue)
             )
             let client = self.client
             return try await bounded {
@@ -445,7 +494,7 @@ public final class PostgresJournal: Journal {
         let (client, table) = (self.client, self.table)
         return try await bounded {
             var found: Int64 = 0
-            for try await head in try await client.query(PostgresQuery(unsafeSQL: "SELECT coalesce(max(position), 0) FROM \(table)"))
+            for try await head in try await client.query(PostgresQuery(unsafeSQL: "SELECT coalesce(max(position), 0) FROM \(Self.quoted(table))"))
                 .decode(Int64.self) { found = head }
             return UInt64(found)
         }
@@ -454,7 +503,7 @@ public final class PostgresJournal: Journal {
     private func select(_ clause: String, binds: () throws -> PostgresBindings) async throws(JournalError) -> [RecordedEvent] {
         do {
             let query = PostgresQuery(
-                unsafeSQL: "SELECT position, stream_id, stream_version, type, schema_version, recorded_at, payload, checksum FROM \(table) " + clause,
+                unsafeSQL: "SELECT position, stream_id, stream_version, type, schema_version, recorded_at, payload, checksum FROM \(Self.quoted(table)) " + clause,
                 binds: try binds()
             )
             let client = self.client
@@ -479,6 +528,17 @@ public final class PostgresJournal: Journal {
         var bindings = PostgresBindings()
         for value in values { try bindings.append(value) }
         return bindings
+    }
+
+    /// What the server or the network said, in a sentence.
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? JournalError { return error.message }
+        if let error = error as? PSQLError {
+            if let message = error.serverInfo?[.message] { return message }
+            if let underlying = error.underlying { return String(describing: underlying) }
+            return "\(error.code)"
+        }
+        return String(describing: error)
     }
 
     private static func storage(_ message: String, _ error: any Error) -> JournalError {
@@ -513,17 +573,36 @@ public final class PostgresJournal: Journal {
     private static func bounded<T: Sendable>(
         clock: any Clock<Duration>, limit: Duration, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await clock.sleep(for: limit)
-                return nil
+        // Not a task group: a group waits for its children, and a query written to a pooled
+        // connection the server has just closed is never answered — the timeout must not
+        // wait for it. The worker is cancelled and left to end on its own.
+        let answer = Answer<T>()
+        return try await withCheckedThrowingContinuation { continuation in
+            answer.start(continuation)
+            let worker = Task {
+                do { answer.finish(.success(try await body())) } catch { answer.finish(.failure(error)) }
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else {
-                throw JournalError(code: .unavailable, message: "the database did not answer within \(limit)")
+            Task {
+                try? await clock.sleep(for: limit)
+                if answer.finish(.failure(JournalError(code: .unavailable, message: "the database did not answer within \(limit)"))) {
+                    worker.cancel()
+                }
             }
-            return value
+        }
+    }
+
+    /// A continuation resumed once, by whichever result comes first.
+    private final class Answer<T: Sendable>: Sendable {
+        private let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
+
+        func start(_ continuation: CheckedContinuation<T, any Error>) { self.continuation.withLock { $0 = continuation } }
+
+        /// Resumes the caller with `result` unless it was resumed already; says whether it did.
+        @discardableResult
+        func finish(_ result: Result<T, any Error>) -> Bool {
+            guard let continuation = continuation.withLock({ $0.take() }) else { return false }
+            continuation.resume(with: result)
+            return true
         }
     }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Audit
+import Cluster
+import Logging
 import Journal
 import PostgresJournal
 import Scheduling
@@ -193,6 +195,10 @@ struct ImportCommand: AsyncParsableCommand {
         guard descriptor >= 0 else { throw CommandError("cannot read \(file): \(String(cString: strerror(errno)))") }
         let input = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.uint64Value ?? 0
+        let members = try await ShardLeases.liveMembers(configuration: settings, logger: Logger(label: "almanac.import"))
+        guard members == 0 else {
+            throw CommandError("\(members) node(s) of a cluster run on the table \(journalTable): stop them first (they would act on events not checked yet)")
+        }
         let target = try await PostgresJournal(configuration: settings)
         defer { target.close() }
         guard try await target.head() == 0 else {

@@ -35,13 +35,16 @@ struct SharedJournalOptions: ParsableArguments {
             } catch {
                 throw ValidationError("--journal must be lmdb or a postgres:// URL: \(error)")
             }
+            if let problem = PostgresJournal.problem(withTable: journalTable) { throw ValidationError("--journal-table: \(problem)") }
         }
     }
 
     /// The PostgreSQL journal when one is given; nil for the data directory's.
     func openPostgres() async throws -> PostgresJournal? {
         guard journal != "lmdb" else { return nil }
-        return try await PostgresJournal(configuration: PostgresJournal.Configuration(url: journal, table: journalTable))
+        var settings = try PostgresJournal.Configuration(url: journal, table: journalTable)
+        settings.createIfMissing = false  // a misspelt table is an error, not a new empty journal
+        return try await PostgresJournal(configuration: settings)
     }
 }
 

@@ -132,11 +132,7 @@ struct Serve: AsyncParsableCommand {
         guard let timeout = DurationText.parse(journalTimeout), timeout >= .milliseconds(100) else {
             throw ValidationError("--journal-timeout must be a duration of at least 100ms, e.g. 10s")
         }
-        guard !journalTable.isEmpty, journalTable.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || (0x30...0x39).contains($0) || (0x61...0x7A).contains($0) }),
-              journalTable.utf8.count <= 48
-        else {
-            throw ValidationError("--journal-table must be 1 to 48 lowercase letters, digits and _")
-        }
+        if let problem = PostgresJournal.problem(withTable: journalTable) { throw ValidationError("--journal-table: \(problem)") }
         guard ByteSize.parse(mapSize) != nil else {
             throw ValidationError("--map-size \"\(mapSize)\" is not a size; write e.g. 16GiB, 512MiB or 1073741824")
         }

@@ -84,7 +84,8 @@ struct ShardTests {
     }
 
     /// Node A claims in shard 3 and its runs hang; B takes shard 3 over. With A dead, B
-    /// recovers the runs once their webhook timeout (30 s) and the margin (10 s) have passed —
+    /// recovers the runs once their start plus the webhook timeout (30 s) and the margin (5 s)
+    /// have passed —
     /// not before — and they are retried under the same occurrence. New occurrences fire at once.
     @Test func takingOverAShardRecoversTheRunsItsPreviousOwnerLeftInFlightOnceTheirTimeoutPasses() async throws {
         let journal = InMemoryJournal()
@@ -108,12 +109,12 @@ struct ShardTests {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await nodeB.scheduler.run() }
                     assignment.acquired([3])
-                    #expect(await eventually { clock.earliestDeadline == at(100) }, "asleep until 60 + 30 s timeout + 10 s margin")
-                    clock.advance(to: at(99))
+                    #expect(await eventually { clock.earliestDeadline == at(95) }, "asleep until 60 + 30 s timeout + 5 s margin")
+                    clock.advance(to: at(94))
                     try await Task.sleep(for: .milliseconds(50))
                     try await nodeB.store.catchUp()
                     for task in inThree { #expect(await nodeB.store.state(of: task)?.inFlight.count == 1, "not recovered before its timeout") }
-                    clock.advance(to: at(100))
+                    clock.advance(to: at(95))
                     #expect(await eventually {
                         try? await nodeB.store.catchUp()
                         var all = true
@@ -124,7 +125,7 @@ struct ShardTests {
                         let recovered = try await nodeB.events(of: task).first { if case .runFailed = $0.kind { true } else { false } }
                         #expect(recovered?.reason == "recovered when its shard was taken over")
                     }
-                    clock.advance(to: at(101))
+                    clock.advance(to: at(96))
                     #expect(await eventually { executor.requests.count == inThree.count })
                     #expect(executor.requests.allSatisfy { $0.start.attempt == 2 && $0.start.scheduledAt == at(60) }, "retried under the same occurrence")
                     clock.advance(to: at(120))
@@ -158,7 +159,7 @@ struct ShardTests {
                     try await withThrowingTaskGroup(of: Void.self) { inner in
                         inner.addTask { try await nodeB.scheduler.run() }
                         second.acquired([3])
-                        #expect(await eventually { clock.earliestDeadline == at(100) })
+                        #expect(await eventually { clock.earliestDeadline == at(95) })
                         slow.open()  // A's calls end; A records them
                         #expect(await eventually {
                             try? await nodeB.store.catchUp()
@@ -209,7 +210,7 @@ struct ShardTests {
                     #expect(await eventually { clock.earliestDeadline == at(40) })
                     clock.advance(to: at(40))
                     #expect(await eventually { busy.waitingCount == 1 })
-                    clock.advance(to: at(60))  // 20 + 30 s timeout + 10 s margin; and the next occurrence
+                    clock.advance(to: at(60))  // past 20 + 30 s timeout + 5 s margin; and the next occurrence
                     #expect(await eventually {
                         try? await nodeB.store.catchUp()
                         return await nodeB.store.state(of: task)?.lastRun?.result == .interrupted

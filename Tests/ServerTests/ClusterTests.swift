@@ -42,6 +42,9 @@ struct ClusterTests {
                 "--journal", ClusterTests.url, "--journal-table", table, "--node-name", name,
                 "--webhook-secret-file", directory + "/webhook.secret", "--secrets-key-file", directory + "/secrets.key",
                 "--shutdown-timeout", "5s", "--max-concurrent-runs", "1000",
+                // A run left in flight is recovered at its start + timeout + 5 s, its start read
+                // from the run log: keep every run of the test's minute there.
+                "--run-retention", "100",
             ])
         }
 
@@ -108,7 +111,9 @@ struct ClusterTests {
     static func checkExactlyOnce(
         _ cluster: Cluster, tasks: [String], receiver: WebhookReceiver, maxLateness: Duration
     ) async throws -> (runs: Int, worstLateness: Duration) {
-        let audit = try await cluster.audit(grace: "5s")
+        // Runs a killed node left in flight are recovered at their start + timeout (30 s) + 5 s;
+        // the audit's grace covers the instants they wait for that.
+        let audit = try await cluster.audit(grace: "15s")
         #expect(audit["clean"] as? Bool == true, "audit problems: \(audit["problems"] ?? "-")")
         let events = try await cluster.events()
         var claims: [String: [Instant]] = [:]
@@ -128,11 +133,17 @@ struct ClusterTests {
         }
         #expect(skipped == 0, "no occurrence skipped")
         #expect(Set(claims.keys) == Set(tasks), "every task ran")
+        let lastClaim = claims.values.compactMap(\.last).max()
         for (task, instants) in claims {
-            // Every second from the first claim to the last, each once, in order.
+            // Every second from the first claim to the last, each once, in order…
             let expected = (0..<instants.count).map { instants[0] + .seconds($0) }
             if instants != expected {
                 Issue.record("task \(task): claims \(instants.count), not every second once: \(instants.map(\.rfc3339).prefix(5))…")
+                break
+            }
+            // …and on to the end: no task stopped being claimed.
+            if let last = instants.last, let lastClaim, lastClaim - last > .seconds(5) {
+                Issue.record("task \(task): last claimed at \(last.rfc3339), the cluster's last claim was \(lastClaim.rfc3339)")
                 break
             }
         }

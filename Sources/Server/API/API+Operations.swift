@@ -1,3 +1,4 @@
+import Synchronization
 import Access
 import Engine
 import Foundation
@@ -18,17 +19,41 @@ extension API {
 
     /// 200 when the journal answers, the projection has applied everything in it, and the
     /// scheduler runs; 503 otherwise. Carries the head position and the projection's digest.
+    /// The journal's head for the probes (`/readyz`, `/metrics`): they must answer quickly
+    /// even while a cluster's database is out of reach, so they wait 2 s at most.
+    func probeHead() async -> Result<UInt64, any Error> {
+        let journal = self.journal
+        let answer = await within(.seconds(2)) { () async -> Result<UInt64, any Error> in
+            do { return .success(try await journal.head()) } catch { return .failure(error) }
+        }
+        return answer ?? .failure(JournalError(code: .unavailable, message: "the journal did not answer within 2 s"))
+    }
+
+    /// `body`'s result, or nil once `limit` passes — without waiting for `body` to end.
+    func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async -> T) async -> T? {
+        let clock = self.clock
+        let state = FirstAnswer<T>()
+        return await withCheckedContinuation { continuation in
+            state.start(continuation)
+            let worker = Task { state.finish(await body()) }
+            Task {
+                try? await clock.sleep(until: clock.now() + limit)
+                state.finish(nil)
+                worker.cancel()
+            }
+        }
+    }
+
     func ready() async -> Response {
         var head: UInt64?
         var journalProblem: String?
-        do {
-            head = try await journal.head()
-        } catch {
-            journalProblem = "\(error)"
+        switch await probeHead() {
+        case .success(let value): head = value
+        case .failure(let error): journalProblem = "\(error)"
         }
         // Other nodes of a cluster append all the time: apply up to the head just read, so a
         // busy cluster does not look behind (a projection that cannot get there is).
-        if let head { try? await store.catchUp(through: head) }
+        if let head { _ = await within(.seconds(2)) { try? await self.store.catchUp(through: head) } }
         let (position, digest) = await store.digest()
         let caughtUp = head.map { position >= $0 } ?? false
         let running = status.schedulerRunning
@@ -61,7 +86,7 @@ extension API {
                 metrics.gauge("almanac_journal_map_bytes", Double(info.mapSize), help: "The journal's LMDB map size (its capacity).")
             }
         }
-        if let head = try? await journal.head() {
+        if case .success(let head) = await probeHead() {
             metrics.gauge("almanac_journal_head_position", Double(head), help: "The position of the journal's last event.")
         }
         let (tasks, due, position) = await store.read { projection in
@@ -270,4 +295,13 @@ private final class StreamOutput: @unchecked Sendable {
         try await writer.write(ByteBuffer(bytes: bytes))
         writing = false
     }
+}
+
+/// A continuation resumed once, by whichever answer comes first.
+final class FirstAnswer<T: Sendable>: Sendable {
+    private let continuation = Mutex<CheckedContinuation<T?, Never>?>(nil)
+
+    func start(_ continuation: CheckedContinuation<T?, Never>) { self.continuation.withLock { $0 = continuation } }
+
+    func finish(_ value: T?) { continuation.withLock { $0.take() }?.resume(returning: value) }
 }

@@ -141,7 +141,10 @@ public struct AlmanacServer: Sendable {
         if access.hasTokens || configuration.api.requireAuth {
             logger.info("tokens required", metadata: ["activeTokens": "\(access.tokens.values.filter(\.isActive).count)"])
         } else {
-            logger.warning("no API token issued: the API is open to anyone who can reach \(configuration.host); issue one with `almanac tokens create`")
+            let how = configuration.journalURL == nil
+                ? "`almanac tokens create`"
+                : "`almanac tokens create --server http://<a node>` (a cluster's tokens live in its shared journal, not in a data directory)"
+            logger.warning("no API token issued: the API is open to anyone who can reach \(configuration.host); issue one with \(how)")
         }
 
         let metrics = ServerMetrics()
