@@ -39,7 +39,7 @@ public final class ShardLeases: Service, Sendable {
     /// Leases for `assignment`'s shards over the journal's database.
     public init(
         configuration: PostgresJournal.Configuration, assignment: ShardAssignment, interval: Duration = .milliseconds(500),
-        clock: any Clock<Duration> = ContinuousClock(), logger: Logger
+        clock: any Clock<Duration>, logger: Logger
     ) {
         self.configuration = configuration
         self.assignment = assignment

@@ -52,7 +52,7 @@ public final class PostgresJournal: Journal {
         public init(
             host: String = "127.0.0.1", port: Int = 5432, username: String, password: String? = nil, database: String,
             table: String = "almanac_events", pollInterval: Duration = .seconds(1),
-            clock: any Clock<Duration> = ContinuousClock()
+            clock: any Clock<Duration>
         ) {
             self.clock = clock
             self.host = host
@@ -74,7 +74,7 @@ public final class PostgresJournal: Journal {
         }
 
         /// Settings from a `postgres://user[:password]@host[:port]/database` URL.
-        public init(url text: String, table: String = "almanac_events") throws(JournalError) {
+        public init(url text: String, table: String = "almanac_events", clock: any Clock<Duration>) throws(JournalError) {
             guard let url = URLComponents(string: text), ["postgres", "postgresql"].contains(url.scheme ?? ""),
                   let host = url.host, !host.isEmpty, let user = url.user, !user.isEmpty
             else {
@@ -89,7 +89,7 @@ public final class PostgresJournal: Journal {
             let database = String(url.path.drop { $0 == "/" })
             self.init(
                 host: host, port: url.port ?? 5432, username: user, password: url.password,
-                database: database.isEmpty ? user : database, table: table
+                database: database.isEmpty ? user : database, table: table, clock: clock
             )
         }
     }

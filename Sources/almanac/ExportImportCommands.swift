@@ -187,7 +187,7 @@ struct ImportCommand: AsyncParsableCommand {
     private func importIntoPostgres() async throws {
         let settings: PostgresJournal.Configuration
         do {
-            settings = try PostgresJournal.Configuration(url: journal, table: journalTable)
+            settings = try PostgresJournal.Configuration(url: journal, table: journalTable, clock: ContinuousClock())
         } catch {
             throw ValidationError("--journal must be lmdb or a postgres:// URL: \(error)")
         }

@@ -31,7 +31,7 @@ struct SharedJournalOptions: ParsableArguments {
     func validate() throws {
         if journal != "lmdb" {
             do {
-                _ = try PostgresJournal.Configuration(url: journal, table: journalTable)
+                _ = try PostgresJournal.Configuration(url: journal, table: journalTable, clock: ContinuousClock())
             } catch {
                 throw ValidationError("--journal must be lmdb or a postgres:// URL: \(error)")
             }
@@ -42,7 +42,7 @@ struct SharedJournalOptions: ParsableArguments {
     /// The PostgreSQL journal when one is given; nil for the data directory's.
     func openPostgres() async throws -> PostgresJournal? {
         guard journal != "lmdb" else { return nil }
-        var settings = try PostgresJournal.Configuration(url: journal, table: journalTable)
+        var settings = try PostgresJournal.Configuration(url: journal, table: journalTable, clock: ContinuousClock())
         settings.createIfMissing = false  // a misspelt table is an error, not a new empty journal
         return try await PostgresJournal(configuration: settings)
     }

@@ -124,7 +124,7 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("--journal must be lmdb or a postgres://user[:password]@host[:port]/database URL")
             }
             do {
-                _ = try PostgresJournal.Configuration(url: journal)
+                _ = try PostgresJournal.Configuration(url: journal, clock: ContinuousClock())
             } catch {
                 throw ValidationError("--journal: \(error)")
             }
@@ -222,7 +222,7 @@ struct Serve: AsyncParsableCommand {
         configured.webhookSecretFile = webhookSecretFile ?? Self.environment["ALMANAC_WEBHOOK_SECRET_FILE"]
         configured.secretsKeyFile = secretsKeyFile ?? Self.environment["ALMANAC_SECRETS_KEY_FILE"]
         configured.newSecretsKey = newSecretsKey
-        let server = AlmanacServer(configuration: configured, clock: SystemWallClock(), logger: logger)
+        let server = AlmanacServer(configuration: configured, clock: SystemWallClock(), timer: ContinuousClock(), logger: logger)
         let host = self.host
         do {
             try await server.run(onListening: { port in

@@ -33,7 +33,7 @@ enum JournalKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
             journal.close()
         case .postgres:
             let table = "events_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-            let journal = try await PostgresJournal(configuration: .init(url: Self.postgresURL ?? "", table: table))
+            let journal = try await PostgresJournal(configuration: .init(url: Self.postgresURL ?? "", table: table, clock: ContinuousClock()))
             try await body(journal)
             journal.close()
         case .lmdb, .lmdbFrequentIndexFlush:

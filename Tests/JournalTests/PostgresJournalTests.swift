@@ -12,8 +12,8 @@ struct PostgresJournalTests {
     func twoNodesAppendingAtOnceShareOneOrderAndSeeEachOther() async throws {
         let table = "events_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         let url = try #require(JournalKind.postgresURL)
-        let first = try await PostgresJournal(configuration: .init(url: url, table: table))
-        let second = try await PostgresJournal(configuration: .init(url: url, table: table))
+        let first = try await PostgresJournal(configuration: .init(url: url, table: table, clock: ContinuousClock()))
+        let second = try await PostgresJournal(configuration: .init(url: url, table: table, clock: ContinuousClock()))
         defer { first.close(); second.close() }
         // The second node waits for an event it will not append itself.
         let seen = Task { try await second.waitForEvents(after: 0) }

@@ -61,7 +61,7 @@ struct ClusterTests {
 
         /// Every event of the shared journal, decoded.
         func events() async throws -> [(recorded: RecordedEvent, event: TaskEvent)] {
-            let journal = try await PostgresJournal(configuration: .init(url: ClusterTests.url, table: table))
+            let journal = try await PostgresJournal(configuration: .init(url: ClusterTests.url, table: table, clock: ContinuousClock()))
             defer { journal.close() }
             var all: [(RecordedEvent, TaskEvent)] = []
             var position: UInt64 = 0
@@ -239,7 +239,7 @@ struct ClusterTests {
             #expect(recovered == 201, "the node reconnects once the database is back")
             #expect(await node.stop() == 0)
             // Nothing was recorded for the refused command.
-            let journal = try await PostgresJournal(configuration: .init(url: url))
+            let journal = try await PostgresJournal(configuration: .init(url: url, clock: ContinuousClock()))
             let names = try await journal.read(after: 0, limit: 100).filter { $0.type == "TaskCreated" }.compactMap { record in
                 try? EventCodec.decode(
                     type: record.type, schemaVersion: record.schemaVersion, payload: record.payload,
@@ -334,7 +334,7 @@ struct ClusterTests {
             let started = clock.now()
             try await clock.sleep(until: started + .seconds(5))
             // Cut every connection of one node, from the server's side, twice.
-            let settings = try PostgresJournal.Configuration(url: Self.url)
+            let settings = try PostgresJournal.Configuration(url: Self.url, clock: ContinuousClock())
             let admin = try await PostgresConnection.connect(configuration: settings.connection, id: 9, logger: Logger(label: "test"))
             for round in 0..<2 {
                 var cut: Int64 = 0

@@ -86,11 +86,14 @@ public struct AlmanacServer: Sendable {
 
     public let configuration: Configuration
     let clock: any WallClock
+    /// The clock the cluster's waits run on (journal polls and timeouts, shard leases).
+    let timer: any Clock<Duration>
     let logger: Logger
 
-    public init(configuration: Configuration, clock: any WallClock, logger: Logger) {
+    public init(configuration: Configuration, clock: any WallClock, timer: any Clock<Duration>, logger: Logger) {
         self.configuration = configuration
         self.clock = clock
+        self.timer = timer
         self.logger = logger
     }
 
@@ -106,7 +109,7 @@ public struct AlmanacServer: Sendable {
         let assignment: ShardAssignment
         var clusterServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let url = configuration.journalURL {
-            var settings = try PostgresJournal.Configuration(url: url, table: configuration.journalTable)
+            var settings = try PostgresJournal.Configuration(url: url, table: configuration.journalTable, clock: timer)
             settings.applicationName = configuration.nodeName.map { "almanac:\($0)" } ?? "almanac"
             settings.operationTimeout = configuration.journalTimeout
             let postgres = try await PostgresJournal(configuration: settings)
@@ -114,7 +117,7 @@ public struct AlmanacServer: Sendable {
             assignment = ShardAssignment(shardCount: Shards.clusterCount)
             // First in the group, so shut down last: the shards stay locked while this node's
             // runs finish.
-            clusterServices.append(.init(service: ShardLeases(configuration: settings, assignment: assignment, logger: logger)))
+            clusterServices.append(.init(service: ShardLeases(configuration: settings, assignment: assignment, clock: timer, logger: logger)))
             logger.info("cluster node", metadata: [
                 "journal": "postgres://\(settings.host):\(settings.port)/\(settings.database)", "table": "\(settings.table)",
                 "shards": "\(assignment.shardCount)",
