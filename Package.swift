@@ -44,6 +44,7 @@ let package = Package(
         ),
         .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: swiftSettings),
         .systemLibrary(name: "CFileSystem", path: "Sources/CFileSystem"),
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .target(name: "Journal", dependencies: ["LMDB", "CFileSystem"], swiftSettings: swiftSettings),
         .target(
             name: "PostgresJournal",
@@ -72,7 +73,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "Journal", "Scheduling", "Projections", "Access",
+                "Journal", "Scheduling", "Projections", "Access", "CMalloc",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

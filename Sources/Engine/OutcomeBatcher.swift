@@ -9,7 +9,7 @@ import Synchronization
 /// The first outcome to arrive while no batch is being recorded starts a drain, which records
 /// what has gathered, up to `maxBatch` at a time, until nothing is left. An outcome that
 /// arrives during a batch waits for the next one, so batches grow with the load and a lone
-/// outcome is recorded at once.
+/// outcome is recorded at once. A batch waits while the scheduler is claiming (``ClaimsFirst``).
 final class OutcomeBatcher: Sendable {
     private struct Waiting {
         let command: TaskCommand
@@ -17,11 +17,13 @@ final class OutcomeBatcher: Sendable {
     }
 
     private let commands: CommandService
+    private let claimsFirst: ClaimsFirst
     private let maxBatch: Int
     private let state = Mutex<(queue: Deque<Waiting>, draining: Bool)>(([], false))
 
-    init(commands: CommandService, maxBatch: Int = 4096) {
+    init(commands: CommandService, claimsFirst: ClaimsFirst, maxBatch: Int = 4096) {
         self.commands = commands
+        self.claimsFirst = claimsFirst
         self.maxBatch = max(1, maxBatch)
     }
 
@@ -42,6 +44,8 @@ final class OutcomeBatcher: Sendable {
 
     private func drain() async {
         while true {
+            // Claims in progress go first; what arrives meanwhile joins this batch.
+            await claimsFirst.waitForClaims()
             let batch = state.withLock { state -> [Waiting] in
                 let count = min(state.queue.count, maxBatch)
                 let batch = Array(state.queue.prefix(count))

@@ -63,6 +63,43 @@ public actor ProjectionStore {
         }
     }
 
+    /// Applies task events this process has just appended, as committed (`results`, in the
+    /// order of `appended`), without reading them back from the journal: its own decisions,
+    /// already decoded. Where events of others come first (the projection is not at the
+    /// position before an append's first event), it reads the journal as ``catchUp()`` does.
+    /// Appends that failed are passed over.
+    func apply(appended: [[TaskEvent]], results: [Result<AppendResult, JournalError>]) async throws {
+        await acquire()
+        defer { release() }
+        defer { applied.advance(to: projection.position) }
+        for (events, result) in zip(appended, results) {
+            guard case .success(let written) = result, !events.isEmpty else { continue }
+            if projection.position >= written.lastPosition { continue }
+            guard projection.position + 1 == written.firstPosition,
+                written.lastPosition - written.firstPosition + 1 == UInt64(events.count)
+            else {
+                try await readThrough(written.lastPosition)
+                continue
+            }
+            let firstVersion = written.streamVersion - UInt64(events.count) + 1
+            for (offset, event) in events.enumerated() {
+                projection.apply(event, position: written.firstPosition + UInt64(offset), streamVersion: firstVersion + UInt64(offset))
+            }
+        }
+    }
+
+    /// Reads and applies the journal's events up to `position` (the caller holds the turn).
+    private func readThrough(_ position: UInt64) async throws {
+        while projection.position < position {
+            let batch = try await journal.read(after: projection.position, limit: 4096)
+            if batch.isEmpty { break }
+            for event in batch {
+                try projection.apply(event)
+                if event.streamID == AccessEvent.streamID { try applyAccess(event) }
+            }
+        }
+    }
+
     /// Reads the whole access stream (once, at start: a projection loaded from a snapshot has
     /// skipped the access events before it). Later access events arrive through catch-up.
     public func loadAccess() async throws {

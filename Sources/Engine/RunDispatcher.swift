@@ -27,6 +27,8 @@ public final class RunDispatcher: Service, Sendable {
     private let recordedCount = Mutex<UInt64>(0)
     /// Records outcomes in batches.
     private let batcher: OutcomeBatcher
+    /// Lets the scheduler's ticks go ahead of outcome batches.
+    let claimsFirst = ClaimsFirst()
     /// Claimed attempts, a batch at a time (one hand-over per group commit, not one per attempt).
     private let stream: AsyncStream<[RunRequest]>
     private let input: AsyncStream<[RunRequest]>.Continuation
@@ -44,7 +46,7 @@ public final class RunDispatcher: Service, Sendable {
         self.shutdownDeadline = shutdownDeadline
         self.executor = executor
         self.commands = commands
-        self.batcher = OutcomeBatcher(commands: commands)
+        self.batcher = OutcomeBatcher(commands: commands, claimsFirst: claimsFirst)
         self.clock = clock
         self.maxConcurrent = max(1, maxConcurrent)
         (stream, input) = AsyncStream.makeStream(of: [RunRequest].self)
@@ -84,7 +86,7 @@ public final class RunDispatcher: Service, Sendable {
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             for await requests in stream.cancelOnGracefulShutdown() {
-                for request in requests { group.addTask { await self.perform(request) } }
+                for request in requests { group.addTask(priority: .low) { await self.perform(request) } }
             }
             let deadline = clock.now() + shutdownDeadline
             let drained = await withTaskGroup(of: Bool.self) { race in

@@ -85,6 +85,9 @@ public final class Scheduler: Service, Sendable {
     /// Loops: takes up the shards granted (recovering what their previous owner left in
     /// flight), ticks, then sleeps until the next due attempt or a change.
     public func run() async throws {
+        // Outcomes wait while ticks follow each other back to back (``ClaimsFirst``).
+        var claimingOn = false
+        defer { if claimingOn { dispatcher.claimsFirst.claimingEnded() } }
         while !Task.isCancelled {
             let generation: UInt64
             let recoverAt: Instant?
@@ -93,17 +96,24 @@ public final class Scheduler: Service, Sendable {
             do {
                 (generation, recoverAt) = try await takeUpShards()
                 now = clock.now()
+                if !claimingOn { dispatcher.claimsFirst.claimingStarted() }
+                claimingOn = true
                 summary = try await tick(now: now)
             } catch let error as JournalError where error.code == .unavailable {
                 // The journal's database is out of reach: nothing can be claimed or recorded
                 // until it is back. Look again in a second; what fell due meanwhile is then
                 // handled by each task's misfire policy.
                 logger.warning("scheduler paused: the journal is unavailable", metadata: ["error": "\(error)"])
+                if claimingOn { dispatcher.claimsFirst.claimingEnded() }
+                claimingOn = false
                 try await clock.sleep(until: clock.now() + .seconds(1))
                 continue
             }
             let progressed = summary.claimed + summary.skipped > 0
             if summary.moreDue && progressed && dispatcher.freeSlots > 0 { continue }
+            // Outcomes go through while the loop waits.
+            dispatcher.claimsFirst.claimingEnded()
+            claimingOn = false
             let position = await store.position
             var next: Instant?
             if !summary.moreDue {
@@ -244,9 +254,12 @@ public final class Scheduler: Service, Sendable {
     /// Batches are pipelined: while one batch's group commit is being written (on the journal's
     /// writer thread), the next batch is found and decided, leaving out the attempts already
     /// decided. A decision made on a task whose earlier decision is not applied yet fails its
-    /// expected version and is decided again at the next tick.
+    /// expected version and is decided again at the next tick. Run outcomes wait for the tick
+    /// to end before they are recorded (``ClaimsFirst``).
     @discardableResult
     public func tick(now: Instant) async throws -> TickSummary {
+        dispatcher.claimsFirst.claimingStarted()
+        defer { dispatcher.claimsFirst.claimingEnded() }
         if !partitioned.withLock({ $0 }) {
             await store.partitionDueIndex(into: assignment.shardCount)
             partitioned.withLock { $0 = true }
@@ -346,8 +359,9 @@ public final class Scheduler: Service, Sendable {
         }
         summary.claimed += started.count
         // Apply the claims before handing them over: an attempt can finish at once, and its
-        // outcome is decided on the projection, which must already hold its claim.
-        try await store.catchUp()
+        // outcome is decided on the projection, which must already hold its claim. They are
+        // this process's own decisions: applied as decided, not read back and decoded.
+        try await store.apply(appended: batch.planned.map(\.events), results: results)
         dispatcher.dispatch(started)
         if let failure { throw failure }
     }

@@ -184,6 +184,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        AllocatorTuning.apply()
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let json = logFormat == "auto" ? isatty(STDERR_FILENO) == 0 : logFormat == "json"
         LoggingSystem.bootstrap { label in

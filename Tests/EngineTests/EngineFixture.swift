@@ -24,6 +24,7 @@ struct EngineFixture {
         executor: any RunExecutor,
         maxConcurrent: Int = 64,
         grace: Duration = .seconds(60),
+        batchSize: Int = 4096,
         assignment: ShardAssignment = .sole(),
         _ body: (EngineFixture) async throws -> Void
     ) async throws {
@@ -33,7 +34,7 @@ struct EngineFixture {
         let dispatcher = RunDispatcher(executor: executor, commands: commands, clock: clock, maxConcurrent: maxConcurrent, logger: Logger(label: "test"))
         let scheduler = Scheduler(
             journal: journal, store: store, dispatcher: dispatcher, commands: commands, clock: clock,
-            configuration: .init(misfireGrace: grace), assignment: assignment, logger: Logger(label: "test")
+            configuration: .init(misfireGrace: grace, batchSize: batchSize), assignment: assignment, logger: Logger(label: "test")
         )
         let fixture = EngineFixture(clock: clock, journal: journal, store: store, commands: commands, dispatcher: dispatcher, scheduler: scheduler)
         try await withThrowingTaskGroup(of: Void.self) { group in

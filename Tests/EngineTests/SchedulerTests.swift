@@ -361,39 +361,53 @@ struct SchedulerLoadTests {
     /// applied, loses on the task's version, and is decided again in the same tick.
     @Test func attemptsOfOneTaskInConsecutiveBatchesAreAllClaimed() async throws {
         let executor = RecordingExecutor()
-        let journal = InMemoryJournal()
-        let clock = ManualClock(now: start)
-        let store = ProjectionStore(journal: journal)
-        let commands = CommandService(journal: journal, store: store, clock: clock)
-        let dispatcher = RunDispatcher(executor: executor, commands: commands, clock: clock, maxConcurrent: 16, logger: Logger(label: "test"))
-        let scheduler = Scheduler(
-            journal: journal, store: store, dispatcher: dispatcher, commands: commands, clock: clock,
-            configuration: .init(batchSize: 1), logger: Logger(label: "test")
-        )
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await dispatcher.run() }
-            for name in ["a", "b"] {
-                try await commands.execute(TaskCommand(taskID: TaskID(name), actor: "alice", action: .createTask(everyMinute(name))))
-            }
-            clock.advance(to: at(60))
+        try await EngineFixture.with(executor: executor, maxConcurrent: 16, batchSize: 1) { engine in
+            for name in ["a", "b"] { try await engine.run(TaskID(name), .createTask(everyMinute(name))) }
+            engine.clock.advance(to: at(60))
             // Task a has two attempts due: its occurrence at 60 and a manual trigger.
-            try await commands.execute(TaskCommand(taskID: "a", actor: "alice", action: .triggerTask(trigger: "now")))
+            try await engine.run("a", .triggerTask(trigger: "now"))
             var claimed = 0
-            var summary = try await scheduler.tick(now: at(60))
+            var summary = try await engine.scheduler.tick(now: at(60))
             claimed += summary.claimed
             while summary.moreDue {
-                summary = try await scheduler.tick(now: at(60))
+                summary = try await engine.scheduler.tick(now: at(60))
                 claimed += summary.claimed
             }
-            try await dispatcher.waitUntilIdle()
+            try await engine.dispatcher.waitUntilIdle()
             #expect(claimed == 3)
             #expect(Set(executor.requests.map(\.start.occurrence.rawValue)) == [
                 OccurrenceID.scheduled("a", at: at(60)).rawValue, OccurrenceID.manual("a", trigger: "now").rawValue,
                 OccurrenceID.scheduled("b", at: at(60)).rawValue,
             ])
-            #expect(await store.nextDue()?.dueAt == at(120))
-            dispatcher.finish()
-            try await group.waitForAll()
+            #expect(await engine.store.nextDue()?.dueAt == at(120))
+        }
+    }
+
+    /// Claims go ahead of outcomes: attempts that finish at once while a tick is still
+    /// claiming (batches of one on LMDB, so the tick spans many durable commits) are recorded
+    /// after it ends. The claims are applied as decided, without reading the journal back:
+    /// the live projection equals one rebuilt from the journal.
+    @Test func outcomesWaitForTheTickThatIsClaiming() async throws {
+        try await TemporaryDirectory.with(prefix: "almanac-claims-first") { directory in
+        let journal = try LMDBJournal(directory: directory, configuration: .init(mapSize: 64 << 20))
+        defer { journal.close() }
+        try await EngineFixture.with(journal: journal, executor: RecordingExecutor(), batchSize: 1) { engine in
+            for index in 0..<48 { try await engine.run(TaskID("t\(index)"), .createTask(everyMinute("t\(index)"))) }
+            engine.clock.advance(to: at(60))
+            let summary = try await engine.scheduler.tick(now: at(60))
+            #expect(summary.claimed == 48)
+            try await engine.dispatcher.waitUntilIdle()
+            let records = try await journal.read(after: 0, limit: 10_000)
+            let started = records.filter { $0.type == "RunStarted" }.map(\.position)
+            let succeeded = records.filter { $0.type == "RunSucceeded" }.map(\.position)
+            #expect(started.count == 48 && succeeded.count == 48)
+            #expect(started.max()! < succeeded.min()!, "every claim of the tick is recorded before any outcome")
+            try await engine.store.catchUp()
+            let live = await engine.store.digest()
+            let rebuilt = try await Replay.build(from: journal)
+            #expect(live.position == rebuilt.position)
+            #expect(live.digest == rebuilt.digest, "claims applied as decided equal claims read back")
+        }
         }
     }
 }

@@ -613,6 +613,8 @@ func runBurst(options: Options) async throws -> String {
     lines.append("- T → all handed to executor (observed): \(allHandedAt > 0 ? ms(allHandedAt - burstAt) + " ms" : "not reached"); T → every outcome recorded: \(ms(allRecordedAt - burstAt)) ms")
     lines.append("- process CPU from scheduler start to all recorded: \(String(format: "%.2f", cpu1 - cpu0)) s; group commits \(group(stats1.commits - stats0.commits)) (\(String(format: "%.1f", Double(stats1.events - stats0.events) / Double(max(1, stats1.commits - stats0.commits)))) events/commit); peak RSS \(peakRSSMiB()) MiB")
     lines.append("- journal events: \(scan.countsLine)")
+    let byInstant = Dictionary(grouping: claims.map(\.recordedAt), by: { $0 }).mapValues(\.count).sorted { $0.key < $1.key }
+    lines.append("- claims by recorded-at (ms after T × claims): " + byInstant.map { "\(ms($0.key - burstAt))×\($0.value)" }.joined(separator: ", "))
     lines.append("")
     lines.append(Distribution.header)
     lines.append(Distribution(lateness(claims)).row("claim lateness (recorded-at − T)"))
@@ -705,6 +707,8 @@ func runWebhooks(options: Options, keepAlive: Bool) async throws -> String {
 // MARK: - Main
 
 let options = Options.parse(CommandLine.arguments)
+// As `almanac serve` runs (Engine/AllocatorTuning.swift).
+AllocatorTuning.apply()
 let benchIndexFlush = options.indexFlush
 let cpuModel = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
     .split(separator: "\n").first { $0.hasPrefix("model name") }?

@@ -1,0 +1,48 @@
+@testable import Engine
+import Foundation
+import Journal
+import Projections
+import Scheduling
+import Testing
+
+@Suite("Projection store")
+struct ProjectionStoreTests {
+    /// Decides `command` on the task's current state in `store`.
+    private func decide(_ command: TaskCommand, on store: ProjectionStore, now: Instant) async throws -> ([TaskEvent], AppendRequest) {
+        let state = await store.state(of: command.taskID)
+        let events = try TaskDecider.decide(command, state: state, now: now)
+        return (events, AppendRequest(events, decidedOn: state, task: command.taskID))
+    }
+
+    /// Events the process appended itself are applied as decided; where another writer's
+    /// events come between them, those are read from the journal first; a failed append is
+    /// passed over. The result equals a replay of the journal.
+    @Test func appliesItsOwnAppendsAndReadsWhatOthersWroteBetween() async throws {
+        let journal = InMemoryJournal()
+        let store = ProjectionStore(journal: journal)
+        let now = at(0)
+        let (createdA, requestA) = try await decide(TaskCommand(taskID: "a", actor: "alice", action: .createTask(everyMinute("a"))), on: store, now: now)
+        let (createdC, requestC) = try await decide(TaskCommand(taskID: "c", actor: "alice", action: .createTask(everyMinute("c"))), on: store, now: now)
+        // Another writer's task, appended between the two.
+        let other = ProjectionStore(journal: journal)
+        let (_, requestB) = try await decide(TaskCommand(taskID: "b", actor: "bob", action: .createTask(everyMinute("b"))), on: other, now: now)
+        let first = await journal.append([requestA])
+        let between = await journal.append([requestB])
+        let last = await journal.append([requestC, requestC])  // the second loses: the stream exists
+        #expect(between.allSatisfy { if case .success = $0 { true } else { false } })
+        guard case .failure = last[1] else {
+            Issue.record("a second creation of c was expected to fail")
+            return
+        }
+        try await store.apply(appended: [createdA, createdC, createdC], results: [first[0], last[0], last[1]])
+        let rebuilt = try await Replay.build(from: journal)
+        let live = await store.digest()
+        #expect(live.position == 3)
+        #expect(live.position == rebuilt.position)
+        #expect(live.digest == rebuilt.digest)
+        #expect(await store.state(of: "b") != nil, "the other writer's task was read from the journal")
+        // Applying again (a catch-up got there first) changes nothing.
+        try await store.apply(appended: [createdA], results: [first[0]])
+        #expect(await store.digest().digest == rebuilt.digest)
+    }
+}
