@@ -133,7 +133,7 @@ public actor ProjectionStore {
     public func digest() -> (position: UInt64, digest: String) { (projection.position, projection.digest) }
 
     /// Every task's state.
-    public var tasks: [TaskID: TaskState] { projection.tasks }
+    public var tasks: TaskTable { projection.tasks }
 
     /// Attempts due at or before `now`, earliest first.
     public func due(at now: Instant, limit: Int) -> [DueEntry] { projection.due(at: now, limit: limit) }

@@ -61,15 +61,15 @@ public struct DueEntry: Sendable, Hashable, Comparable {
     /// state (every reference-counted field retained and released), and the due index asks
     /// this for every entry it looks at.
     @inline(__always)
-    func isCurrent(in tasks: [TaskID: TaskState]) -> Bool {
+    func isCurrent(in tasks: TaskTable) -> Bool {
         guard let index = tasks.index(forKey: taskID) else { return false }
-        let status = tasks.values[index].status
+        let status = tasks[index].status
         if let occurrence = pendingOccurrence {
-            guard let pending = tasks.values[index].pending[occurrence], pending.dueAt == dueAt, pending.attempt == attempt else {
+            guard let pending = tasks[index].pending[occurrence], pending.dueAt == dueAt, pending.attempt == attempt else {
                 return false
             }
             return status == .active || (status == .paused && pending.kind == .manual)
         }
-        return status == .active && tasks.values[index].nextDueAt == dueAt && attempt == 1
+        return status == .active && tasks[index].nextDueAt == dueAt && attempt == 1
     }
 }

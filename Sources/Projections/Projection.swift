@@ -8,7 +8,7 @@ public import Scheduling
 /// replaying the journal from position 0, and equals a snapshot at N plus the tail after N.
 public struct Projection: Sendable {
     /// Every task ever created, deleted ones included.
-    public private(set) var tasks: [TaskID: TaskState] = [:]
+    public private(set) var tasks = TaskTable()
     /// Recent runs of each task.
     public private(set) var runLog: RunLog
     /// The attempts that will fall due.
@@ -56,9 +56,9 @@ public struct Projection: Sendable {
         let version: UInt64?
         if let index = tasks.index(forKey: id) {
             // One lookup, and the state is changed in place through one `inout` access: reading
-            // `tasks.values[index]` again and again would copy the whole state (twenty-odd
+            // `tasks[id]` again and again would copy the whole state (twenty-odd
             // reference-counted fields) at every read.
-            let change = Self.fold(event, into: &tasks.values[index])
+            let change = Self.fold(event, into: &tasks[index])
             if let namespace = change.deletedFrom { liveTasksByNamespace[namespace, default: 1] -= 1 }
             if change.before != change.after { dueIndex.update(before: change.before, after: change.after) }
             version = change.version
@@ -141,7 +141,7 @@ public struct Projection: Sendable {
     }
 
     /// Rebuilds a projection from its parts (snapshot loading).
-    init(tasks: [TaskID: TaskState], runLog: RunLog, position: UInt64) {
+    init(tasks: TaskTable, runLog: RunLog, position: UInt64) {
         self.tasks = tasks
         self.runLog = runLog
         self.position = position

@@ -30,9 +30,8 @@ public enum ProjectionSnapshot {
                 let raw = UnsafeRawBufferPointer(rebasing: all[4...])
                 guard CRC32C.update(0, raw) == stored else { throw EventDecodingError(message: "checksum mismatch") }
                 var reader = BinaryReader(raw)
-                var tasks: [TaskID: TaskState] = [:]
                 let taskCount = try reader.readInt()
-                tasks.reserveCapacity(max(0, taskCount))
+                var tasks = TaskTable(minimumCapacity: max(0, taskCount))
                 for _ in 0..<max(0, taskCount) {
                     let state = try TaskStateCodec.decode(from: &reader)
                     tasks[state.id] = state
