@@ -1,5 +1,6 @@
 public import Journal
 public import Scheduling
+import Projections
 
 /// The only write path: decides a command on the task's current state, appends the events
 /// with the task's version as the expected version (deciding again on a conflict), and
@@ -13,6 +14,9 @@ public struct CommandService: Sendable {
         public let version: UInt64
         /// The journal position of the last event appended, or the store's position.
         public let position: UInt64
+        /// The task's state once the events were applied (read in the same step), or the
+        /// state the command found when it had already taken effect.
+        public let state: TaskState?
     }
 
     let journal: any Journal
@@ -56,13 +60,13 @@ public struct CommandService: Sendable {
             }
             let events = try TaskDecider.decide(command, state: state, now: clock.now())
             guard !events.isEmpty else {
-                return Outcome(events: [], version: state?.version ?? 0, position: await store.position)
+                return Outcome(events: [], version: state?.version ?? 0, position: await store.position, state: state)
             }
             let request = AppendRequest(events, decidedOn: state, task: command.taskID)
             switch await journal.append([request])[0] {
             case .success(let result):
-                try await store.catchUp(through: result.lastPosition)
-                return Outcome(events: events, version: result.streamVersion, position: result.lastPosition)
+                let after = try await store.apply(appended: [events], results: [.success(result)]) { $0.tasks[command.taskID] }
+                return Outcome(events: events, version: result.streamVersion, position: result.lastPosition, state: after)
             case .failure(let error) where error.code == .wrongExpectedVersion && expectedVersion != nil:
                 try await store.catchUp()
                 let actual = await store.state(of: command.taskID)?.version ?? 0
@@ -122,7 +126,7 @@ extension CommandService {
             }
         }
         // What was appended is durable; a failed catch-up leaves it for the next one to apply.
-        if last > 0 { try? await store.catchUp(through: last) }
+        if last > 0 { try? await store.apply(appended: decisions.map(\.events), results: appended) }
         return results
     }
 }

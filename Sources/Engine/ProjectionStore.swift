@@ -69,6 +69,14 @@ public actor ProjectionStore {
     /// position before an append's first event), it reads the journal as ``catchUp()`` does.
     /// Appends that failed are passed over.
     func apply(appended: [[TaskEvent]], results: [Result<AppendResult, JournalError>]) async throws {
+        try await apply(appended: appended, results: results) { _ in () }
+    }
+
+    /// As ``apply(appended:results:)``, then reads what `body` makes of the projection, in the
+    /// same step.
+    func apply<T: Sendable>(
+        appended: [[TaskEvent]], results: [Result<AppendResult, JournalError>], then body: (borrowing Projection) -> T
+    ) async throws -> T {
         await acquire()
         defer { release() }
         defer { applied.advance(to: projection.position) }
@@ -86,6 +94,7 @@ public actor ProjectionStore {
                 projection.apply(event, position: written.firstPosition + UInt64(offset), streamVersion: firstVersion + UInt64(offset))
             }
         }
+        return body(projection)
     }
 
     /// Reads and applies the journal's events up to `position` (the caller holds the turn).

@@ -123,7 +123,7 @@ extension API {
             // Two requests with one key raced, with different bodies: this one came second.
             throw keyReused(id)
         }
-        guard let state = await store.state(of: id) else { throw Problem.notFound("task \(id) vanished") }
+        guard let state = outcome.state else { throw Problem.notFound("task \(id) vanished") }
         context.logger.debug("task created", metadata: ["task.id": "\(id)", "position": "\(outcome.position)"])
         return taskResponse(state, status: .created, replayed: outcome.events.isEmpty)
     }
