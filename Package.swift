@@ -44,7 +44,6 @@ let package = Package(
         ),
         .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: swiftSettings),
         .systemLibrary(name: "CFileSystem", path: "Sources/CFileSystem"),
-        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .target(name: "Journal", dependencies: ["LMDB", "CFileSystem"], swiftSettings: swiftSettings),
         .target(
             name: "PostgresJournal",
@@ -73,7 +72,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "Journal", "Scheduling", "Projections", "Access", "CMalloc",
+                "Journal", "Scheduling", "Projections", "Access",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

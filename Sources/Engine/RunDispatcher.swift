@@ -86,6 +86,8 @@ public final class RunDispatcher: Service, Sendable {
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             for await requests in stream.cancelOnGracefulShutdown() {
+                // A burst is claimed before its calls start (ClaimsFirst).
+                await claimsFirst.waitForClaims()
                 for request in requests { group.addTask(priority: .low) { await self.perform(request) } }
             }
             let deadline = clock.now() + shutdownDeadline

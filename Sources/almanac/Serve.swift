@@ -184,7 +184,6 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        AllocatorTuning.apply()
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let json = logFormat == "auto" ? isatty(STDERR_FILENO) == 0 : logFormat == "json"
         LoggingSystem.bootstrap { label in

@@ -95,9 +95,16 @@ public final class ServerMetrics: Sendable {
 
     /// Counts a committed event (called for every event the server's journal observer sees).
     public func observe(_ recorded: RecordedEvent) {
-        registry.makeCounter(
-            descriptor: describe("almanac_events_appended_total", "Events appended to the journal since the server started, by type."), labels: [("type", recorded.type)]
-        ).increment()
+        let appended = eventCounters.withLock { counters in
+            if let counter = counters[recorded.type] { return counter }
+            let counter = registry.makeCounter(
+                descriptor: describe("almanac_events_appended_total", "Events appended to the journal since the server started, by type."),
+                labels: [("type", recorded.type)]
+            )
+            counters[recorded.type] = counter
+            return counter
+        }
+        appended.increment()
         let outcome: String?
         switch recorded.type {
         case "RunStarted": outcome = "started"
@@ -125,10 +132,21 @@ public final class ServerMetrics: Sendable {
     }
 
     private func runs(_ outcome: String) {
-        registry.makeCounter(
-            descriptor: describe("almanac_runs_total", "Run transitions since the server started: started, succeeded, failed, interrupted, retrying, skipped."), labels: [("outcome", outcome)]
-        ).increment()
+        let counter = runCounters.withLock { counters in
+            if let counter = counters[outcome] { return counter }
+            let counter = registry.makeCounter(
+                descriptor: describe("almanac_runs_total", "Run transitions since the server started: started, succeeded, failed, interrupted, retrying, skipped."),
+                labels: [("outcome", outcome)]
+            )
+            counters[outcome] = counter
+            return counter
+        }
+        counter.increment()
     }
+
+    /// Counters looked up once each (the registry builds a key from the labels at every call).
+    private let eventCounters = Mutex<[String: Counter]>([:])
+    private let runCounters = Mutex<[String: Counter]>([:])
 
     private func describe(_ name: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(metricName: name, unitName: "", helpText: help)

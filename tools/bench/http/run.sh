@@ -7,23 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 seconds="${1:-30}"
 connections="${2:-64}"
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-tools/install-deps.sh
-swift build -c release --product almanac >/dev/null
-swift build -c release --product bench-http-echo >/dev/null
+source tools/bench/common.sh
+bench_prepare
 
 data="$(mktemp -d)"
-# The namespace task limit (100,000 by default) would turn most creates into 409s: lifted.
-.build/release/almanac serve --data-dir "$data/journal" --port 18480 --log-level error \
-  --max-tasks-per-namespace 100000000 >"$data/server.log" 2>&1 &
-server=$!
-.build/release/bench-http-echo 18481 >/dev/null 2>&1 &
-echo_server=$!
 trap 'kill $server $echo_server 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$data"' EXIT
-for _ in $(seq 1 100); do
-  curl -sf localhost:18480/healthz >/dev/null && curl -s -o /dev/null localhost:18481/ && break
-  sleep 0.1
-done
+bench_start "$data" 18480 18481
 
 here=tools/bench/http
 echo "== bare echo: POST /echo, $connections connections, ${seconds}s"

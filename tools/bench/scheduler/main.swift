@@ -707,8 +707,6 @@ func runWebhooks(options: Options, keepAlive: Bool) async throws -> String {
 // MARK: - Main
 
 let options = Options.parse(CommandLine.arguments)
-// As `almanac serve` runs (Engine/AllocatorTuning.swift).
-AllocatorTuning.apply()
 let benchIndexFlush = options.indexFlush
 let cpuModel = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
     .split(separator: "\n").first { $0.hasPrefix("model name") }?
