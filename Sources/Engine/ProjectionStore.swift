@@ -147,15 +147,17 @@ public actor ProjectionStore {
     /// Attempts due at or before `now`, earliest first.
     public func due(at now: Instant, limit: Int) -> [DueEntry] { projection.due(at: now, limit: limit) }
 
-    /// The attempts due at `now` (at most `limit`, leaving out `excluded`) and what `body`
-    /// makes of them on the projection, in one hop.
-    func due<T: Sendable>(
-        at now: Instant, limit: Int, excluding excluded: Set<DueEntry>, in shards: ShardSet?,
-        _ body: ([DueEntry], borrowing Projection) -> T
+    /// The attempts due at `now` (at most `limit`), set aside until ``releaseReservedDue()``,
+    /// and what `body` makes of them on the projection, in one hop.
+    func reserveDue<T: Sendable>(
+        at now: Instant, limit: Int, in shards: ShardSet?, _ body: ([DueEntry], borrowing Projection) -> T
     ) -> ([DueEntry], T) {
-        let entries = projection.due(at: now, limit: limit, excluding: excluded, in: shards)
+        let entries = projection.due(at: now, limit: limit, in: shards, reserving: true)
         return (entries, body(entries, projection))
     }
+
+    /// Puts back the attempts set aside by ``reserveDue(at:limit:in:_:)`` that are still due.
+    func releaseReservedDue() { projection.releaseReservedDue() }
 
     /// The earliest attempt that will fall due (in `shards`; nil: in any shard).
     public func nextDue(in shards: ShardSet? = nil) -> DueEntry? { projection.nextDue(in: shards) }

@@ -50,6 +50,9 @@ public final class RunDispatcher: Service, Sendable {
         self.clock = clock
         self.maxConcurrent = max(1, maxConcurrent)
         (stream, input) = AsyncStream.makeStream(of: [RunRequest].self)
+        // Room for every slot up front (up to a bound): a burst that fills them all would
+        // otherwise rehash the table as it doubles, on the scheduler's path.
+        unrecorded.withLock { $0.reserveCapacity(min(self.maxConcurrent, 1 << 17)) }
     }
 
     /// Slots free for new attempts.
@@ -87,7 +90,7 @@ public final class RunDispatcher: Service, Sendable {
         await withDiscardingTaskGroup { group in
             for await requests in stream.cancelOnGracefulShutdown() {
                 // A burst is claimed before its calls start (ClaimsFirst).
-                await claimsFirst.waitForClaims()
+                await claimsFirst.waitForBurst()
                 for request in requests { group.addTask(priority: .low) { await self.perform(request) } }
             }
             let deadline = clock.now() + shutdownDeadline

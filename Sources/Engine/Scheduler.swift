@@ -253,13 +253,27 @@ public final class Scheduler: Service, Sendable {
     ///
     /// Batches are pipelined: while one batch's group commit is being written (on the journal's
     /// writer thread), the next batch is found and decided, leaving out the attempts already
-    /// decided. A decision made on a task whose earlier decision is not applied yet fails its
+    /// decided (set aside in the due index until the tick ends). A decision made on a task whose earlier decision is not applied yet fails its
     /// expected version and is decided again at the next tick. Run outcomes wait for the tick
     /// to end before they are recorded (``ClaimsFirst``).
     @discardableResult
     public func tick(now: Instant) async throws -> TickSummary {
         dispatcher.claimsFirst.claimingStarted()
         defer { dispatcher.claimsFirst.claimingEnded() }
+        // The attempts a tick finds are set aside while it decides them (so the next batch
+        // does not find them again), and those still due are put back when it ends.
+        await store.releaseReservedDue()
+        do {
+            let summary = try await claim(now: now)
+            await store.releaseReservedDue()
+            return summary
+        } catch {
+            await store.releaseReservedDue()
+            throw error
+        }
+    }
+
+    private func claim(now: Instant) async throws -> TickSummary {
         if !partitioned.withLock({ $0 }) {
             await store.partitionDueIndex(into: assignment.shardCount)
             partitioned.withLock { $0 = true }
@@ -276,19 +290,24 @@ public final class Scheduler: Service, Sendable {
             let decidedAt = max(now, clock.now())
             let configuration = self.configuration
             let logger = self.logger
-            let (entries, (requests, planned)) = await store.due(
-                at: now, limit: configuration.batchSize, excluding: previous?.entries ?? [], in: shards
+            let (entries, (requests, planned)) = await store.reserveDue(
+                at: now, limit: configuration.batchSize, in: shards
             ) { entries, projection in
                 Self.decide(entries, in: projection, now: decidedAt, freeSlots: max(0, free), configuration: configuration, logger: logger)
             }
             if entries.isEmpty || requests.isEmpty, let batch = previous {
                 // Applying the batch in flight may make more attempts due (a task's next
-                // occurrence after a skip), or free no slot: look again once it is applied.
+                // occurrence after a skip), or free no slot: look again once it is applied,
+                // at these attempts too (nothing is in flight now).
                 previous = nil
                 try await finish(batch, into: &summary)
+                await store.releaseReservedDue()
                 continue
             }
             if entries.isEmpty { return summary }
+            // A full batch: more is due at once than one commit takes. Its calls wait until
+            // the burst is claimed (ClaimsFirst).
+            if entries.count == configuration.batchSize { dispatcher.claimsFirst.burstFound() }
             decisions += entries.count
             if requests.isEmpty {
                 // Everything due is a claim waiting for a free slot (or was refused).
@@ -298,7 +317,7 @@ public final class Scheduler: Service, Sendable {
             }
             let journal = self.journal
             let batch = Batch(
-                entries: Set(entries), planned: planned,
+                planned: planned,
                 claims: planned.reduce(0) { $0 + $1.events.count { if case .runStarted = $0.kind { true } else { false } } },
                 appending: Task { await journal.append(requests) }
             )
@@ -325,8 +344,6 @@ public final class Scheduler: Service, Sendable {
 
     /// A batch whose decisions are being appended.
     private struct Batch: Sendable {
-        /// The due entries it decided (left out of the next batch).
-        let entries: Set<DueEntry>
         let planned: [Plan]
         /// How many dispatcher slots its claims will take.
         let claims: Int

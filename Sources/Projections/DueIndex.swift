@@ -53,6 +53,9 @@ public struct DueIndex: Sendable {
     /// from the tops.
     mutating func first(in shards: ShardSet?, current: (DueEntry) -> Bool) -> DueEntry? {
         var earliest: DueEntry?
+        for entry in reserved where (shards?.contains(Self.shard(of: entry, count: heaps.count)) ?? true) && current(entry) {
+            if earliest.map({ entry < $0 }) ?? true { earliest = entry }
+        }
         for index in heaps.indices where shards?.contains(index) ?? true {
             while let top = heaps[index].min {
                 if current(top) {
@@ -66,21 +69,20 @@ public struct DueIndex: Sendable {
     }
 
     /// Every current entry of the shards in `shards` (nil: all) due at or before `now`,
-    /// earliest first (at most `limit`), passing over the entries in `excluded` (current, but
-    /// their decisions are not applied yet). They all stay in the index until the events that
-    /// claim or skip them make them stale.
+    /// earliest first (at most `limit`).
+    ///
+    /// Without `reserving` they all stay in the index until the events that claim or skip them
+    /// make them stale. With it they are set aside (``reserved``): a later call does not
+    /// return them again, and ``releaseReserved(current:)`` puts back those still current once
+    /// their decisions are applied. A burst's claims so cost one heap removal each, instead of
+    /// a removal and a re-insertion at every call until they are applied.
     mutating func due(
-        at now: Instant, limit: Int, excluding excluded: Set<DueEntry> = [], in shards: ShardSet? = nil,
+        at now: Instant, limit: Int, in shards: ShardSet? = nil, reserving: Bool = false,
         current: (DueEntry) -> Bool
     ) -> [DueEntry] {
         var taken: [DueEntry] = []
-        var passed: [DueEntry] = []
         func consider(_ entry: DueEntry) {
-            if excluded.contains(entry) {
-                if passed.last != entry { passed.append(entry) }
-            } else if current(entry) && taken.last != entry {
-                taken.append(entry)
-            }
+            if current(entry) && taken.last != entry { taken.append(entry) }
         }
         let selected = heaps.indices.filter { shards?.contains($0) ?? true }
         if selected.count == 1, let only = selected.first {
@@ -99,9 +101,23 @@ public struct DueIndex: Sendable {
                 if let next = heaps[front.shard].min, next.dueAt <= now { fronts.insert(Front(entry: next, shard: front.shard)) }
             }
         }
-        for entry in taken { heaps[Self.shard(of: entry, count: heaps.count)].insert(entry) }
-        for entry in passed { heaps[Self.shard(of: entry, count: heaps.count)].insert(entry) }
+        if reserving {
+            reserved.append(contentsOf: taken)
+        } else {
+            for entry in taken { heaps[Self.shard(of: entry, count: heaps.count)].insert(entry) }
+        }
         return taken
+    }
+
+    /// Entries set aside by ``due(at:limit:in:reserving:current:)``, out of the heaps until
+    /// released.
+    public private(set) var reserved: [DueEntry] = []
+
+    /// Puts the reserved entries that are still current back into the heaps, and drops the
+    /// others (claimed or skipped meanwhile).
+    mutating func releaseReserved(current: (DueEntry) -> Bool) {
+        for entry in reserved where current(entry) { heaps[Self.shard(of: entry, count: heaps.count)].insert(entry) }
+        reserved = []
     }
 
     /// A shard's earliest entry, ordered as the entry.
@@ -112,12 +128,13 @@ public struct DueIndex: Sendable {
         static func == (lhs: Front, rhs: Front) -> Bool { lhs.entry == rhs.entry && lhs.shard == rhs.shard }
     }
 
-    /// The number of entries in the heaps, stale ones included.
-    public var storedCount: Int { heaps.reduce(0) { $0 + $1.count } }
+    /// The number of entries in the heaps and set aside, stale ones included.
+    public var storedCount: Int { heaps.reduce(0) { $0 + $1.count } + reserved.count }
 
     /// Drops the entries `current` rejects, rebuilding the heaps from the rest: cheaper than
     /// rebuilding from every task, and it touches no task state.
     mutating func compact(current: (DueEntry) -> Bool) {
+        reserved.removeAll { !current($0) }
         for index in heaps.indices {
             var kept = Array(heaps[index].unordered)
             kept.removeAll { !current($0) }
@@ -125,8 +142,10 @@ public struct DueIndex: Sendable {
         }
     }
 
-    /// Whether stale entries outnumber live ones enough to be worth a rebuild.
-    var needsCompaction: Bool { storedCount > 2 * liveCount + 1024 }
+    /// Whether stale entries outnumber live ones enough to be worth a rebuild. Entries set
+    /// aside do not count: they leave when released, and in a burst most of them turn stale
+    /// as their claims are applied, which would otherwise rebuild the heaps again and again.
+    var needsCompaction: Bool { heaps.reduce(0) { $0 + $1.count } > 2 * liveCount + 1024 }
 }
 
 /// How tasks are spread over shards: by a stable hash of the task id (FNV-1a, the same

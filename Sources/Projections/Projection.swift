@@ -115,13 +115,22 @@ public struct Projection: Sendable {
     }
 
     /// Every attempt of `shards` (nil: of every shard) due at or before `now`, earliest
-    /// first, at most `limit`, leaving out `excluded` (attempts already decided, whose events
-    /// are on their way to the journal but not applied yet).
+    /// first, at most `limit`. With `reserving`, they are set aside until
+    /// ``releaseReservedDue()``: later calls leave them out (their decisions are on their way
+    /// to the journal but not applied yet).
     public mutating func due(
-        at now: Instant, limit: Int = .max, excluding excluded: Set<DueEntry> = [], in shards: ShardSet? = nil
+        at now: Instant, limit: Int = .max, in shards: ShardSet? = nil, reserving: Bool = false
     ) -> [DueEntry] {
         let tasks = self.tasks
-        return dueIndex.due(at: now, limit: limit, excluding: excluded, in: shards) { $0.isCurrent(in: tasks) }
+        return dueIndex.due(at: now, limit: limit, in: shards, reserving: reserving) { $0.isCurrent(in: tasks) }
+    }
+
+    /// Puts the attempts set aside by ``due(at:limit:in:reserving:)`` back into the due index
+    /// where they are still due (not claimed or skipped meanwhile).
+    public mutating func releaseReservedDue() {
+        guard !dueIndex.reserved.isEmpty else { return }
+        let tasks = self.tasks
+        dueIndex.releaseReserved { $0.isCurrent(in: tasks) }
     }
 
     /// Rebuilds the due index split into `shardCount` shards (a cluster node claims only in

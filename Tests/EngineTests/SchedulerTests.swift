@@ -383,11 +383,11 @@ struct SchedulerLoadTests {
         }
     }
 
-    /// Claims go ahead of outcomes: attempts that finish at once while a tick is still
-    /// claiming (batches of one on LMDB, so the tick spans many durable commits) are recorded
-    /// after it ends. The claims are applied as decided, without reading the journal back:
-    /// the live projection equals one rebuilt from the journal.
-    @Test func outcomesWaitForTheTickThatIsClaiming() async throws {
+    /// A burst is claimed before its calls and outcomes (ClaimsFirst): with batches of one on
+    /// LMDB, the tick spans many durable commits, and attempts that would finish at once are
+    /// neither called nor recorded until it ends. The claims are applied as decided, without
+    /// reading the journal back: the live projection equals one rebuilt from the journal.
+    @Test func aBurstIsClaimedBeforeItsCallsAndOutcomes() async throws {
         try await TemporaryDirectory.with(prefix: "almanac-claims-first") { directory in
         let journal = try LMDBJournal(directory: directory, configuration: .init(mapSize: 64 << 20))
         defer { journal.close() }

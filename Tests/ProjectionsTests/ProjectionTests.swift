@@ -30,6 +30,31 @@ struct ProjectionTests {
         #expect(harness.live.dueIndex.liveCount == 3)
     }
 
+    /// Entries set aside by a reserving look-up are not found again until released; released,
+    /// those still due come back and those claimed meanwhile are gone.
+    @Test func reservedEntriesAreLeftOutUntilReleasedAndOnlyTheCurrentOnesComeBack() async throws {
+        var harness = Harness()
+        for name in ["a", "b", "c"] { try await harness.run(TaskID(name), .createTask(everyMinute(name)), at: seconds(0)) }
+        let first = harness.live.due(at: seconds(60), limit: 2, reserving: true)
+        #expect(first.count == 2)
+        #expect(harness.live.dueIndex.reserved.count == 2)
+        let rest = harness.live.due(at: seconds(60), reserving: true)
+        #expect(rest.count == 1)
+        let found: Set<TaskID> = Set((first + rest).map(\.taskID))
+        #expect(found == ["a", "b", "c"], "each entry is found once")
+        #expect(harness.live.due(at: seconds(60), reserving: true).isEmpty)
+        #expect(harness.live.nextDue()?.dueAt == seconds(60), "entries set aside still count as the next due")
+        // One of them is claimed meanwhile.
+        let claimed = first[0]
+        try await harness.run(claimed.taskID, .startRun(claimed.occurrence), at: seconds(60))
+        harness.live.releaseReservedDue()
+        #expect(harness.live.dueIndex.reserved.isEmpty)
+        let back = harness.live.due(at: seconds(60))
+        let all: Set<TaskID> = ["a", "b", "c"]
+        #expect(Set(back.map(\.taskID)) == all.subtracting([claimed.taskID]))
+        #expect(harness.live.dueIndex.liveCount == 3)
+    }
+
     @Test func pausedTasksHaveNoScheduledEntriesButKeepManualOnes() async throws {
         var harness = Harness()
         try await harness.run("a", .createTask(everyMinute()), at: seconds(0))
