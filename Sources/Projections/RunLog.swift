@@ -5,7 +5,9 @@ public import Scheduling
 public struct RunLog: Sendable, Hashable {
     /// How many records each task keeps.
     public let retention: Int
-    private(set) var runs: [TaskID: [RunRecord]] = [:]
+    /// The records by task, in parts as ``TaskTable`` keeps the tasks: each part grows on its
+    /// own, so the first runs of hundreds of thousands of tasks never rehash them all at once.
+    private var parts = Array(repeating: [TaskID: [RunRecord]](), count: TaskTable.partCount)
 
     /// Creates an empty run log.
     public init(retention: Int = 20) {
@@ -13,7 +15,7 @@ public struct RunLog: Sendable, Hashable {
     }
 
     /// The task's recent records, oldest first.
-    public func records(of task: TaskID) -> [RunRecord] { runs[task] ?? [] }
+    public func records(of task: TaskID) -> [RunRecord] { parts[TaskTable.part(of: task)][task] ?? [] }
 
     /// Applies one event.
     public mutating func apply(_ event: TaskEvent) {
@@ -52,11 +54,12 @@ public struct RunLog: Sendable, Hashable {
     }
 
     private mutating func append(_ record: RunRecord, to task: TaskID) {
-        guard let index = runs.index(forKey: task) else {
-            runs[task] = [record]
+        let part = TaskTable.part(of: task)
+        guard let index = parts[part].index(forKey: task) else {
+            parts[part][task] = [record]
             return
         }
-        Self.append(record, to: &runs.values[index], keeping: retention)
+        Self.append(record, to: &parts[part].values[index], keeping: retention)
     }
 
     private static func append(_ record: RunRecord, to records: inout [RunRecord], keeping retention: Int) {
@@ -65,8 +68,9 @@ public struct RunLog: Sendable, Hashable {
     }
 
     private mutating func update(_ run: RunID, of task: TaskID, _ change: (inout RunRecord) -> Void) {
-        guard let index = runs.index(forKey: task) else { return }
-        Self.update(run, in: &runs.values[index], change)
+        let part = TaskTable.part(of: task)
+        guard let index = parts[part].index(forKey: task) else { return }
+        Self.update(run, in: &parts[part].values[index], change)
     }
 
     private static func update(_ run: RunID, in records: inout [RunRecord], _ change: (inout RunRecord) -> Void) {
@@ -75,10 +79,10 @@ public struct RunLog: Sendable, Hashable {
     }
 
     /// Replaces a task's records (when loading a snapshot).
-    mutating func set(_ records: [RunRecord], for task: TaskID) { runs[task] = records }
+    mutating func set(_ records: [RunRecord], for task: TaskID) { parts[TaskTable.part(of: task)][task] = records }
 
     /// Every task with records, in id order.
-    var tasks: [TaskID] { runs.keys.sorted() }
+    var tasks: [TaskID] { parts.flatMap(\.keys).sorted() }
 
     /// Every task with records, in id order.
     public var taskIDs: [TaskID] { tasks }

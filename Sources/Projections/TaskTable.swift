@@ -32,8 +32,9 @@ public struct TaskTable: Sendable, Equatable, Sequence {
         parts = (0..<Self.partCount).map { _ in Dictionary(minimumCapacity: each) }
     }
 
+    /// The part of the table a task's entry is kept in (the run log parts its records alike).
     @inline(__always)
-    private static func part(of id: TaskID) -> Int { Int(Shards.rank(of: id) % UInt64(partCount)) }
+    static func part(of id: TaskID) -> Int { Int(Shards.rank(of: id) % UInt64(partCount)) }
 
     /// Whether there is no task.
     public var isEmpty: Bool { count == 0 }
