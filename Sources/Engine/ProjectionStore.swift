@@ -53,14 +53,7 @@ public actor ProjectionStore {
         if let position, projection.position >= position { return }
         // What was applied is announced even when a later read fails.
         defer { applied.advance(to: projection.position) }
-        while true {
-            let batch = try await journal.read(after: projection.position, limit: 4096)
-            if batch.isEmpty { break }
-            for event in batch {
-                try projection.apply(event)
-                if event.streamID == AccessEvent.streamID { try applyAccess(event) }
-            }
-        }
+        try await readThrough(.max)
     }
 
     /// Applies task events this process has just appended, as committed (`results`, in the
@@ -97,7 +90,8 @@ public actor ProjectionStore {
         return body(projection)
     }
 
-    /// Reads and applies the journal's events up to `position` (the caller holds the turn).
+    /// Reads and applies the journal's events up to `position`, or to its head if that comes
+    /// first (the caller holds the turn).
     private func readThrough(_ position: UInt64) async throws {
         while projection.position < position {
             let batch = try await journal.read(after: projection.position, limit: 4096)
