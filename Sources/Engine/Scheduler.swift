@@ -253,9 +253,10 @@ public final class Scheduler: Service, Sendable {
     ///
     /// Batches are pipelined: while one batch's group commit is being written (on the journal's
     /// writer thread), the next batch is found and decided, leaving out the attempts already
-    /// decided (set aside in the due index until the tick ends). A decision made on a task whose earlier decision is not applied yet fails its
-    /// expected version and is decided again at the next tick. Run outcomes wait for the tick
-    /// to end before they are recorded (``ClaimsFirst``).
+    /// decided (set aside in the due index until the tick ends). A decision made on a task
+    /// whose earlier decision is not applied yet fails its expected version and is decided
+    /// again at the next tick. Run outcomes wait for the tick to end before they are recorded,
+    /// and in a burst the calls too (``ClaimsFirst``).
     @discardableResult
     public func tick(now: Instant) async throws -> TickSummary {
         dispatcher.claimsFirst.claimingStarted()
