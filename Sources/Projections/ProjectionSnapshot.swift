@@ -7,7 +7,7 @@ import Scheduling
 /// by another layout is never trusted: the reader ignores it and replays from position 0.
 public enum ProjectionSnapshot {
     /// The format name this build writes and accepts.
-    public static let format = "projections/1+tasks/\(TaskStateCodec.version)+runs/1"
+    public static let format = "projections/1+tasks/\(TaskStateCodec.version)+runs/2"
 
     /// The snapshot of `projection`: a CRC32C of the state, then the state.
     public static func make(_ projection: Projection) -> StoredSnapshot {
@@ -39,9 +39,9 @@ public enum ProjectionSnapshot {
                 var runLog = RunLog(retention: runRetention)
                 for _ in 0..<max(0, try reader.readInt()) {
                     let task = TaskID(try reader.readString())
-                    var records: [RunRecord] = []
-                    for _ in 0..<max(0, try reader.readInt()) { records.append(try readRecord(&reader)) }
-                    runLog.set(Array(records.suffix(runLog.retention)), for: task)
+                    var entries: [RunLog.Entry] = []
+                    for _ in 0..<max(0, try reader.readInt()) { entries.append(try readEntry(&reader)) }
+                    runLog.set(entries, for: task)
                 }
                 guard reader.isAtEnd else { throw EventDecodingError(message: "trailing bytes") }
                 return Projection(tasks: tasks, runLog: runLog, position: snapshot.position)
@@ -62,47 +62,49 @@ public enum ProjectionSnapshot {
         writer.write(tasksWithRuns.count)
         for task in tasksWithRuns {
             writer.write(task.rawValue)
-            let records = projection.runLog.records(of: task)
-            writer.write(records.count)
-            for record in records { writeRecord(record, to: &writer) }
+            let entries = projection.runLog.entries(of: task)
+            writer.write(entries.count)
+            for entry in entries { writeEntry(entry, to: &writer) }
         }
         return writer.bytes
     }
 
-    private static func writeRecord(_ record: RunRecord, to writer: inout BinaryWriter) {
-        writer.write(record.occurrence.rawValue)
-        writer.write(record.attempt)
-        writer.write(record.scheduledAt)
-        writer.write(record.dueAt)
-        writer.write(record.startedAt)
-        writer.write(record.finishedAt) { $0.write($1) }
-        writer.write(UInt8(RunRecord.Outcome.allCases.firstIndex(of: record.outcome) ?? 0))
-        writer.write(record.statusCode) { $0.write($1) }
-        writer.write(record.duration) { $0.write($1) }
-        writer.write(record.error) { $0.write($1) }
-        writer.write(record.responseExcerpt) { $0.write($1) }
-        writer.write(record.skipReason?.rawValue) { $0.write($1) }
+    /// One run record: the occurrence's text only when it is not derived (a manual
+    /// trigger's), then numbers, with `Int64.min` / `Int32.min` for "none" as the log keeps them.
+    private static func writeEntry(_ entry: RunLog.Entry, to writer: inout BinaryWriter) {
+        writer.write(entry.occurrence) { $0.write($1) }
+        writer.write(Int(entry.attempt))
+        writer.write(entry.scheduledAt)
+        writer.write(entry.dueAt)
+        writer.write(entry.startedAt)
+        writer.write(entry.finishedAt)
+        writer.write(entry.duration)
+        writer.write(Int(entry.statusCode))
+        writer.write(UInt8(RunRecord.Outcome.allCases.firstIndex(of: entry.outcome) ?? 0))
+        writer.write(entry.text) { $0.write($1) }
+        writer.write(entry.excerpt) { $0.write($1) }
     }
 
-    private static func readRecord(_ reader: inout BinaryReader) throws(EventDecodingError) -> RunRecord {
-        let occurrence = OccurrenceID(rawValue: try reader.readString())
+    private static func readEntry(_ reader: inout BinaryReader) throws(EventDecodingError) -> RunLog.Entry {
+        let occurrence = try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readString() }
         let attempt = try reader.readInt()
-        var record = RunRecord(
-            run: RunID(occurrence, attempt: attempt), occurrence: occurrence,
-            scheduledAt: try reader.readInstant(), dueAt: try reader.readInstant(), startedAt: try reader.readInstant(),
-            attempt: attempt, outcome: .running
-        )
-        record.finishedAt = try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readInstant() }
+        let scheduledAt = try reader.readInt64()
+        let dueAt = try reader.readInt64()
+        let startedAt = try reader.readInt64()
+        let finishedAt = try reader.readInt64()
+        let duration = try reader.readInt64()
+        let statusCode = try reader.readInt()
         let outcome = Int(try reader.readByte())
         guard outcome < RunRecord.Outcome.allCases.count else { throw EventDecodingError(message: "unknown run outcome") }
-        record.outcome = RunRecord.Outcome.allCases[outcome]
-        record.statusCode = try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readInt() }
-        record.duration = try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readDuration() }
-        record.error = try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readString() }
-        record.responseExcerpt = try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readString() }
-        record.skipReason = try reader.readOptional { (reader) throws(EventDecodingError) in
-            SkipReason(rawValue: try reader.readString())
+        guard let attempt32 = Int32(exactly: attempt), let status32 = Int32(exactly: statusCode) else {
+            throw EventDecodingError(message: "run record number out of range")
         }
-        return record
+        return RunLog.Entry(
+            occurrence: occurrence,
+            text: try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readString() },
+            excerpt: try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readString() },
+            scheduledAt: scheduledAt, dueAt: dueAt, startedAt: startedAt, finishedAt: finishedAt, duration: duration,
+            attempt: attempt32, statusCode: status32, outcome: RunRecord.Outcome.allCases[outcome]
+        )
     }
 }

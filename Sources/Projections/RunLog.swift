@@ -1,99 +1,341 @@
 public import Scheduling
 
-/// The recent attempts of every task: a fold of the run events, newest last, keeping at most
-/// `retention` records per task in memory. Older runs stay in the journal.
-public struct RunLog: Sendable, Hashable {
+/// The recent attempts of every task: a fold of the run events, keeping at most `retention`
+/// records per task in memory. Older runs stay in the journal.
+///
+/// Records are kept compact, because a million tasks keep millions of them: no ids as text
+/// (the run and occurrence ids are derived from the task, the scheduled instant and the
+/// attempt; only a manual trigger's occurrence keeps its text), numbers in place of optionals,
+/// and every record of a part in one array, each task's records chained newest to oldest.
+/// A task's own array of records, grown by doubling, held twice the records on average.
+public struct RunLog: Sendable {
     /// How many records each task keeps.
     public let retention: Int
-    /// The records by task, in parts as ``TaskTable`` keeps the tasks: each part grows on its
-    /// own, so the first runs of hundreds of thousands of tasks never rehash them all at once.
-    private var parts = Array(repeating: [TaskID: [RunRecord]](), count: TaskTable.partCount)
+    /// The records in parts as ``TaskTable`` keeps the tasks: each part grows on its own, so
+    /// the first runs of hundreds of thousands of tasks never move them all at once.
+    private var parts = Array(repeating: Part(), count: TaskTable.partCount)
 
     /// Creates an empty run log.
     public init(retention: Int = 20) {
-        self.retention = max(1, retention)
+        self.retention = max(1, min(retention, Int(Int32.max)))
     }
 
     /// The task's recent records, oldest first.
-    public func records(of task: TaskID) -> [RunRecord] { parts[TaskTable.part(of: task)][task] ?? [] }
+    public func records(of task: TaskID) -> [RunRecord] { entries(of: task).map { $0.record(of: task) } }
 
     /// Applies one event.
     public mutating func apply(_ event: TaskEvent) {
+        let task = event.taskID
         switch event.kind {
         case .runStarted(let start):
-            append(RunRecord(
-                run: start.run, occurrence: start.occurrence, scheduledAt: start.scheduledAt, dueAt: start.dueAt,
+            append(Entry(
+                task: task, occurrence: start.occurrence, scheduledAt: start.scheduledAt, dueAt: start.dueAt,
                 startedAt: event.at, attempt: start.attempt, outcome: .running
-            ), to: event.taskID)
+            ), to: task)
         case .runSucceeded(let run, let outcome):
-            update(run, of: event.taskID) { record in
-                record.outcome = .succeeded
-                record.finish(at: event.at, with: outcome)
+            update(run, of: task) { entry in
+                entry.outcome = .succeeded
+                entry.finish(at: event.at, with: outcome)
             }
         case .runFailed(let run, let outcome, let interrupted):
-            update(run, of: event.taskID) { record in
-                record.outcome = interrupted ? .interrupted : .failed
-                record.finish(at: event.at, with: outcome)
+            update(run, of: task) { entry in
+                entry.outcome = interrupted ? .interrupted : .failed
+                entry.finish(at: event.at, with: outcome)
             }
         case .runRetryScheduled(let retry):
-            update(RunID(retry.occurrence, attempt: retry.attempt - 1), of: event.taskID) { record in
-                if record.outcome == .failed { record.outcome = .retrying }
+            update(RunID(retry.occurrence, attempt: retry.attempt - 1), of: task) { entry in
+                if entry.outcome == .failed { entry.outcome = .retrying }
             }
         case .occurrenceSkipped(let skip):
-            var record = RunRecord(
-                run: RunID(skip.occurrence, attempt: skip.attempt), occurrence: skip.occurrence,
-                scheduledAt: skip.scheduledAt, dueAt: skip.scheduledAt, startedAt: event.at, attempt: skip.attempt,
-                outcome: .skipped
+            var entry = Entry(
+                task: task, occurrence: skip.occurrence, scheduledAt: skip.scheduledAt, dueAt: skip.scheduledAt,
+                startedAt: event.at, attempt: skip.attempt, outcome: .skipped
             )
-            record.finishedAt = event.at
-            record.skipReason = skip.reason
-            append(record, to: event.taskID)
+            entry.finishedAt = event.at.microsecondsSinceEpoch
+            entry.text = skip.reason.rawValue
+            append(entry, to: task)
         case .created, .updated, .paused, .resumed, .deleted, .runTriggered, .completed:
             break
         }
     }
 
-    private mutating func append(_ record: RunRecord, to task: TaskID) {
-        let part = TaskTable.part(of: task)
-        guard let index = parts[part].index(forKey: task) else {
-            parts[part][task] = [record]
-            return
+    /// Adds `entry` as the task's newest record; past the retention, its oldest record's slot
+    /// is reused.
+    private mutating func append(_ entry: Entry, to task: TaskID) {
+        let number = TaskTable.part(of: task)
+        parts[number].append(entry, to: task, keeping: Int32(retention))
+    }
+
+    /// Changes the newest record of the run `run`, if the log still holds it.
+    private mutating func update(_ run: RunID, of task: TaskID, _ change: (inout Entry) -> Void) {
+        guard let (occurrence, attempt) = RunIDText.split(run) else { return }
+        parts[TaskTable.part(of: task)].update(task, occurrence: occurrence, attempt: attempt, change)
+    }
+
+    /// Replaces a task's records, oldest first (when loading a snapshot).
+    mutating func set(_ records: [Entry], for task: TaskID) {
+        let number = TaskTable.part(of: task)
+        for entry in records.suffix(retention) { parts[number].append(entry, to: task, keeping: Int32(retention)) }
+    }
+
+    /// The task's records in their compact form, oldest first (when writing a snapshot).
+    func entries(of task: TaskID) -> [Entry] {
+        let part = parts[TaskTable.part(of: task)]
+        guard let chain = part.chains[task] else { return [] }
+        var entries: [Entry] = []
+        entries.reserveCapacity(Int(chain.count))
+        var slot = chain.newest
+        while slot >= 0 {
+            entries.append(part.entries[Int(slot)])
+            slot = part.entries[Int(slot)].older
         }
-        Self.append(record, to: &parts[part].values[index], keeping: retention)
+        entries.reverse()
+        return entries
     }
-
-    private static func append(_ record: RunRecord, to records: inout [RunRecord], keeping retention: Int) {
-        if records.count >= retention { records.removeFirst(records.count - retention + 1) }
-        records.append(record)
-    }
-
-    private mutating func update(_ run: RunID, of task: TaskID, _ change: (inout RunRecord) -> Void) {
-        let part = TaskTable.part(of: task)
-        guard let index = parts[part].index(forKey: task) else { return }
-        Self.update(run, in: &parts[part].values[index], change)
-    }
-
-    private static func update(_ run: RunID, in records: inout [RunRecord], _ change: (inout RunRecord) -> Void) {
-        guard let index = records.lastIndex(where: { $0.run == run }) else { return }
-        change(&records[index])
-    }
-
-    /// Replaces a task's records (when loading a snapshot).
-    mutating func set(_ records: [RunRecord], for task: TaskID) { parts[TaskTable.part(of: task)][task] = records }
 
     /// Every task with records, in id order.
-    var tasks: [TaskID] { parts.flatMap(\.keys).sorted() }
+    var tasks: [TaskID] { parts.flatMap(\.chains.keys).sorted() }
 
     /// Every task with records, in id order.
     public var taskIDs: [TaskID] { tasks }
+
+    /// The bytes each kept record takes in the log's arrays (its texts, when longer than 15
+    /// bytes, come on top).
+    public static var bytesPerRecord: Int { MemoryLayout<Entry>.stride }
+
+    /// The number of records kept.
+    public var recordCount: Int { parts.reduce(0) { $0 + $1.entries.count } }
 }
 
-extension RunRecord {
-    mutating func finish(at instant: Instant, with outcome: RunOutcome) {
-        finishedAt = instant
-        statusCode = outcome.statusCode
-        duration = outcome.duration
-        error = outcome.error
-        responseExcerpt = outcome.responseExcerpt
+extension RunLog: Equatable {
+    /// Logs are equal when they keep the same records for the same tasks (where in their
+    /// arrays the records sit does not matter).
+    public static func == (lhs: RunLog, rhs: RunLog) -> Bool {
+        guard lhs.retention == rhs.retention else { return false }
+        for (left, right) in zip(lhs.parts, rhs.parts) {
+            guard left.chains.count == right.chains.count else { return false }
+            for task in left.chains.keys {
+                guard right.chains[task] != nil, lhs.entries(of: task) == rhs.entries(of: task) else { return false }
+            }
+        }
+        return true
+    }
+}
+
+extension RunLog {
+    /// Records of the tasks of one part.
+    fileprivate struct Part: Sendable {
+        /// Each task's newest record and how many it keeps.
+        var chains: [TaskID: Chain] = [:]
+        /// The records of every task of the part.
+        var entries: ContiguousArray<Entry> = []
+
+        mutating func append(_ entry: Entry, to task: TaskID, keeping retention: Int32) {
+            var entry = entry
+            guard let index = chains.index(forKey: task) else {
+                entry.older = -1
+                chains[task] = Chain(newest: Int32(entries.count), count: 1)
+                entries.append(entry)
+                return
+            }
+            var chain = chains.values[index]
+            entry.older = chain.newest
+            if chain.count < retention {
+                chain.newest = Int32(entries.count)
+                chain.count += 1
+                entries.append(entry)
+            } else {
+                // Full: the oldest record's slot takes the new one, and the one before the
+                // oldest becomes the end of the chain.
+                var slot = chain.newest
+                var newer: Int32 = -1
+                while entries[Int(slot)].older >= 0 {
+                    newer = slot
+                    slot = entries[Int(slot)].older
+                }
+                if newer >= 0 {
+                    entries[Int(newer)].older = -1
+                } else {
+                    entry.older = -1  // a retention of 1: the only record is replaced
+                }
+                entries[Int(slot)] = entry
+                chain.newest = slot
+            }
+            chains.values[index] = chain
+        }
+
+        mutating func update(
+            _ task: TaskID, occurrence: Substring.UTF8View, attempt: Int, _ change: (inout Entry) -> Void
+        ) {
+            guard let chain = chains[task] else { return }
+            var slot = chain.newest
+            while slot >= 0 {
+                if entries[Int(slot)].isRun(of: task, occurrence: occurrence, attempt: attempt) {
+                    change(&entries[Int(slot)])
+                    return
+                }
+                slot = entries[Int(slot)].older
+            }
+        }
+    }
+
+    /// Where a task's records start, and how many there are.
+    fileprivate struct Chain: Sendable {
+        var newest: Int32
+        var count: Int32
+    }
+
+    /// One record, compact: 104 bytes with no allocation for a scheduled occurrence whose
+    /// texts are short (Swift keeps strings up to 15 bytes inline).
+    struct Entry: Sendable, Equatable {
+        /// The occurrence id's text, kept only when it is not the task's scheduled occurrence
+        /// at `scheduledAt` (a manual trigger's).
+        var occurrence: String?
+        /// What went wrong; for a skipped occurrence, the reason.
+        var text: String?
+        /// The start of the response body.
+        var excerpt: String?
+        /// Instants in microseconds since the epoch.
+        var scheduledAt: Int64
+        var dueAt: Int64
+        var startedAt: Int64
+        /// `Int64.min`: not finished.
+        var finishedAt = Int64.min
+        /// Microseconds; `Int64.min`: none.
+        var duration = Int64.min
+        var attempt: Int32
+        /// `Int32.min`: none.
+        var statusCode = Int32.min
+        /// The slot of the task's next older record; -1 at the oldest. Not part of equality.
+        var older: Int32 = -1
+        var outcome: RunRecord.Outcome
+
+        init(
+            task: TaskID, occurrence: OccurrenceID, scheduledAt: Instant, dueAt: Instant, startedAt: Instant,
+            attempt: Int, outcome: RunRecord.Outcome
+        ) {
+            let scheduled = scheduledAt.microsecondsSinceEpoch
+            self.occurrence = OccurrenceText.isScheduled(occurrence.rawValue.utf8[...], of: task, at: scheduled)
+                ? nil : occurrence.rawValue
+            self.scheduledAt = scheduled
+            self.dueAt = dueAt.microsecondsSinceEpoch
+            self.startedAt = startedAt.microsecondsSinceEpoch
+            self.attempt = Int32(clamping: attempt)
+            self.outcome = outcome
+        }
+
+        /// A record read back from a snapshot.
+        init(
+            occurrence: String?, text: String?, excerpt: String?, scheduledAt: Int64, dueAt: Int64, startedAt: Int64,
+            finishedAt: Int64, duration: Int64, attempt: Int32, statusCode: Int32, outcome: RunRecord.Outcome
+        ) {
+            self.occurrence = occurrence
+            self.text = text
+            self.excerpt = excerpt
+            self.scheduledAt = scheduledAt
+            self.dueAt = dueAt
+            self.startedAt = startedAt
+            self.finishedAt = finishedAt
+            self.duration = duration
+            self.attempt = attempt
+            self.statusCode = statusCode
+            self.outcome = outcome
+        }
+
+        mutating func finish(at instant: Instant, with result: RunOutcome) {
+            finishedAt = instant.microsecondsSinceEpoch
+            statusCode = result.statusCode.map { Int32(clamping: $0) } ?? .min
+            duration = result.duration.map(\.wholeMicroseconds) ?? .min
+            text = result.error
+            excerpt = result.responseExcerpt
+        }
+
+        /// Whether this is the record of `task`'s attempt `attempt` of the occurrence whose
+        /// text is `occurrence`.
+        func isRun(of task: TaskID, occurrence text: Substring.UTF8View, attempt: Int) -> Bool {
+            guard Int(self.attempt) == attempt else { return false }
+            if let occurrence { return occurrence.utf8.elementsEqual(text) }
+            return OccurrenceText.isScheduled(text, of: task, at: scheduledAt)
+        }
+
+        func record(of task: TaskID) -> RunRecord {
+            let scheduled = Instant(microsecondsSinceEpoch: scheduledAt)
+            var record = RunRecord(
+                task: task,
+                occurrence: occurrence.map(OccurrenceID.init(rawValue:)) ?? .scheduled(task, at: scheduled),
+                scheduledAt: scheduled, dueAt: Instant(microsecondsSinceEpoch: dueAt),
+                startedAt: Instant(microsecondsSinceEpoch: startedAt), attempt: Int(attempt), outcome: outcome
+            )
+            if finishedAt != .min { record.finishedAt = Instant(microsecondsSinceEpoch: finishedAt) }
+            if duration != .min { record.duration = .microseconds(duration) }
+            if statusCode != .min { record.statusCode = Int(statusCode) }
+            if outcome == .skipped {
+                record.skipReason = text.map(SkipReason.init(rawValue:))
+            } else {
+                record.error = text
+            }
+            record.responseExcerpt = excerpt
+            return record
+        }
+
+        static func == (lhs: Entry, rhs: Entry) -> Bool {
+            lhs.occurrence == rhs.occurrence && lhs.text == rhs.text && lhs.excerpt == rhs.excerpt
+                && lhs.scheduledAt == rhs.scheduledAt && lhs.dueAt == rhs.dueAt && lhs.startedAt == rhs.startedAt
+                && lhs.finishedAt == rhs.finishedAt && lhs.duration == rhs.duration && lhs.attempt == rhs.attempt
+                && lhs.statusCode == rhs.statusCode && lhs.outcome == rhs.outcome
+        }
+    }
+}
+
+/// Reading run and occurrence ids as text, without building new strings.
+enum RunIDText {
+    /// A run id's occurrence text and attempt (`<occurrence>#<attempt>`), or nil when it has
+    /// no such form.
+    static func split(_ run: RunID) -> (Substring.UTF8View, Int)? {
+        let text = run.rawValue[...]
+        guard let hash = text.utf8.lastIndex(of: UInt8(ascii: "#")) else { return nil }
+        let digits = text.utf8[text.utf8.index(after: hash)...]
+        guard let attempt = OccurrenceText.canonicalInteger(digits) else { return nil }
+        return (text[..<hash].utf8, Int(attempt))
+    }
+}
+
+/// The text of occurrence ids.
+enum OccurrenceText {
+    /// Whether `text` is exactly `task`'s scheduled occurrence at `micros`: the task id, `@`,
+    /// and the instant in microseconds as ``OccurrenceID/scheduled(_:at:)`` writes it.
+    static func isScheduled(_ text: Substring.UTF8View, of task: TaskID, at micros: Int64) -> Bool {
+        let id = task.rawValue.utf8
+        guard text.count > id.count, text.starts(with: id) else { return false }
+        let at = text.index(text.startIndex, offsetBy: id.count)
+        guard text[at] == UInt8(ascii: "@") else { return false }
+        return canonicalInteger(text[text.index(after: at)...]) == micros
+    }
+
+    /// The integer `digits` writes in the form `String(_:)` gives it (an optional `-`, no
+    /// leading zeros), or nil for any other text.
+    static func canonicalInteger(_ digits: Substring.UTF8View) -> Int64? {
+        var index = digits.startIndex
+        guard index < digits.endIndex else { return nil }
+        let negative = digits[index] == UInt8(ascii: "-")
+        if negative { index = digits.index(after: index) }
+        guard index < digits.endIndex else { return nil }
+        if digits[index] == UInt8(ascii: "0") {
+            // Only "0" itself may start with a zero ("-0" is not how 0 is written).
+            return !negative && digits.index(after: index) == digits.endIndex ? 0 : nil
+        }
+        var value: Int64 = 0
+        while index < digits.endIndex {
+            let digit = digits[index]
+            guard digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9") else { return nil }
+            let (times, overflow) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflowSum) = negative
+                ? times.subtractingReportingOverflow(Int64(digit - UInt8(ascii: "0")))
+                : times.addingReportingOverflow(Int64(digit - UInt8(ascii: "0")))
+            guard !overflow, !overflowSum else { return nil }
+            value = sum
+            index = digits.index(after: index)
+        }
+        return value
     }
 }

@@ -1,6 +1,9 @@
 public import Scheduling
 
 /// One attempt (or one skipped occurrence) as the run log shows it.
+///
+/// The log keeps its records in a compact form (``RunLog``) and builds these on reading; the
+/// run and occurrence ids are derived from the task, the scheduled instant and the attempt.
 public struct RunRecord: Sendable, Hashable {
     /// How the attempt stands.
     public enum Outcome: String, Sendable, Hashable, CaseIterable {
@@ -18,8 +21,8 @@ public struct RunRecord: Sendable, Hashable {
         case skipped
     }
 
-    /// The attempt's id.
-    public var run: RunID
+    /// The task.
+    public var task: TaskID
     /// The occurrence (the idempotency key receivers see).
     public var occurrence: OccurrenceID
     /// The occurrence's scheduled instant.
@@ -36,7 +39,7 @@ public struct RunRecord: Sendable, Hashable {
     public var outcome: Outcome
     /// The HTTP status, if any.
     public var statusCode: Int?
-    /// How long the call took.
+    /// How long the call took, in whole microseconds (as the journal stores it).
     public var duration: Duration?
     /// What went wrong.
     public var error: String?
@@ -44,6 +47,23 @@ public struct RunRecord: Sendable, Hashable {
     public var responseExcerpt: String?
     /// Why it was skipped.
     public var skipReason: SkipReason?
+
+    /// A record of `task`'s attempt `attempt` of `occurrence`, with no result yet.
+    public init(
+        task: TaskID, occurrence: OccurrenceID, scheduledAt: Instant, dueAt: Instant, startedAt: Instant,
+        attempt: Int, outcome: Outcome
+    ) {
+        self.task = task
+        self.occurrence = occurrence
+        self.scheduledAt = scheduledAt
+        self.dueAt = dueAt
+        self.startedAt = startedAt
+        self.attempt = attempt
+        self.outcome = outcome
+    }
+
+    /// The attempt's id.
+    public var run: RunID { RunID(occurrence, attempt: attempt) }
 
     /// How late the claim was: claimed minus due.
     public var lateness: Duration { startedAt - dueAt }

@@ -684,8 +684,8 @@ struct ProjectionCensus {
             if state.status == .active { active += 1 }
             if state.status == .completed { completed += 1 }
             pending += state.pending.count
-            runRecords += projection.runLog.records(of: state.id).count
         }
+        runRecords = projection.runLog.recordCount
         dueLive = projection.dueIndex.liveCount
         dueStored = projection.dueIndex.storedCount
     }
@@ -868,11 +868,11 @@ func memoryPhase(options: Options, directory: String) async throws {
     let taskEntry = MemoryLayout<TaskID>.stride + MemoryLayout<TaskState>.stride
     report.table(["part", "count", "inline bytes each", "inline total"], [
         ["`tasks` dictionary slots (capacity \(grouped(buckets)))", grouped(buckets), grouped(taskEntry), mebibytes(buckets * taskEntry)],
-        ["run records kept (retention 20)", grouped(census.runRecords), grouped(MemoryLayout<RunRecord>.stride), mebibytes(census.runRecords * MemoryLayout<RunRecord>.stride)],
+        ["run records kept (retention 20; one array per part of the log)", grouped(census.runRecords), grouped(RunLog.bytesPerRecord), mebibytes(census.runRecords * RunLog.bytesPerRecord)],
         ["due-index heap entries (live \(grouped(census.dueLive)))", grouped(census.dueStored), grouped(MemoryLayout<DueEntry>.stride), mebibytes(census.dueStored * MemoryLayout<DueEntry>.stride)],
         ["pending retries", grouped(census.pending), grouped(MemoryLayout<OccurrenceID>.stride + MemoryLayout<PendingAttempt>.stride), "—"],
     ])
-    report.add("`MemoryLayout.stride`: TaskState \(MemoryLayout<TaskState>.stride), TaskDefinition \(MemoryLayout<TaskDefinition>.stride), Schedule \(MemoryLayout<Schedule>.stride), CronSchedule \(MemoryLayout<CronSchedule>.stride), WebhookAction \(MemoryLayout<WebhookAction>.stride), RetryPolicy \(MemoryLayout<RetryPolicy>.stride), LastRun \(MemoryLayout<LastRun>.stride), RunRecord \(MemoryLayout<RunRecord>.stride), DueEntry \(MemoryLayout<DueEntry>.stride) bytes.")
+    report.add("`MemoryLayout.stride`: TaskState \(MemoryLayout<TaskState>.stride), TaskDefinition \(MemoryLayout<TaskDefinition>.stride), Schedule \(MemoryLayout<Schedule>.stride), CronSchedule \(MemoryLayout<CronSchedule>.stride), WebhookAction \(MemoryLayout<WebhookAction>.stride), RetryPolicy \(MemoryLayout<RetryPolicy>.stride), LastRun \(MemoryLayout<LastRun>.stride), RunLog record \(RunLog.bytesPerRecord), DueEntry \(MemoryLayout<DueEntry>.stride) bytes.")
     report.add()
     print(report.text)
     withExtendedLifetime(projection) {}

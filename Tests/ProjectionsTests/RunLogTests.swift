@@ -1,0 +1,116 @@
+import Journal
+import Projections
+import Scheduling
+import Testing
+
+/// The run log's compact records: ids derived or kept, chains per task, retention, snapshots.
+@Suite("Run log") struct RunLogTests {
+    private func at(_ seconds: Int64) -> Instant { Instant(secondsSinceEpoch: seconds) }
+
+    private func started(_ task: TaskID, _ occurrence: OccurrenceID, scheduledAt: Instant, attempt: Int = 1, at: Instant) -> TaskEvent {
+        let kind: OccurrenceKind = occurrence.rawValue.contains("!") ? .manual : .scheduled
+        return TaskEvent(taskID: task, at: at, actor: "test", kind: .runStarted(RunStart(
+            run: RunID(occurrence, attempt: attempt), occurrence: occurrence, scheduledAt: scheduledAt,
+            dueAt: scheduledAt, attempt: attempt, occurrenceKind: kind, nextDueAt: nil
+        )))
+    }
+
+    private func succeeded(_ task: TaskID, _ run: RunID, at: Instant, _ outcome: RunOutcome = RunOutcome(statusCode: 200)) -> TaskEvent {
+        TaskEvent(taskID: task, at: at, actor: "test", kind: .runSucceeded(run: run, outcome: outcome))
+    }
+
+    @Test func scheduledManualAndIrregularOccurrencesKeepTheirIds() {
+        var log = RunLog()
+        let scheduled = OccurrenceID.scheduled("a", at: at(60))
+        let manual = OccurrenceID.manual("a", trigger: "t-1")
+        // Not the form `scheduled(_:at:)` writes (a leading zero): kept as it is, never rewritten.
+        let irregular = OccurrenceID(rawValue: "a@0120000000")
+        for (number, occurrence) in [scheduled, manual, irregular].enumerated() {
+            let start = at(60 * Int64(number + 1))
+            log.apply(started("a", occurrence, scheduledAt: start, at: start))
+            log.apply(succeeded("a", RunID(occurrence, attempt: 1), at: start + .seconds(1)))
+        }
+        let records = log.records(of: "a")
+        #expect(records.map(\.occurrence) == [scheduled, manual, irregular])
+        #expect(records.map(\.run) == [scheduled, manual, irregular].map { RunID($0, attempt: 1) })
+        #expect(records.map(\.outcome) == [.succeeded, .succeeded, .succeeded])
+        #expect(records.allSatisfy { $0.task == "a" && $0.statusCode == 200 })
+    }
+
+    @Test func anOutcomeFindsItsAttemptAndNoOther() {
+        var log = RunLog()
+        let occurrence = OccurrenceID.scheduled("a", at: at(60))
+        log.apply(started("a", occurrence, scheduledAt: at(60), attempt: 1, at: at(60)))
+        log.apply(started("a", occurrence, scheduledAt: at(60), attempt: 2, at: at(70)))
+        log.apply(succeeded("a", RunID(occurrence, attempt: 1), at: at(71), RunOutcome(statusCode: 201, duration: .nanoseconds(1_500_900))))
+        // Runs the log never saw, or of another task, change nothing.
+        log.apply(succeeded("a", RunID(.scheduled("a", at: at(61)), attempt: 2), at: at(72)))
+        log.apply(succeeded("b", RunID(occurrence, attempt: 2), at: at(72)))
+        log.apply(succeeded("a", RunID(rawValue: "a@60000000#x"), at: at(72)))
+        let records = log.records(of: "a")
+        #expect(records.map(\.attempt) == [1, 2])
+        #expect(records.map(\.outcome) == [.succeeded, .running])
+        #expect(records[0].statusCode == 201)
+        #expect(records[0].finishedAt == at(71))
+        // Durations are kept in whole microseconds, as the journal stores them.
+        #expect(records[0].duration == .microseconds(1500))
+        #expect(log.records(of: "b").isEmpty)
+    }
+
+    @Test func eachTaskKeepsItsNewestRecordsWithinTheRetention() {
+        for retention in [1, 3] {
+            var log = RunLog(retention: retention)
+            // Enough tasks that several share a part of the log, their runs interleaved.
+            let tasks = (0..<200).map { TaskID("t\($0)") }
+            for minute in 1...7 {
+                for task in tasks {
+                    let occurrence = OccurrenceID.scheduled(task, at: at(Int64(minute) * 60))
+                    log.apply(started(task, occurrence, scheduledAt: at(Int64(minute) * 60), at: at(Int64(minute) * 60)))
+                    if minute % 2 == 1 { log.apply(succeeded(task, RunID(occurrence, attempt: 1), at: at(Int64(minute) * 60 + 1))) }
+                }
+            }
+            let expectedMinutes = Array((8 - retention)...7)
+            for task in tasks {
+                let records = log.records(of: task)
+                #expect(records.map(\.scheduledAt) == expectedMinutes.map { at(Int64($0) * 60) }, "retention \(retention), \(task)")
+                #expect(records.map(\.outcome) == expectedMinutes.map { $0 % 2 == 1 ? .succeeded : .running })
+            }
+            #expect(log.recordCount == tasks.count * retention)
+            #expect(log.taskIDs.count == tasks.count)
+        }
+    }
+
+    @Test func aSnapshotKeepsEveryRecordAsItWas() throws {
+        var projection = Projection(runRetention: 4)
+        var position: UInt64 = 0
+        func apply(_ event: TaskEvent) {
+            position += 1
+            projection.apply(event, position: position, streamVersion: position)
+        }
+        let manual = OccurrenceID.manual("a", trigger: "by-hand")
+        apply(started("a", manual, scheduledAt: at(5), at: at(5)))
+        apply(TaskEvent(taskID: "a", at: at(6), actor: "test", kind: .runFailed(
+            run: RunID(manual, attempt: 1),
+            outcome: RunOutcome(statusCode: 503, duration: .milliseconds(12), responseExcerpt: "upstream unavailable", error: "HTTP 503"),
+            interrupted: false
+        )))
+        apply(TaskEvent(taskID: "a", at: at(7), actor: "test", kind: .occurrenceSkipped(Skip(
+            occurrence: .scheduled("a", at: at(60)), scheduledAt: at(60), attempt: 1,
+            reason: SkipReason(rawValue: "a reason of the future"), occurrenceKind: .scheduled, nextDueAt: nil
+        ))))
+        apply(started("b", .scheduled("b", at: at(60)), scheduledAt: at(60), at: at(61)))
+
+        let loaded = try #require(try ProjectionSnapshot.load(ProjectionSnapshot.make(projection), runRetention: 4))
+        #expect(loaded == projection)
+        #expect(loaded.digest == projection.digest)
+        let records = loaded.runLog.records(of: "a")
+        #expect(records.map(\.outcome) == [.failed, .skipped])
+        #expect(records[0].occurrence == manual)
+        #expect(records[0].error == "HTTP 503")
+        #expect(records[0].responseExcerpt == "upstream unavailable")
+        #expect(records[0].duration == .milliseconds(12))
+        #expect(records[1].skipReason == SkipReason(rawValue: "a reason of the future"))
+        #expect(records[1].error == nil)
+        #expect(loaded.runLog.records(of: "b").map(\.outcome) == [.running])
+    }
+}
