@@ -51,15 +51,15 @@ extension TaskState {
             if start.occurrenceKind == .scheduled && start.attempt == 1 {
                 nextDueAt = start.nextDueAt
             } else {
-                pending[start.occurrence] = nil
+                pending.removeKeepingNoStorage(start.occurrence)
             }
             counts.runs += 1
         case .runSucceeded(let run, let outcome):
-            inFlight[run] = nil
+            inFlight.removeKeepingNoStorage(run)
             counts.succeeded += 1
             lastRun = LastRun(run: run, result: .succeeded, at: event.at, statusCode: outcome.statusCode)
         case .runFailed(let run, let outcome, let interrupted):
-            inFlight[run] = nil
+            inFlight.removeKeepingNoStorage(run)
             counts.failed += 1
             lastRun = LastRun(run: run, result: interrupted ? .interrupted : .failed, at: event.at, statusCode: outcome.statusCode)
         case .runRetryScheduled(let retry):
@@ -74,12 +74,22 @@ extension TaskState {
             if skip.occurrenceKind == .scheduled && skip.attempt == 1 {
                 nextDueAt = skip.nextDueAt
             } else {
-                pending[skip.occurrence] = nil
+                pending.removeKeepingNoStorage(skip.occurrence)
             }
             counts.skipped += 1
             lastRun = LastRun(run: RunID(skip.occurrence, attempt: skip.attempt), result: .skipped, at: event.at, statusCode: nil)
         case .completed:
             status = .completed
         }
+    }
+}
+
+extension Dictionary {
+    /// Removes `key`'s entry; a dictionary left empty gives its storage back. A removal keeps
+    /// the storage otherwise, and every task that ever had a run in flight would hold an
+    /// empty table of it for good (hundreds of bytes each, in a million tasks).
+    mutating func removeKeepingNoStorage(_ key: Key) {
+        removeValue(forKey: key)
+        if isEmpty { self = [:] }
     }
 }

@@ -159,6 +159,9 @@ struct TaskDeciderTests {
         #expect(task.state?.counts == RunCounts(runs: 1, succeeded: 1))
         #expect(task.state?.lastRun?.statusCode == 204)
         #expect(task.state?.inFlight.isEmpty == true)
+        // The emptied table of runs in flight holds no storage (a million tasks would each
+        // keep one otherwise).
+        #expect(task.state?.inFlight.capacity == 0)
     }
 
     @Test func failuresRetryWithJitteredBackoffUntilAttemptsRunOut() throws {
@@ -192,6 +195,7 @@ struct TaskDeciderTests {
         #expect(names(last) == ["RunFailed"])
         #expect(task.state?.counts == RunCounts(runs: 3, failed: 3))
         #expect(task.state?.pending.isEmpty == true)
+        #expect(task.state?.pending.capacity == 0)
     }
 
     @Test func backoffGrowsToItsCapAndJitterIsStable() {

@@ -675,6 +675,7 @@ struct ProjectionCensus {
     var completed = 0
     var runRecords = 0
     var pending = 0
+    var inFlight = 0
     var dueLive = 0
     var dueStored = 0
 
@@ -684,6 +685,7 @@ struct ProjectionCensus {
             if state.status == .active { active += 1 }
             if state.status == .completed { completed += 1 }
             pending += state.pending.count
+            inFlight += state.inFlight.count
         }
         runRecords = projection.runLog.recordCount
         dueLive = projection.dueIndex.liveCount
@@ -871,6 +873,7 @@ func memoryPhase(options: Options, directory: String) async throws {
         ["run records kept (retention 20; one array per part of the log)", grouped(census.runRecords), grouped(RunLog.bytesPerRecord), mebibytes(census.runRecords * RunLog.bytesPerRecord)],
         ["due-index heap entries (live \(grouped(census.dueLive)))", grouped(census.dueStored), grouped(MemoryLayout<DueEntry>.stride), mebibytes(census.dueStored * MemoryLayout<DueEntry>.stride)],
         ["pending retries", grouped(census.pending), grouped(MemoryLayout<OccurrenceID>.stride + MemoryLayout<PendingAttempt>.stride), "—"],
+        ["runs in flight", grouped(census.inFlight), grouped(MemoryLayout<RunID>.stride + MemoryLayout<RunStart>.stride), "—"],
     ])
     report.add("`MemoryLayout.stride`: TaskState \(MemoryLayout<TaskState>.stride), TaskDefinition \(MemoryLayout<TaskDefinition>.stride), Schedule \(MemoryLayout<Schedule>.stride), CronSchedule \(MemoryLayout<CronSchedule>.stride), WebhookAction \(MemoryLayout<WebhookAction>.stride), RetryPolicy \(MemoryLayout<RetryPolicy>.stride), LastRun \(MemoryLayout<LastRun>.stride), RunLog record \(RunLog.bytesPerRecord), DueEntry \(MemoryLayout<DueEntry>.stride) bytes.")
     report.add()
