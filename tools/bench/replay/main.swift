@@ -866,10 +866,9 @@ func memoryPhase(options: Options, directory: String) async throws {
     ])
     report.add("Where it goes (inline sizes; heap-allocated strings and collections come on top):")
     report.add()
-    let buckets = projection.tasks.capacity
-    let taskEntry = MemoryLayout<TaskID>.stride + MemoryLayout<TaskState>.stride
+    let table = projection.tasks
     report.table(["part", "count", "inline bytes each", "inline total"], [
-        ["`tasks` dictionary slots (capacity \(grouped(buckets)))", grouped(buckets), grouped(taskEntry), mebibytes(buckets * taskEntry)],
+        ["task table: states (room for \(grouped(table.capacity))) and hash tables of their slots", grouped(table.count), grouped(table.footprint / max(1, table.count)), mebibytes(table.footprint)],
         ["run records kept (retention 20; one array per part of the log)", grouped(census.runRecords), grouped(RunLog.bytesPerRecord), mebibytes(census.runRecords * RunLog.bytesPerRecord)],
         ["due-index heap entries (live \(grouped(census.dueLive)))", grouped(census.dueStored), grouped(MemoryLayout<DueEntry>.stride), mebibytes(census.dueStored * MemoryLayout<DueEntry>.stride)],
         ["pending retries", grouped(census.pending), grouped(MemoryLayout<OccurrenceID>.stride + MemoryLayout<PendingAttempt>.stride), "—"],
