@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Logging
 import PostgresJournal
+import Projections
 import Server
 
 /// `almanac serve`: the HTTP API, the scheduler and the webhook executor over one journal.
@@ -184,6 +185,8 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Before the projection allocates anything (see ProcessMemory).
+        ProcessMemory.mapLargeBlocks()
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let json = logFormat == "auto" ? isatty(STDERR_FILENO) == 0 : logFormat == "json"
         LoggingSystem.bootstrap { label in

@@ -62,3 +62,12 @@ import Testing
         #expect(forward == backward)
     }
 }
+
+@Suite("Process memory") struct ProcessMemoryTests {
+    @Test func largeBlocksAreKeptMappedOnLinux() {
+        #if os(Linux)
+        // glibc's mallopt is found and accepts the threshold (it returns 0 on a refusal).
+        #expect(ProcessMemory.mapLargeBlocks())
+        #endif
+    }
+}

@@ -17,6 +17,9 @@
 //              growth of its resident memory per task.
 //
 // `--phase startup` and `--phase memory` run one measurement on an existing journal in `--dir`.
+// Like `almanac serve`, every phase keeps glibc's mmap threshold fixed
+// (`ProcessMemory.mapLargeBlocks()`); `BENCH_DEFAULT_MALLOC=1` leaves glibc's default, to
+// compare.
 // Domain time is simulated (`Instant`s advanced by the generator); only the benchmark's own
 // timings read a clock (`ContinuousClock`).
 import AlmanacTesting
@@ -1030,6 +1033,7 @@ func snapshotPhase(
 // MARK: - Main
 
 guard let options = Options.parse(CommandLine.arguments) else { exit(64) }
+if ProcessInfo.processInfo.environment["BENCH_DEFAULT_MALLOC"] == nil { ProcessMemory.mapLargeBlocks() }
 do {
     switch options.phase {
     case .all: try await fullRun(options: options)

@@ -707,6 +707,7 @@ func runWebhooks(options: Options, keepAlive: Bool) async throws -> String {
 // MARK: - Main
 
 let options = Options.parse(CommandLine.arguments)
+ProcessMemory.mapLargeBlocks()  // as `almanac serve` does
 let benchIndexFlush = options.indexFlush
 let cpuModel = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
     .split(separator: "\n").first { $0.hasPrefix("model name") }?
