@@ -18,16 +18,35 @@ public struct CronSchedule: Sendable, Hashable {
     /// table's range a nil result only happens near its end (year 2400).
     public static let searchHorizonYears: Int64 = 50
 
+    /// The parsed expression and its zone, shared by every copy of the schedule: a million
+    /// tasks' definitions each hold a schedule, and the schedules decoded from the journal
+    /// come from a memo (`CronScheduleMemo`), so each holds a reference, not 160 bytes.
+    private final class Storage: Sendable {
+        let expression: CronExpression
+        let timeZone: TimeZone
+        let timeZoneIdentifier: String
+        let zone: ZoneRules
+
+        init(expression: CronExpression, timeZone: TimeZone, identifier: String) {
+            self.expression = expression
+            self.timeZone = timeZone
+            self.timeZoneIdentifier = identifier
+            self.zone = ZoneRules.rules(for: timeZone)
+        }
+    }
+
+    private let storage: Storage
+
     /// The expression evaluated on local wall-clock time.
-    public let expression: CronExpression
+    public var expression: CronExpression { storage.expression }
     /// The zone whose wall clock the expression is read in.
-    public let timeZone: TimeZone
+    public var timeZone: TimeZone { storage.timeZone }
     /// The zone's name as it was given (`UTC` stays `UTC`, where Foundation would say `GMT`);
     /// stored in events and shown by the API.
-    public let timeZoneIdentifier: String
+    public var timeZoneIdentifier: String { storage.timeZoneIdentifier }
 
     /// The zone's offsets and transitions, shared by all schedules in the zone.
-    private let zone: ZoneRules
+    private var zone: ZoneRules { storage.zone }
 
     /// Creates a schedule for an expression in a time zone.
     public init(expression: CronExpression, timeZone: TimeZone) {
@@ -35,10 +54,7 @@ public struct CronSchedule: Sendable, Hashable {
     }
 
     private init(expression: CronExpression, timeZone: TimeZone, identifier: String) {
-        self.expression = expression
-        self.timeZone = timeZone
-        self.timeZoneIdentifier = identifier
-        self.zone = ZoneRules.rules(for: timeZone)
+        storage = Storage(expression: expression, timeZone: timeZone, identifier: identifier)
     }
 
     /// Creates a schedule for an expression in the zone named by an IANA identifier.
@@ -51,7 +67,7 @@ public struct CronSchedule: Sendable, Hashable {
 
     /// Schedules are equal when their expressions are equal and their zones have the same identifier.
     public static func == (lhs: CronSchedule, rhs: CronSchedule) -> Bool {
-        lhs.expression == rhs.expression && lhs.timeZoneIdentifier == rhs.timeZoneIdentifier
+        lhs.storage === rhs.storage || lhs.expression == rhs.expression && lhs.timeZoneIdentifier == rhs.timeZoneIdentifier
     }
 
     /// Hashes the expression and the zone identifier.
