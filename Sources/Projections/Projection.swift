@@ -54,7 +54,11 @@ public struct Projection: Sendable {
     public mutating func apply(_ event: TaskEvent, position: UInt64, streamVersion: UInt64) {
         let id = event.taskID
         let version: UInt64?
+        // The id as the table holds it: the run log keys its records by the same string, not
+        // by each event's own copy (an id over 15 bytes is a heap allocation of its own).
+        var tableID = id
         if let index = tasks.index(forKey: id) {
+            tableID = tasks[index].id
             // One lookup, and the state is changed in place through one `inout` access: reading
             // `tasks[id]` again and again would copy the whole state (twenty-odd
             // reference-counted fields) at every read.
@@ -72,7 +76,7 @@ public struct Projection: Sendable {
             version = nil
         }
         if let version, version != streamVersion { inconsistencies += 1 }
-        runLog.apply(event)
+        runLog.apply(event, task: tableID)
         self.position = position
         if dueIndex.needsCompaction {
             let tasks = self.tasks

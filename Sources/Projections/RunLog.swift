@@ -23,9 +23,10 @@ public struct RunLog: Sendable {
     /// The task's recent records, oldest first.
     public func records(of task: TaskID) -> [RunRecord] { entries(of: task).map { $0.record(of: task) } }
 
-    /// Applies one event.
-    public mutating func apply(_ event: TaskEvent) {
-        let task = event.taskID
+    /// Applies one event, keeping its records under `task` (the same id as `event.taskID`,
+    /// given to share one string among all that keep it).
+    public mutating func apply(_ event: TaskEvent, task: TaskID? = nil) {
+        let task = task ?? event.taskID
         switch event.kind {
         case .runStarted(let start):
             append(Entry(
@@ -284,58 +285,5 @@ extension RunLog {
                 && lhs.finishedAt == rhs.finishedAt && lhs.duration == rhs.duration && lhs.attempt == rhs.attempt
                 && lhs.statusCode == rhs.statusCode && lhs.outcome == rhs.outcome
         }
-    }
-}
-
-/// Reading run and occurrence ids as text, without building new strings.
-enum RunIDText {
-    /// A run id's occurrence text and attempt (`<occurrence>#<attempt>`), or nil when it has
-    /// no such form.
-    static func split(_ run: RunID) -> (Substring.UTF8View, Int)? {
-        let text = run.rawValue[...]
-        guard let hash = text.utf8.lastIndex(of: UInt8(ascii: "#")) else { return nil }
-        let digits = text.utf8[text.utf8.index(after: hash)...]
-        guard let attempt = OccurrenceText.canonicalInteger(digits) else { return nil }
-        return (text[..<hash].utf8, Int(attempt))
-    }
-}
-
-/// The text of occurrence ids.
-enum OccurrenceText {
-    /// Whether `text` is exactly `task`'s scheduled occurrence at `micros`: the task id, `@`,
-    /// and the instant in microseconds as ``OccurrenceID/scheduled(_:at:)`` writes it.
-    static func isScheduled(_ text: Substring.UTF8View, of task: TaskID, at micros: Int64) -> Bool {
-        let id = task.rawValue.utf8
-        guard text.count > id.count, text.starts(with: id) else { return false }
-        let at = text.index(text.startIndex, offsetBy: id.count)
-        guard text[at] == UInt8(ascii: "@") else { return false }
-        return canonicalInteger(text[text.index(after: at)...]) == micros
-    }
-
-    /// The integer `digits` writes in the form `String(_:)` gives it (an optional `-`, no
-    /// leading zeros), or nil for any other text.
-    static func canonicalInteger(_ digits: Substring.UTF8View) -> Int64? {
-        var index = digits.startIndex
-        guard index < digits.endIndex else { return nil }
-        let negative = digits[index] == UInt8(ascii: "-")
-        if negative { index = digits.index(after: index) }
-        guard index < digits.endIndex else { return nil }
-        if digits[index] == UInt8(ascii: "0") {
-            // Only "0" itself may start with a zero ("-0" is not how 0 is written).
-            return !negative && digits.index(after: index) == digits.endIndex ? 0 : nil
-        }
-        var value: Int64 = 0
-        while index < digits.endIndex {
-            let digit = digits[index]
-            guard digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9") else { return nil }
-            let (times, overflow) = value.multipliedReportingOverflow(by: 10)
-            let (sum, overflowSum) = negative
-                ? times.subtractingReportingOverflow(Int64(digit - UInt8(ascii: "0")))
-                : times.addingReportingOverflow(Int64(digit - UInt8(ascii: "0")))
-            guard !overflow, !overflowSum else { return nil }
-            value = sum
-            index = digits.index(after: index)
-        }
-        return value
     }
 }

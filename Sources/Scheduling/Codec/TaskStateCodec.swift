@@ -33,7 +33,7 @@ public enum TaskStateCodec {
         writer.write(state.counts.failed)
         writer.write(state.counts.skipped)
         writer.write(state.lastRun) { writer, last in
-            writer.write(last.run.rawValue)
+            writer.write(last.run(of: state.id).rawValue)
             writer.write(last.result.rawValue)
             writer.write(last.at)
             writer.write(last.statusCode) { $0.write($1) }
@@ -77,7 +77,7 @@ public enum TaskStateCodec {
             let run = RunID(rawValue: try reader.readString())
             guard let result = LastRun.Result(rawValue: try reader.readString()) else { throw .malformed("unknown last-run result") }
             return LastRun(
-                run: run, result: result, at: try reader.readInstant(),
+                run: run, of: state.id, result: result, at: try reader.readInstant(),
                 statusCode: try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readInt() }
             )
         }

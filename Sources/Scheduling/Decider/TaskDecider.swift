@@ -83,13 +83,13 @@ public enum TaskDecider {
             }
         case .completeRun(let run, let outcome):
             guard state.inFlight[run] != nil else {
-                if state.lastRun?.run == run && state.lastRun?.result == .succeeded { return [] }
+                if state.lastRun?.run(of: state.id) == run && state.lastRun?.result == .succeeded { return [] }
                 throw DomainError(.runNotRunning, id, "run \(run) is not in flight")
             }
             events = [event(.runSucceeded(run: run, outcome: outcome))]
         case .failRun(let run, let outcome):
             guard let start = state.inFlight[run] else {
-                if state.lastRun?.run == run && state.lastRun?.result == .failed { return [] }
+                if state.lastRun?.run(of: state.id) == run && state.lastRun?.result == .failed { return [] }
                 throw DomainError(.runNotRunning, id, "run \(run) is not in flight")
             }
             events = failure(of: start, outcome: outcome, interrupted: false, state: state, now: now, event: event)

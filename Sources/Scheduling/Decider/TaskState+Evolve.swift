@@ -57,11 +57,11 @@ extension TaskState {
         case .runSucceeded(let run, let outcome):
             inFlight.removeKeepingNoStorage(run)
             counts.succeeded += 1
-            lastRun = LastRun(run: run, result: .succeeded, at: event.at, statusCode: outcome.statusCode)
+            lastRun = LastRun(run: run, of: id, result: .succeeded, at: event.at, statusCode: outcome.statusCode)
         case .runFailed(let run, let outcome, let interrupted):
             inFlight.removeKeepingNoStorage(run)
             counts.failed += 1
-            lastRun = LastRun(run: run, result: interrupted ? .interrupted : .failed, at: event.at, statusCode: outcome.statusCode)
+            lastRun = LastRun(run: run, of: id, result: interrupted ? .interrupted : .failed, at: event.at, statusCode: outcome.statusCode)
         case .runRetryScheduled(let retry):
             pending[retry.occurrence] = PendingAttempt(
                 occurrence: retry.occurrence,
@@ -77,7 +77,7 @@ extension TaskState {
                 pending.removeKeepingNoStorage(skip.occurrence)
             }
             counts.skipped += 1
-            lastRun = LastRun(run: RunID(skip.occurrence, attempt: skip.attempt), result: .skipped, at: event.at, statusCode: nil)
+            lastRun = LastRun(run: RunID(skip.occurrence, attempt: skip.attempt), of: id, result: .skipped, at: event.at, statusCode: nil)
         case .completed:
             status = .completed
         }

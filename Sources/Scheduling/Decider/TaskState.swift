@@ -47,20 +47,59 @@ public struct RunCounts: Sendable, Hashable {
 }
 
 /// The last finished attempt of a task.
+///
+/// Kept without its run id as text (a million tasks would each hold one): the id is derived
+/// from the task, the occurrence's scheduled instant and the attempt, as ``RunID`` and
+/// ``OccurrenceID/scheduled(_:at:)`` write it; only an id of another form (a manual
+/// trigger's) keeps its text.
 public struct LastRun: Sendable, Hashable {
     /// How an attempt ended.
     public enum Result: String, Sendable, Hashable {
         case succeeded, failed, interrupted, skipped
     }
 
-    /// The attempt (for a skip: the occurrence's first attempt id).
-    public var run: RunID
-    /// How it ended.
-    public var result: Result
+    /// The occurrence's text when it is not the task's scheduled occurrence at
+    /// `scheduledAt`; the whole run id when that has no `#<attempt>` form (`attempt` -1).
+    private var text: String?
+    /// The scheduled occurrence's instant, in microseconds.
+    private var scheduledAt: Int64 = 0
     /// When it ended.
     public var at: Instant
+    private var attempt: Int32 = -1
+    private var status: Int32
+    /// How it ended.
+    public var result: Result
+
+    /// The last attempt of `task`: the run `run`, ended at `at` with `result`.
+    public init(run: RunID, of task: TaskID, result: Result, at: Instant, statusCode: Int?) {
+        self.result = result
+        self.at = at
+        self.status = statusCode.map { Int32(clamping: $0) } ?? .min
+        guard let (occurrence, attempt) = RunIDText.split(run), let attempt32 = Int32(exactly: attempt), attempt32 >= 0 else {
+            text = run.rawValue
+            return
+        }
+        self.attempt = attempt32
+        let micros = occurrence.lastIndex(of: UInt8(ascii: "@")).flatMap { OccurrenceText.canonicalInteger(occurrence[occurrence.index(after: $0)...]) }
+        if let micros, OccurrenceText.isScheduled(occurrence, of: task, at: micros) {
+            scheduledAt = micros
+        } else {
+            text = String(Substring(occurrence))
+        }
+    }
+
+    /// The attempt's run id (the task is the one whose last run this is).
+    public func run(of task: TaskID) -> RunID {
+        guard attempt >= 0 else { return RunID(rawValue: text ?? "") }
+        let occurrence = text.map(OccurrenceID.init(rawValue:)) ?? .scheduled(task, at: Instant(microsecondsSinceEpoch: scheduledAt))
+        return RunID(occurrence, attempt: Int(attempt))
+    }
+
     /// The HTTP status, if any.
-    public var statusCode: Int?
+    public var statusCode: Int? {
+        get { status == .min ? nil : Int(status) }
+        set { status = newValue.map { Int32(clamping: $0) } ?? .min }
+    }
 }
 
 /// A task as its events made it: the state the decider decides on.

@@ -40,7 +40,7 @@ public enum Representation {
             ("status", .string(state.status.rawValue)),
             ("version", .uint(state.version)),
             ("nextRunAt", nextRun(state).map { .string($0.rfc3339) } ?? .null),
-            ("lastRun", state.lastRun.map(lastRun) ?? .null),
+            ("lastRun", state.lastRun.map { lastRun($0, of: state.id) } ?? .null),
             ("createdAt", .string(state.createdAt.rfc3339)),
             ("updatedAt", .string(state.updatedAt.rfc3339)),
             ("counts", .object([
@@ -99,9 +99,9 @@ public enum Representation {
         return .object(fields)
     }
 
-    static func lastRun(_ last: LastRun) -> JSONOut {
+    static func lastRun(_ last: LastRun, of task: TaskID) -> JSONOut {
         .object([
-            ("runId", .string(last.run.rawValue)),
+            ("runId", .string(last.run(of: task).rawValue)),
             ("outcome", .string(last.result.rawValue)),
             ("at", .string(last.at.rfc3339)),
             ("statusCode", last.statusCode.map { .int($0) } ?? .null),
