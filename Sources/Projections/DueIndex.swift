@@ -23,13 +23,18 @@ public struct DueIndex: Sendable {
 
     /// Builds the index of every task in `tasks`.
     init(tasks: some Sequence<TaskState>, shardCount: Int = 1) {
-        var all = Array(repeating: [DueEntry](), count: max(1, shardCount))
-        for state in tasks {
-            for entry in DueEntry.entries(of: state) {
-                all[Self.shard(of: entry, count: all.count)].append(entry)
-                liveCount += 1
-            }
+        self.init(entries: tasks.flatMap(DueEntry.entries(of:)), shardCount: shardCount)
+    }
+
+    /// Builds the index of `entries`: every entry the tasks have, each once.
+    init(entries: [DueEntry], shardCount: Int = 1) {
+        liveCount = entries.count
+        guard shardCount > 1 else {
+            heaps = [Heap(entries)]
+            return
         }
+        var all = Array(repeating: [DueEntry](), count: shardCount)
+        for entry in entries { all[Self.shard(of: entry, count: shardCount)].append(entry) }
         heaps = all.map { Heap($0) }
     }
 

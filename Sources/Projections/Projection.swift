@@ -153,15 +153,23 @@ public struct Projection: Sendable {
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
-    /// Rebuilds a projection from its parts (snapshot loading).
-    init(tasks: TaskTable, runLog: RunLog, position: UInt64) {
+    /// Rebuilds a projection from its parts (snapshot loading): `dueEntries` are every due
+    /// entry of the tasks, and `liveTasksByNamespace` counts their tasks not deleted.
+    init(
+        tasks: TaskTable, runLog: RunLog, position: UInt64, dueEntries: [DueEntry], liveTasksByNamespace: [String: Int]
+    ) {
         self.tasks = tasks
         self.runLog = runLog
         self.position = position
-        self.dueIndex = DueIndex(tasks: tasks.values)
-        for state in tasks.values where state.status != .deleted {
-            liveTasksByNamespace[state.definition.namespace, default: 0] += 1
-        }
+        self.dueIndex = DueIndex(entries: dueEntries)
+        self.liveTasksByNamespace = liveTasksByNamespace
+    }
+
+    /// What a task adds to the derived parts of a projection: its due entries, and its
+    /// namespace's count while it is not deleted.
+    static func derive(from state: TaskState, dueEntries: inout [DueEntry], liveTasksByNamespace: inout [String: Int]) {
+        dueEntries.append(contentsOf: DueEntry.entries(of: state))
+        if state.status != .deleted { liveTasksByNamespace[state.definition.namespace, default: 0] += 1 }
     }
 }
 

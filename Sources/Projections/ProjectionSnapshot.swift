@@ -1,13 +1,21 @@
+import Dispatch
 public import Journal
 import Scheduling
+import Synchronization
 
 /// Writes and reads projection snapshots: the tasks and run log at a journal position.
 ///
 /// The format name carries every layout version the bytes depend on, so a snapshot written
 /// by another layout is never trusted: the reader ignores it and replays from position 0.
+///
+/// Layout: a CRC32C of the state, then the state: the number of parts, each part's length in
+/// bytes, then the parts, one per part of ``TaskTable`` (the run log is parted alike). A part
+/// holds its task count, its run log's task and record counts, its tasks in id order and its
+/// run records by task in id order. Parts are read in parallel, each straight into the
+/// table's and the log's part, sized once.
 public enum ProjectionSnapshot {
     /// The format name this build writes and accepts.
-    public static let format = "projections/1+tasks/\(TaskStateCodec.version)+runs/2"
+    public static let format = "projections/2+tasks/\(TaskStateCodec.version)+runs/3+parts/\(TaskTable.partCount)"
 
     /// The snapshot of `projection`: a CRC32C of the state, then the state.
     public static func make(_ projection: Projection) -> StoredSnapshot {
@@ -29,82 +37,195 @@ public enum ProjectionSnapshot {
                 let stored = UInt32(bigEndian: all.loadUnaligned(as: UInt32.self))
                 let raw = UnsafeRawBufferPointer(rebasing: all[4...])
                 guard CRC32C.update(0, raw) == stored else { throw EventDecodingError(message: "checksum mismatch") }
-                var reader = BinaryReader(raw)
-                let taskCount = try reader.readInt()
-                var tasks = TaskTable(minimumCapacity: max(0, taskCount))
-                for _ in 0..<max(0, taskCount) {
-                    let state = try TaskStateCodec.decode(from: &reader)
-                    tasks[state.id] = state
-                }
-                var runLog = RunLog(retention: runRetention)
-                for _ in 0..<max(0, try reader.readInt()) {
-                    let task = TaskID(try reader.readString())
-                    var entries: [RunLog.Entry] = []
-                    for _ in 0..<max(0, try reader.readInt()) { entries.append(try readEntry(&reader)) }
-                    runLog.set(entries, for: task)
-                }
-                guard reader.isAtEnd else { throw EventDecodingError(message: "trailing bytes") }
-                return Projection(tasks: tasks, runLog: runLog, position: snapshot.position)
+                let parts = try decodeParts(raw, runRetention: max(1, runRetention))
+                return Projection(
+                    tasks: parts.tasks, runLog: parts.runLog, position: snapshot.position, dueEntries: parts.dueEntries,
+                    liveTasksByNamespace: parts.liveTasksByNamespace
+                )
             }
         } catch {
             throw ProjectionError(position: snapshot.position, message: "the snapshot is damaged: \(error)")
         }
     }
 
-    /// The canonical bytes of a projection's state: tasks and run logs in id order.
+    /// The canonical bytes of a projection's state: its parts in order, tasks and run logs in
+    /// id order within each.
     static func encodeState(_ projection: Projection) -> [UInt8] {
-        var writer = BinaryWriter(capacity: 256 * projection.tasks.count)
-        writer.write(projection.tasks.count)
-        for id in projection.tasks.keys.sorted() {
-            TaskStateCodec.encode(projection.tasks[id]!, to: &writer)
+        let parts = (0..<TaskTable.partCount).map { number in
+            encodePart(tasks: projection.tasks.part(number), runs: projection.runLog.part(number))
         }
-        let tasksWithRuns = projection.runLog.tasks
-        writer.write(tasksWithRuns.count)
-        for task in tasksWithRuns {
+        var writer = BinaryWriter(capacity: parts.reduce(16 + 10 * parts.count) { $0 + $1.count })
+        writer.write(parts.count)
+        for part in parts { writer.write(part.count) }
+        for part in parts { writer.append(part) }
+        return writer.bytes
+    }
+
+    private static func encodePart(tasks: TaskTable.Part, runs: RunLog.Part) -> [UInt8] {
+        var writer = BinaryWriter(capacity: 512 * tasks.count)
+        let withRuns = runs.chains.keys.sorted()
+        writer.write(tasks.count)
+        writer.write(withRuns.count)
+        writer.write(runs.entries.count)
+        for state in tasks.states.sorted(by: { $0.id < $1.id }) {
+            TaskStateCodec.encode(state, to: &writer)
+        }
+        for task in withRuns {
             writer.write(task.rawValue)
-            let entries = projection.runLog.entries(of: task)
+            let entries = runs.entries(of: task)
             writer.write(entries.count)
             for entry in entries { writeEntry(entry, to: &writer) }
         }
         return writer.bytes
     }
 
-    /// One run record: the occurrence's text only when it is not derived (a manual
-    /// trigger's), then numbers, with `Int64.min` / `Int32.min` for "none" as the log keeps them.
+    /// One part as read: its tasks and records, and what its tasks add to the due index and
+    /// the namespace counts.
+    private struct DecodedPart: Sendable {
+        var tasks: TaskTable.Part
+        var runs = RunLog.Part()
+        var dueEntries: [DueEntry] = []
+        var liveTasksByNamespace: [String: Int] = [:]
+    }
+
+    /// Reads every part, in parallel (one at a time per core).
+    private static func decodeParts(
+        _ raw: UnsafeRawBufferPointer, runRetention: Int
+    ) throws(EventDecodingError) -> (tasks: TaskTable, runLog: RunLog, dueEntries: [DueEntry], liveTasksByNamespace: [String: Int]) {
+        var reader = BinaryReader(raw)
+        guard try reader.readInt() == TaskTable.partCount else { throw EventDecodingError(message: "wrong number of parts") }
+        var ranges: [Range<Int>] = []
+        var start = 0
+        for _ in 0..<TaskTable.partCount {
+            let length = try reader.readInt()
+            guard length >= 0, length <= raw.count else { throw EventDecodingError(message: "part length out of range") }
+            ranges.append(start..<(start + length))
+            start += length
+        }
+        let body = reader.offset
+        guard body + start == raw.count else { throw EventDecodingError(message: "parts do not fill the snapshot") }
+        let results = Mutex([Result<DecodedPart, EventDecodingError>?](repeating: nil, count: ranges.count))
+        // The bytes outlive every worker: `concurrentPerform` returns when all have finished.
+        nonisolated(unsafe) let bytes = raw
+        let partRanges = ranges
+        DispatchQueue.concurrentPerform(iterations: partRanges.count) { number in
+            let range = partRanges[number]
+            let slice = UnsafeRawBufferPointer(rebasing: bytes[(body + range.lowerBound)..<(body + range.upperBound)])
+            let result = Result { () throws(EventDecodingError) in try decodePart(slice, number: number, runRetention: runRetention) }
+            results.withLock { $0[number] = result }
+        }
+        var taskParts: [TaskTable.Part] = []
+        var runParts: [RunLog.Part] = []
+        var dueEntries: [DueEntry] = []
+        var liveTasksByNamespace: [String: Int] = [:]
+        for result in results.withLock({ $0 }) {
+            guard let part = try result?.get() else { throw EventDecodingError(message: "a part was not read") }
+            taskParts.append(part.tasks)
+            runParts.append(part.runs)
+            dueEntries.append(contentsOf: part.dueEntries)
+            liveTasksByNamespace.merge(part.liveTasksByNamespace, uniquingKeysWith: +)
+        }
+        return (TaskTable(parts: taskParts), RunLog(retention: runRetention, parts: runParts), dueEntries, liveTasksByNamespace)
+    }
+
+    private static func decodePart(
+        _ raw: UnsafeRawBufferPointer, number: Int, runRetention: Int
+    ) throws(EventDecodingError) -> DecodedPart {
+        var reader = BinaryReader(raw)
+        let taskCount = try reader.readInt()
+        let chainCount = try reader.readInt()
+        let recordCount = try reader.readInt()
+        // Counts bound the room reserved: each task or record takes at least a byte.
+        guard (0...raw.count).contains(taskCount), (0...raw.count).contains(chainCount), (0...raw.count).contains(recordCount) else {
+            throw EventDecodingError(message: "part counts out of range")
+        }
+        var part = DecodedPart(tasks: TaskTable.Part(minimumCapacity: taskCount))
+        for _ in 0..<taskCount {
+            let state = try TaskStateCodec.decode(from: &reader)
+            guard TaskTable.part(of: state.id) == number, part.tasks.slots[state.id] == nil else {
+                throw EventDecodingError(message: "task \(state.id) is out of place")
+            }
+            Projection.derive(from: state, dueEntries: &part.dueEntries, liveTasksByNamespace: &part.liveTasksByNamespace)
+            part.tasks.set(state, for: state.id)
+        }
+        part.runs.chains.reserveCapacity(chainCount)
+        part.runs.entries.reserveCapacity(recordCount)
+        for _ in 0..<chainCount {
+            var task = TaskID(try reader.readString())
+            guard TaskTable.part(of: task) == number, part.runs.chains[task] == nil else {
+                throw EventDecodingError(message: "the runs of task \(task) are out of place")
+            }
+            // Keyed by the table's own string for the id, when the task is there.
+            if let slot = part.tasks.slots[task] { task = part.tasks.states[Int(slot)].id }
+            let count = try reader.readInt()
+            guard (0...raw.count).contains(count) else { throw EventDecodingError(message: "record count out of range") }
+            var entries: [RunLog.Entry] = []
+            entries.reserveCapacity(count)
+            for _ in 0..<count { entries.append(try readEntry(&reader)) }
+            part.runs.setRecords(entries.suffix(runRetention), of: task)
+        }
+        guard reader.isAtEnd else { throw EventDecodingError(message: "trailing bytes in part \(number)") }
+        return part
+    }
+
+    /// Which of a record's optional fields are present, in one byte.
+    private enum Present {
+        static let occurrence: UInt8 = 1
+        static let finished: UInt8 = 2
+        static let duration: UInt8 = 4
+        static let status: UInt8 = 8
+        static let text: UInt8 = 16
+        static let excerpt: UInt8 = 32
+    }
+
+    /// One run record: a byte of which optional fields follow, the outcome, the attempt, the
+    /// scheduled instant, then the due, start and finish instants each as the step from the
+    /// one before (small numbers, a byte or three each), then the optional fields.
     private static func writeEntry(_ entry: RunLog.Entry, to writer: inout BinaryWriter) {
-        writer.write(entry.occurrence) { $0.write($1) }
+        var present: UInt8 = 0
+        if entry.occurrence != nil { present |= Present.occurrence }
+        if entry.finishedAt != .min { present |= Present.finished }
+        if entry.duration != .min { present |= Present.duration }
+        if entry.statusCode != .min { present |= Present.status }
+        if entry.text != nil { present |= Present.text }
+        if entry.excerpt != nil { present |= Present.excerpt }
+        writer.write(present)
+        writer.write(UInt8(RunRecord.Outcome.allCases.firstIndex(of: entry.outcome) ?? 0))
         writer.write(Int(entry.attempt))
         writer.write(entry.scheduledAt)
-        writer.write(entry.dueAt)
-        writer.write(entry.startedAt)
-        writer.write(entry.finishedAt)
-        writer.write(entry.duration)
-        writer.write(Int(entry.statusCode))
-        writer.write(UInt8(RunRecord.Outcome.allCases.firstIndex(of: entry.outcome) ?? 0))
-        writer.write(entry.text) { $0.write($1) }
-        writer.write(entry.excerpt) { $0.write($1) }
+        writer.write(entry.dueAt &- entry.scheduledAt)
+        writer.write(entry.startedAt &- entry.dueAt)
+        if entry.finishedAt != .min { writer.write(entry.finishedAt &- entry.startedAt) }
+        if entry.duration != .min { writer.write(entry.duration) }
+        if entry.statusCode != .min { writer.write(Int(entry.statusCode)) }
+        if let occurrence = entry.occurrence { writer.write(occurrence) }
+        if let text = entry.text { writer.write(text) }
+        if let excerpt = entry.excerpt { writer.write(excerpt) }
     }
 
     private static func readEntry(_ reader: inout BinaryReader) throws(EventDecodingError) -> RunLog.Entry {
-        let occurrence = try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readString() }
-        let attempt = try reader.readInt()
-        let scheduledAt = try reader.readInt64()
-        let dueAt = try reader.readInt64()
-        let startedAt = try reader.readInt64()
-        let finishedAt = try reader.readInt64()
-        let duration = try reader.readInt64()
-        let statusCode = try reader.readInt()
+        let present = try reader.readByte()
         let outcome = Int(try reader.readByte())
         guard outcome < RunRecord.Outcome.allCases.count else { throw EventDecodingError(message: "unknown run outcome") }
-        guard let attempt32 = Int32(exactly: attempt), let status32 = Int32(exactly: statusCode) else {
-            throw EventDecodingError(message: "run record number out of range")
+        guard let attempt = Int32(exactly: try reader.readInt()) else { throw EventDecodingError(message: "attempt out of range") }
+        let scheduledAt = try reader.readInt64()
+        let dueAt = scheduledAt &+ (try reader.readInt64())
+        let startedAt = dueAt &+ (try reader.readInt64())
+        let finishedAt = present & Present.finished != 0 ? startedAt &+ (try reader.readInt64()) : .min
+        let duration = present & Present.duration != 0 ? try reader.readInt64() : .min
+        var statusCode = Int32.min
+        if present & Present.status != 0 {
+            guard let status = Int32(exactly: try reader.readInt()), status != .min else {
+                throw EventDecodingError(message: "status code out of range")
+            }
+            statusCode = status
         }
         return RunLog.Entry(
-            occurrence: occurrence,
-            text: try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readString() },
-            excerpt: try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readString() },
+            occurrence: present & Present.occurrence != 0 ? try reader.readString() : nil,
+            text: present & Present.text != 0 ? try reader.readString() : nil,
+            excerpt: present & Present.excerpt != 0 ? try reader.readString() : nil,
             scheduledAt: scheduledAt, dueAt: dueAt, startedAt: startedAt, finishedAt: finishedAt, duration: duration,
-            attempt: attempt32, statusCode: status32, outcome: RunRecord.Outcome.allCases[outcome]
+            attempt: attempt, statusCode: statusCode, outcome: RunRecord.Outcome.allCases[outcome]
         )
     }
 }

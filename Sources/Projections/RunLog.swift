@@ -73,26 +73,18 @@ public struct RunLog: Sendable {
         parts[TaskTable.part(of: task)].update(task, occurrence: occurrence, attempt: attempt, change)
     }
 
-    /// Replaces a task's records, oldest first (when loading a snapshot).
-    mutating func set(_ records: [Entry], for task: TaskID) {
-        let number = TaskTable.part(of: task)
-        for entry in records.suffix(retention) { parts[number].append(entry, to: task, keeping: Int32(retention)) }
+    /// A log of the parts given, `parts[n]` holding the records of the tasks of part n.
+    init(retention: Int, parts: [Part]) {
+        precondition(parts.count == TaskTable.partCount, "a run log has \(TaskTable.partCount) parts")
+        self.init(retention: retention)
+        self.parts = parts
     }
 
-    /// The task's records in their compact form, oldest first (when writing a snapshot).
-    func entries(of task: TaskID) -> [Entry] {
-        let part = parts[TaskTable.part(of: task)]
-        guard let chain = part.chains[task] else { return [] }
-        var entries: [Entry] = []
-        entries.reserveCapacity(Int(chain.count))
-        var slot = chain.newest
-        while slot >= 0 {
-            entries.append(part.entries[Int(slot)])
-            slot = part.entries[Int(slot)].older
-        }
-        entries.reverse()
-        return entries
-    }
+    /// Part `number` of the log.
+    func part(_ number: Int) -> Part { parts[number] }
+
+    /// The task's records in their compact form, oldest first.
+    func entries(of task: TaskID) -> [Entry] { parts[TaskTable.part(of: task)].entries(of: task) }
 
     /// Every task with records, in id order.
     var tasks: [TaskID] { parts.flatMap(\.chains.keys).sorted() }
@@ -125,11 +117,38 @@ extension RunLog: Equatable {
 
 extension RunLog {
     /// Records of the tasks of one part.
-    fileprivate struct Part: Sendable {
+    struct Part: Sendable {
         /// Each task's newest record and how many it keeps.
         var chains: [TaskID: Chain] = [:]
         /// The records of every task of the part.
         var entries: ContiguousArray<Entry> = []
+
+        /// The task's records, oldest first.
+        func entries(of task: TaskID) -> [Entry] {
+            guard let chain = chains[task] else { return [] }
+            var found: [Entry] = []
+            found.reserveCapacity(Int(chain.count))
+            var slot = chain.newest
+            while slot >= 0 {
+                found.append(entries[Int(slot)])
+                slot = entries[Int(slot)].older
+            }
+            found.reverse()
+            return found
+        }
+
+        /// Gives a task with no records yet the records `records`, oldest first (at most the
+        /// retention: a snapshot is read with the retention of the log it fills).
+        mutating func setRecords(_ records: some Collection<Entry>, of task: TaskID) {
+            guard !records.isEmpty, chains[task] == nil else { return }
+            var older: Int32 = -1
+            for var entry in records {
+                entry.older = older
+                older = Int32(entries.count)
+                entries.append(entry)
+            }
+            chains[task] = Chain(newest: older, count: Int32(records.count))
+        }
 
         mutating func append(_ entry: Entry, to task: TaskID, keeping retention: Int32) {
             var entry = entry
@@ -181,7 +200,7 @@ extension RunLog {
     }
 
     /// Where a task's records start, and how many there are.
-    fileprivate struct Chain: Sendable {
+    struct Chain: Sendable {
         var newest: Int32
         var count: Int32
     }

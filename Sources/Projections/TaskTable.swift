@@ -36,6 +36,16 @@ public struct TaskTable: Sendable, Equatable, Sequence {
         parts = (0..<Self.partCount).map { _ in Part(minimumCapacity: each) }
     }
 
+    /// A table of the parts given, `parts[n]` holding the tasks of part n.
+    init(parts: [Part]) {
+        precondition(parts.count == Self.partCount, "a table has \(Self.partCount) parts")
+        self.parts = parts
+        count = parts.reduce(0) { $0 + $1.count }
+    }
+
+    /// Part `number` of the table.
+    func part(_ number: Int) -> Part { parts[number] }
+
     /// The part of the table a task's entry is kept in (the run log parts its records alike).
     @inline(__always)
     static func part(of id: TaskID) -> Int { Int(Shards.rank(of: id) % UInt64(partCount)) }
@@ -117,7 +127,7 @@ extension TaskTable {
     /// A hash table of the states themselves holds between 1⅓ and 2⅔ slots of 192 bytes per
     /// task (it doubles at three quarters full); this holds one state per task plus a
     /// quarter at most, and the table's slots are 20 bytes.
-    fileprivate struct Part: Sendable {
+    struct Part: Sendable {
         var slots: [TaskID: Int32] = [:]
         var states: ContiguousArray<TaskState> = []
 
@@ -127,6 +137,9 @@ extension TaskTable {
             slots = Dictionary(minimumCapacity: minimumCapacity)
             states.reserveCapacity(minimumCapacity)
         }
+
+        /// The number of tasks.
+        var count: Int { states.count }
 
         mutating func set(_ state: TaskState, for id: TaskID) {
             assert(state.id == id, "a task's state is kept under its own id")

@@ -129,6 +129,11 @@ struct ReplayPropertyTests {
                 var resumed = try #require(try ProjectionSnapshot.load(snapshot, runRetention: 5))
                 try await Replay.catchUp(&resumed, from: harness.journal)
                 #expect(resumed == harness.live, "seed \(seed) step \(step): snapshot at \(snapshot.position) + tail differs")
+                // The parts derived on loading (the due index, the namespace counts) agree too.
+                var live = harness.live
+                let end = Instant(microsecondsSinceEpoch: .max)
+                #expect(resumed.due(at: end) == live.due(at: end), "seed \(seed) step \(step): due entries differ")
+                #expect(resumed.liveTasksByNamespace == harness.live.liveTasksByNamespace)
             }
             if replayed != harness.live { break }
         }

@@ -48,6 +48,9 @@ public struct BinaryWriter: Sendable {
     /// Writes a duration as signed microseconds.
     public mutating func write(_ value: Duration) { write(value.wholeMicroseconds) }
 
+    /// Appends bytes written elsewhere, as they are.
+    public mutating func append(_ other: [UInt8]) { bytes.append(contentsOf: other) }
+
     /// Writes a presence byte, then the value with `body` when there is one.
     public mutating func write<T>(_ value: T?, _ body: (inout BinaryWriter, T) -> Void) {
         if let value {

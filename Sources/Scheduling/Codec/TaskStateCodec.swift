@@ -4,7 +4,7 @@
 /// bytes and a digest of the bytes is a digest of the state.
 public enum TaskStateCodec {
     /// The layout version of this encoding; a snapshot of another version is not trusted.
-    public static let version: UInt16 = 4
+    public static let version: UInt16 = 5
 
     /// Appends the state to `writer`.
     public static func encode(_ state: TaskState, to writer: inout BinaryWriter) {
@@ -32,11 +32,14 @@ public enum TaskStateCodec {
         writer.write(state.counts.succeeded)
         writer.write(state.counts.failed)
         writer.write(state.counts.skipped)
+        // The last run as it is kept: no id text unless it is not derived (see `LastRun`).
         writer.write(state.lastRun) { writer, last in
-            writer.write(last.run(of: state.id).rawValue)
-            writer.write(last.result.rawValue)
+            writer.write(UInt8(LastRun.Result.allCases.firstIndex(of: last.result) ?? 0))
+            writer.write(Int(last.attempt))
+            writer.write(last.scheduledAt)
+            writer.write(last.text) { $0.write($1) }
             writer.write(last.at)
-            writer.write(last.statusCode) { $0.write($1) }
+            writer.write(Int(last.status))
         }
         writer.write(state.usedTriggers.count)
         for trigger in state.usedTriggers.sorted() { writer.write(trigger) }
@@ -74,11 +77,16 @@ public enum TaskStateCodec {
             failed: try reader.readInt(), skipped: try reader.readInt()
         )
         state.lastRun = try reader.readOptional { (reader) throws(EventDecodingError) in
-            let run = RunID(rawValue: try reader.readString())
-            guard let result = LastRun.Result(rawValue: try reader.readString()) else { throw .malformed("unknown last-run result") }
+            let result = Int(try reader.readByte())
+            guard result < LastRun.Result.allCases.count else { throw .malformed("unknown last-run result") }
+            guard let attempt = Int32(exactly: try reader.readInt()), attempt >= -1 else { throw .malformed("last-run attempt out of range") }
+            let scheduledAt = try reader.readInt64()
+            let text = try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readString() }
+            guard attempt >= 0 || text != nil else { throw .malformed("last run without its id") }
+            let at = try reader.readInstant()
+            guard let status = Int32(exactly: try reader.readInt()) else { throw .malformed("last-run status out of range") }
             return LastRun(
-                run: run, of: state.id, result: result, at: try reader.readInstant(),
-                statusCode: try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readInt() }
+                text: text, scheduledAt: scheduledAt, attempt: attempt, result: LastRun.Result.allCases[result], at: at, status: status
             )
         }
         for _ in 0..<max(0, try reader.readInt()) { state.usedTriggers.insert(try reader.readString()) }

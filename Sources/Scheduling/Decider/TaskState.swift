@@ -54,19 +54,19 @@ public struct RunCounts: Sendable, Hashable {
 /// trigger's) keeps its text.
 public struct LastRun: Sendable, Hashable {
     /// How an attempt ended.
-    public enum Result: String, Sendable, Hashable {
+    public enum Result: String, Sendable, Hashable, CaseIterable {
         case succeeded, failed, interrupted, skipped
     }
 
     /// The occurrence's text when it is not the task's scheduled occurrence at
     /// `scheduledAt`; the whole run id when that has no `#<attempt>` form (`attempt` -1).
-    private var text: String?
+    var text: String?
     /// The scheduled occurrence's instant, in microseconds.
-    private var scheduledAt: Int64 = 0
+    var scheduledAt: Int64 = 0
     /// When it ended.
     public var at: Instant
-    private var attempt: Int32 = -1
-    private var status: Int32
+    var attempt: Int32 = -1
+    var status: Int32
     /// How it ended.
     public var result: Result
 
@@ -86,6 +86,16 @@ public struct LastRun: Sendable, Hashable {
         } else {
             text = String(Substring(occurrence))
         }
+    }
+
+    /// A last run from its stored parts (`TaskStateCodec`).
+    init(text: String?, scheduledAt: Int64, attempt: Int32, result: Result, at: Instant, status: Int32) {
+        self.text = text
+        self.scheduledAt = scheduledAt
+        self.attempt = attempt
+        self.result = result
+        self.at = at
+        self.status = status
     }
 
     /// The attempt's run id (the task is the one whose last run this is).
