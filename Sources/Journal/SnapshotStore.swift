@@ -2,7 +2,7 @@
 public struct StoredSnapshot: Sendable, Hashable {
     /// The journal position the snapshot's state includes (every event up to it).
     public let position: UInt64
-    /// What wrote the bytes and in which layout, e.g. `projections/1`; a reader that does
+    /// What wrote the bytes and in which layout, e.g. `projections/2+tasks/5+runs/3+parts/64`; a reader that does
     /// not know the format ignores the snapshot.
     public let format: String
     /// The snapshot's bytes.
