@@ -27,6 +27,66 @@ struct LMDBJournalTests {
         }
     }
 
+    @Test func snapshotsAreWrittenInChunksAndOnlyPublishedOnesAreRead() async throws {
+        try await TemporaryDirectory.with { path in
+            try await LMDBJournal.withJournal(at: path) { journal in
+                // Three chunks and a bit; every byte different from its neighbours.
+                let size = 3 * LMDBJournal.snapshotChunkSize + 12_345
+                let big = StoredSnapshot(position: 10, format: "test/1", bytes: (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 9) })
+                try await journal.saveSnapshot(big)
+                #expect(try await journal.latestSnapshot(atOrBefore: .max) == big)
+                #expect(try await journal.latestSnapshot(atOrBefore: 10) == big)
+                #expect(try await journal.latestSnapshot(atOrBefore: 9) == nil)
+
+                // A save cut short: chunks at position 20 with no manifest are not a snapshot.
+                let snapshots = journal.snapshots
+                try await journal.writer!.perform { txn in
+                    var key = JournalLayout.eventKey(20)
+                    key.appendBigEndian(UInt32(0))
+                    try txn.put([1, 2, 3], forKey: key, in: snapshots)
+                }
+                #expect(try await journal.latestSnapshot(atOrBefore: .max) == big)
+                #expect(try await journal.latestSnapshot(atOrBefore: 25) == big)
+
+                // Empty bytes still make a snapshot (one empty chunk); the next saves keep the
+                // newest three and remove the unpublished chunks.
+                let empty = StoredSnapshot(position: 30, format: "test/1", bytes: [])
+                try await journal.saveSnapshot(empty)
+                #expect(try await journal.latestSnapshot(atOrBefore: .max) == empty)
+                for position: UInt64 in [40, 50] {
+                    try await journal.saveSnapshot(StoredSnapshot(position: position, format: "test/1", bytes: [UInt8(position)]))
+                }
+                #expect(try await journal.latestSnapshot(atOrBefore: 45)?.bytes == [40])
+                #expect(try await journal.latestSnapshot(atOrBefore: 35) == empty)
+                #expect(try await journal.latestSnapshot(atOrBefore: 29) == nil, "only the newest three are kept")
+                let keys = try journal.run { txn in
+                    try txn.withCursor(in: snapshots) { cursor in
+                        var keys: [[UInt8]] = []
+                        var entry = try cursor.first()
+                        while let (key, _) = entry {
+                            keys.append(Array(key))
+                            entry = try cursor.next()
+                        }
+                        return keys
+                    }
+                }
+                #expect(keys.count == 6, "three manifests and their one chunk each: \(keys)")
+            }
+        }
+    }
+
+    @Test func aSnapshotInTheLayoutBeforeChunksIsStillRead() async throws {
+        try await TemporaryDirectory.with { path in
+            try await LMDBJournal.withJournal(at: path) { journal in
+                let old = StoredSnapshot(position: 7, format: "test/0", bytes: [9, 8, 7])
+                let snapshots = journal.snapshots
+                let value = old.encoded
+                try await journal.writer!.perform { txn in try txn.put(value, forKey: JournalLayout.eventKey(7), in: snapshots) }
+                #expect(try await journal.latestSnapshot(atOrBefore: .max) == old)
+            }
+        }
+    }
+
     @Test func replacingADirectoryKeepsTheOldOneUnderAFreeNameAndRefusesWhileLocked() async throws {
         try await TemporaryDirectory.with { base in
             let files = FileManager.default

@@ -1,39 +1,130 @@
 import LMDB
 
+/// Snapshots in the `snapshots` database, written in chunks.
+///
+/// LMDB has one writer, and the journal's appends share it. A snapshot of a million tasks is
+/// hundreds of MiB: written in one transaction, it held every append back for seconds. So a
+/// snapshot is written as chunks of ``snapshotChunkSize`` bytes, each in a transaction of its
+/// own between appends, under the keys `<position><chunk number>` (8 + 4 bytes, big-endian),
+/// and then published by its manifest under `<position>` (8 bytes): a reader only sees
+/// snapshots whose manifest is there, and the manifest is written after every chunk. Chunks
+/// left by a save that did not finish are removed by the next save.
+///
+/// A manifest holds `SNP2`, the chunk count (4 bytes), the byte count (8 bytes), the format's
+/// length (1 byte) and the format. A value under an 8-byte key without that prefix is a
+/// snapshot of the layout before chunks (format length, format, bytes), still read.
 extension LMDBJournal: SnapshotStore {
-    /// Stores the snapshot in the `snapshots` database under its position (big-endian),
-    /// keeping the newest three; written on the writer thread between commits.
+    /// The most bytes written in one transaction.
+    static let snapshotChunkSize = 2 << 20
+
+    private static let manifestMagic: [UInt8] = Array("SNP2".utf8)
+
+    /// Stores the snapshot under its position, keeping the newest three. One save at a time:
+    /// a save removes the chunks of any other unpublished snapshot.
     public func saveSnapshot(_ snapshot: StoredSnapshot) async throws(JournalError) {
         guard let writer else { throw JournalError(code: .readOnly, message: "the journal was opened read-only") }
         let snapshots = self.snapshots
-        let value = snapshot.encoded
+        let bytes = snapshot.bytes
+        let chunkCount = max(1, (bytes.count + Self.snapshotChunkSize - 1) / Self.snapshotChunkSize)
+        for chunk in 0..<chunkCount {
+            let range = (chunk * Self.snapshotChunkSize)..<min(bytes.count, (chunk + 1) * Self.snapshotChunkSize)
+            let key = Self.chunkKey(snapshot.position, chunk)
+            try await writer.perform { txn in
+                try bytes.withUnsafeBytes { all in
+                    try txn.put(UnsafeRawBufferPointer(rebasing: all[range]), forKey: key, in: snapshots)
+                }
+            }
+        }
+        var manifest = Self.manifestMagic
+        manifest.appendBigEndian(UInt32(chunkCount))
+        manifest.appendBigEndian(UInt64(bytes.count))
+        manifest.append(UInt8(min(snapshot.format.utf8.count, 255)))
+        manifest.append(contentsOf: snapshot.format.utf8.prefix(255))
+        let published = manifest
         try await writer.perform { txn in
-            try txn.put(value, forKey: JournalLayout.eventKey(snapshot.position), in: snapshots)
-            var positions: [UInt64] = []
+            try txn.put(published, forKey: JournalLayout.eventKey(snapshot.position), in: snapshots)
+            // Keep the newest three published snapshots; remove the rest, and chunks of
+            // snapshots never published.
+            var manifests: [UInt64] = []
+            var chunks: [(position: UInt64, key: [UInt8])] = []
             try txn.withCursor(in: snapshots) { cursor in
                 var entry = try cursor.first()
                 while let (key, _) = entry {
-                    if let position = JournalLayout.uint64(key) { positions.append(position) }
+                    if let position = JournalLayout.uint64(key) {
+                        manifests.append(position)
+                    } else if key.count == 12 {
+                        chunks.append((UInt64(bigEndian: key.loadUnaligned(as: UInt64.self)), Array(key)))
+                    }
                     entry = try cursor.next()
                 }
             }
-            for position in positions.dropLast(retainedSnapshots) {
+            let kept = Set(manifests.suffix(retainedSnapshots))
+            for position in manifests where !kept.contains(position) {
                 try txn.delete(forKey: JournalLayout.eventKey(position), in: snapshots)
+            }
+            for chunk in chunks where !kept.contains(chunk.position) {
+                try txn.delete(forKey: chunk.key, in: snapshots)
             }
         }
     }
 
     public func latestSnapshot(atOrBefore position: UInt64) async throws(JournalError) -> StoredSnapshot? {
         try run { txn in
-            try txn.withCursor(in: snapshots) { cursor in
-                // The first snapshot at or after `position`; if it is not exactly there, the
-                // one before it (or the last one, when none is after) is the newest before.
-                let atOrAfter = try cursor.seek(atLeast: JournalLayout.eventKey(position))
-                let entry = atOrAfter.flatMap { JournalLayout.uint64($0.key) } == position
-                    ? atOrAfter : (atOrAfter == nil ? try cursor.last() : try cursor.previous())
+            let found: (position: UInt64, value: [UInt8])? = try txn.withCursor(in: snapshots) { cursor in
+                // Every key of a position at or before `position` sorts before the key of the
+                // next position: step back from there to the first manifest.
+                var entry: Cursor.Entry?
+                if position == .max {
+                    entry = try cursor.last()
+                } else {
+                    entry = try cursor.seek(atLeast: JournalLayout.eventKey(position + 1)) == nil ? try cursor.last() : try cursor.previous()
+                }
+                while let (key, _) = entry, key.count != 8 { entry = try cursor.previous() }
                 guard let (key, value) = entry, let stored = JournalLayout.uint64(key), stored <= position else { return nil }
-                return StoredSnapshot(position: stored, encoded: value)
+                return (stored, Array(value))
             }
+            guard let (stored, value) = found else { return nil }
+            guard value.starts(with: Self.manifestMagic) else {
+                return value.withUnsafeBytes { StoredSnapshot(position: stored, encoded: $0) }
+            }
+            return try readChunks(of: stored, manifest: value, txn: txn)
         }
+    }
+
+    /// The snapshot a manifest publishes, its chunks read in the same transaction; nil when
+    /// the manifest or a chunk is not whole.
+    private func readChunks(of position: UInt64, manifest: [UInt8], txn: borrowing ReadTransaction) throws -> StoredSnapshot? {
+        var offset = Self.manifestMagic.count
+        guard manifest.count >= offset + 13 else { return nil }
+        let (chunkCount, byteCount) = manifest.withUnsafeBytes { raw in
+            (Int(UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))),
+             UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt64.self)))
+        }
+        offset += 12
+        let formatLength = Int(manifest[offset])
+        offset += 1
+        guard manifest.count == offset + formatLength, byteCount <= UInt64(chunkCount) * UInt64(Self.snapshotChunkSize) else {
+            return nil
+        }
+        let format = String(decoding: manifest[offset...], as: UTF8.self)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Int(byteCount))
+        for chunk in 0..<chunkCount {
+            let whole = try txn.withValue(forKey: Self.chunkKey(position, chunk), in: snapshots) { value in
+                guard let value else { return false }
+                bytes.append(contentsOf: value)
+                return true
+            }
+            guard whole else { return nil }
+        }
+        guard bytes.count == Int(byteCount) else { return nil }
+        return StoredSnapshot(position: position, format: format, bytes: bytes)
+    }
+
+    /// The key of chunk `chunk` of the snapshot at `position`.
+    private static func chunkKey(_ position: UInt64, _ chunk: Int) -> [UInt8] {
+        var key = JournalLayout.eventKey(position)
+        key.appendBigEndian(UInt32(chunk))
+        return key
     }
 }
