@@ -118,6 +118,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "How many recent runs of each task are kept in memory and served by the API.")
     var runRetention: Int = environment["ALMANAC_RUN_RETENTION"].flatMap(Int.init) ?? 20
 
+    @Option(help: "Events applied between projection snapshots, which a restart reads instead of replaying the whole journal; one is also written at shutdown (0: none). LMDB journal only.")
+    var snapshotEvery: UInt64 = environment["ALMANAC_SNAPSHOT_EVERY"].flatMap(UInt64.init) ?? 1_000_000
+
+    @Option(help: ArgumentHelp("How often the events since the last snapshot are counted, e.g. 10s.", visibility: .hidden))
+    var snapshotCheckInterval: String = environment["ALMANAC_SNAPSHOT_CHECK_INTERVAL"] ?? "10s"
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
         if journal != "lmdb" {
@@ -163,6 +169,9 @@ struct Serve: AsyncParsableCommand {
             for item in Self.cidrs(list) where CIDR(item) == nil {
                 throw ValidationError("\(flag): \"\(item)\" is not an address range; write e.g. 10.0.0.0/8 or fd00::/8")
             }
+        }
+        guard let check = DurationText.parse(snapshotCheckInterval), check >= .milliseconds(10) else {
+            throw ValidationError("--snapshot-check-interval must be a duration of at least 10ms, e.g. 10s")
         }
         guard DurationText.parse(shutdownTimeout) != nil else {
             throw ValidationError("--shutdown-timeout must be a duration, e.g. 30s (0s: interrupt running calls at once)")
@@ -225,6 +234,9 @@ struct Serve: AsyncParsableCommand {
         configured.webhookSecretFile = webhookSecretFile ?? Self.environment["ALMANAC_WEBHOOK_SECRET_FILE"]
         configured.secretsKeyFile = secretsKeyFile ?? Self.environment["ALMANAC_SECRETS_KEY_FILE"]
         configured.newSecretsKey = newSecretsKey
+        configured.snapshots = SnapshotWriter.Configuration(
+            every: snapshotEvery, checkInterval: DurationText.parse(snapshotCheckInterval) ?? .seconds(10)
+        )
         let server = AlmanacServer(configuration: configured, clock: SystemWallClock(), timer: ContinuousClock(), logger: logger)
         let host = self.host
         do {

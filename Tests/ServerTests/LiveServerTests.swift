@@ -109,6 +109,60 @@ struct LiveServerTests {
     }
 
     @Test(.timeLimit(.minutes(3)))
+    func aRestartReadsTheNewestSnapshotAndTheEventsAfterIt() async throws {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        try await TemporaryDirectory.with(prefix: "almanac-snapshots") { directory in
+            let often = ["--snapshot-every", "6", "--snapshot-check-interval", "100ms"]
+            let server = try await LiveServer.start(dataDirectory: directory, client: client, extra: often, logLevel: "info", collectingLogs: true)
+            func create(_ name: String, on server: LiveServer) async throws {
+                let body = #"{"name":"\#(name)","schedule":{"every":"1h"},"action":{"url":"http://127.0.0.1:9/"}}"#
+                #expect(try await server.send(.POST, "/v1/tasks", json: body).status == 201)
+            }
+            for index in 0..<6 { try await create("first-\(index)", on: server) }
+            // A snapshot is written once six events are applied since the last (none here).
+            let written = await server.process.waitFor(timeout: 20) { lines in
+                lines.contains { $0.contains("projection snapshot written") && Self.field("position", in: $0) == "6" }
+            }
+            #expect(written, "\(server.process.lines)")
+            // Then two more, fewer than six, and a crash: no snapshot at shutdown, so a tail of
+            // two events follows the snapshot.
+            for index in 0..<2 { try await create("second-\(index)", on: server) }
+            let before = try #require(try await server.send(.GET, "/readyz").body as? [String: Any])
+            let tasksBefore = try await server.send(.GET, "/v1/tasks").body as? [String: Any]
+            let head = try #require(before["headPosition"] as? Int)
+            server.process.send(SIGKILL)
+            _ = await server.process.waitForExit()
+
+            let restarted = try await LiveServer.start(dataDirectory: directory, client: client, logLevel: "info", collectingLogs: true)
+            let rebuilt = try #require(restarted.process.lines.first { $0.contains("projections rebuilt") })
+            let snapshotAt = Self.field("snapshot", in: rebuilt).flatMap(Int.init)
+            #expect(snapshotAt == 6 && head == 8, "\(rebuilt)")
+            #expect(Self.field("position", in: rebuilt) == "\(head)")
+            let after = try #require(try await restarted.send(.GET, "/readyz").body as? [String: Any])
+            #expect(after["digest"] as? String == before["digest"] as? String)
+            let tasksAfter = try await restarted.send(.GET, "/v1/tasks").body as? [String: Any]
+            #expect(NSDictionary(dictionary: tasksBefore ?? [:]).isEqual(to: tasksAfter ?? [:]))
+
+            // A graceful stop writes a snapshot at the head, which the next start reads whole.
+            try await create("third", on: restarted)
+            await #expect(restarted.stop() == 0)
+            let last = try #require(restarted.process.lines.last { $0.contains("projection snapshot written") })
+            #expect(Self.field("position", in: last) == "\(head + 1)")
+            let again = try await LiveServer.start(dataDirectory: directory, client: client, logLevel: "info", collectingLogs: true)
+            let rebuiltAgain = try #require(again.process.lines.first { $0.contains("projections rebuilt") })
+            #expect(Self.field("snapshot", in: rebuiltAgain) == "\(head + 1)")
+            #expect(((try await again.send(.GET, "/v1/tasks").body as? [String: Any])?["items"] as? [Any])?.count == 9)
+            await #expect(again.stop() == 0)
+        }
+        try await client.shutdown()
+    }
+
+    /// The value of `name=value` in a text log line.
+    private static func field(_ name: String, in line: String) -> String? {
+        line.split(separator: " ").first { $0.hasPrefix(name + "=") }.map { String($0.dropFirst(name.count + 1)) }
+    }
+
+    @Test(.timeLimit(.minutes(3)))
     func stalledClientsCannotHoldAGracefulShutdown() async throws {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         let clock = SystemClock()

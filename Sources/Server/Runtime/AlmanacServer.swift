@@ -64,6 +64,9 @@ public struct AlmanacServer: Sendable {
         /// interrupted). The whole shutdown is bounded by this plus a few seconds, whatever
         /// clients do.
         public var shutdownTimeout: Duration
+        /// When projection snapshots are written (LMDB journal only; a cluster node replays
+        /// the shared journal).
+        public var snapshots = SnapshotWriter.Configuration()
 
         public init(
             dataDirectory: String = "./data", host: String = "127.0.0.1", port: Int = 8080, mapSize: Int = 1 << 34,
@@ -107,6 +110,7 @@ public struct AlmanacServer: Sendable {
         let journal: any Journal
         let closeJournal: @Sendable () -> Void
         let assignment: ShardAssignment
+        var snapshots: (any Journal & SnapshotStore)?
         var clusterServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let url = configuration.journalURL {
             var settings = try PostgresJournal.Configuration(url: url, table: configuration.journalTable, clock: timer)
@@ -128,16 +132,25 @@ public struct AlmanacServer: Sendable {
                 configuration: .init(mapSize: configuration.mapSize, indexFlushThreshold: configuration.indexFlushThreshold)
             )
             (journal, closeJournal) = (lmdb, { lmdb.close() })
+            snapshots = lmdb
             assignment = .sole()
         }
         defer { closeJournal() }
         let started = clock.now()
-        let store = ProjectionStore(journal: journal, projection: Projection(runRetention: configuration.runRetention))
+        // From the newest snapshot and the events after it, where there is one (a snapshot of
+        // another layout, or damaged, is passed over: the whole journal is replayed).
+        var projection = Projection(runRetention: configuration.runRetention)
+        var snapshotPosition: UInt64?
+        if let snapshots {
+            (projection, snapshotPosition) = try await Replay.fromSnapshot(of: snapshots, runRetention: configuration.runRetention)
+        }
+        let store = ProjectionStore(journal: journal, projection: projection)
         try await store.catchUp()
         try await store.loadAccess()
         let (position, digest) = await store.digest()
         logger.info("projections rebuilt", metadata: [
             "position": "\(position)", "digest": "\(digest)",
+            "snapshot": "\(snapshotPosition.map(String.init) ?? "none")",
             "milliseconds": "\((clock.now() - started).wholeMicroseconds / 1000)",
         ])
         let access = await store.access
@@ -192,8 +205,17 @@ public struct AlmanacServer: Sendable {
             },
             logger: logger
         )
+        // First, so it stops last: its snapshot at shutdown holds the runs the dispatcher
+        // recorded as it stopped.
+        var snapshotServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let snapshots {
+            snapshotServices.append(.init(service: SnapshotWriter(
+                store: store, snapshots: snapshots, clock: clock, configuration: configuration.snapshots,
+                lastPosition: snapshotPosition ?? 0, logger: logger
+            )))
+        }
         var groupConfiguration = ServiceGroupConfiguration(
-            services: clusterServices + [
+            services: snapshotServices + clusterServices + [
                 .init(service: dispatcher),
                 .init(service: SchedulerService(scheduler: scheduler, status: status)),
                 .init(service: MetricsObserver(journal: journal, metrics: metrics, from: position, clock: clock)),
