@@ -1,5 +1,6 @@
 public import Access
 import DequeModule
+import Dispatch
 public import Journal
 public import Projections
 public import Scheduling
@@ -132,8 +133,47 @@ public actor ProjectionStore {
         try body(projection)
     }
 
-    /// The projection's digest and the position it is at, read together.
-    public func digest() -> (position: UInt64, digest: String) { (projection.position, projection.digest) }
+    /// The projection's digest and the position it is at, read together. The digest is
+    /// computed from a copy on a thread of its own (seconds for a million tasks), so the
+    /// store goes on applying events meanwhile.
+    public func digest() async -> (position: UInt64, digest: String) {
+        let copy = projection
+        let digest = await Self.digest(of: copy)
+        remember((copy.position, digest))
+        return (copy.position, digest)
+    }
+
+    /// The newest digest computed, at once (nil before the first). When the projection has
+    /// moved since, a new one is computed in the background, one at a time.
+    public func recentDigest() -> (position: UInt64, digest: String)? {
+        if latestDigest?.position != projection.position, !refreshingDigest {
+            refreshingDigest = true
+            let copy = projection
+            Task {
+                let digest = await Self.digest(of: copy)
+                await self.finishRefresh((copy.position, digest))
+            }
+        }
+        return latestDigest
+    }
+
+    private var latestDigest: (position: UInt64, digest: String)?
+    private var refreshingDigest = false
+
+    private func remember(_ digest: (position: UInt64, digest: String)) {
+        if (latestDigest?.position ?? 0) <= digest.position { latestDigest = digest }
+    }
+
+    private func finishRefresh(_ digest: (position: UInt64, digest: String)) {
+        refreshingDigest = false
+        remember(digest)
+    }
+
+    private static func digest(of projection: Projection) async -> String {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global(qos: .utility).async { continuation.resume(returning: projection.digest) }
+        }
+    }
 
     /// Every task's state.
     public var tasks: TaskTable { projection.tasks }

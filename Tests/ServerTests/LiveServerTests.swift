@@ -62,7 +62,7 @@ struct LiveServerTests {
             let beforeTasks = try #require(before as? [String: Any])
             let once = (beforeTasks["items"] as? [[String: Any]])?.first { $0["id"] as? String == ids["once"] }
             #expect(once?["status"] as? String == "completed")
-            let readyBefore = try #require(try await server.send(.GET, "/readyz").body as? [String: Any])
+            let readyBefore = try await Self.settledReadiness(of: server)
             #expect(readyBefore["status"] as? String == "ready")
 
             // SIGTERM ends the server (and the open stream) gracefully.
@@ -70,7 +70,7 @@ struct LiveServerTests {
             #expect(await stream.wait(timeout: 10) { _ in stream.ended })
 
             let restarted = try await LiveServer.start(dataDirectory: directory, client: client, extra: ["--stream-heartbeat", "200ms"])
-            let readyAfter = try #require(try await restarted.send(.GET, "/readyz").body as? [String: Any])
+            let readyAfter = try await Self.settledReadiness(of: restarted)
             #expect(readyAfter["digest"] as? String == readyBefore["digest"] as? String)
             #expect(readyAfter["headPosition"] as? Int == readyBefore["headPosition"] as? Int)
             let after = try await restarted.send(.GET, "/v1/tasks?status=active,paused,completed").body
@@ -127,7 +127,7 @@ struct LiveServerTests {
             // Then two more, fewer than six, and a crash: no snapshot at shutdown, so a tail of
             // two events follows the snapshot.
             for index in 0..<2 { try await create("second-\(index)", on: server) }
-            let before = try #require(try await server.send(.GET, "/readyz").body as? [String: Any])
+            let before = try await Self.settledReadiness(of: server)
             let tasksBefore = try await server.send(.GET, "/v1/tasks").body as? [String: Any]
             let head = try #require(before["headPosition"] as? Int)
             server.process.send(SIGKILL)
@@ -138,7 +138,7 @@ struct LiveServerTests {
             let snapshotAt = Self.field("snapshot", in: rebuilt).flatMap(Int.init)
             #expect(snapshotAt == 6 && head == 8, "\(rebuilt)")
             #expect(Self.field("position", in: rebuilt) == "\(head)")
-            let after = try #require(try await restarted.send(.GET, "/readyz").body as? [String: Any])
+            let after = try await Self.settledReadiness(of: restarted)
             #expect(after["digest"] as? String == before["digest"] as? String)
             let tasksAfter = try await restarted.send(.GET, "/v1/tasks").body as? [String: Any]
             #expect(NSDictionary(dictionary: tasksBefore ?? [:]).isEqual(to: tasksAfter ?? [:]))
@@ -155,6 +155,17 @@ struct LiveServerTests {
             await #expect(again.stop() == 0)
         }
         try await client.shutdown()
+    }
+
+    /// `/readyz` once its digest is of the projection's position (it is computed in the
+    /// background: a call after the projection moved may show the one before).
+    static func settledReadiness(of server: LiveServer) async throws -> [String: Any] {
+        for _ in 0..<200 {
+            let ready = try #require(try await server.send(.GET, "/readyz").body as? [String: Any])
+            if let at = ready["digestPosition"] as? Int, at == ready["projectionPosition"] as? Int { return ready }
+            try await SystemClock().sleep(until: SystemClock().now() + .milliseconds(50))
+        }
+        throw HarnessError("the digest of /readyz never reached the projection's position")
     }
 
     /// The value of `name=value` in a text log line.

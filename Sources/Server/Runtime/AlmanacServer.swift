@@ -147,12 +147,18 @@ public struct AlmanacServer: Sendable {
         let store = ProjectionStore(journal: journal, projection: projection)
         try await store.catchUp()
         try await store.loadAccess()
-        let (position, digest) = await store.digest()
+        let position = await store.position
         logger.info("projections rebuilt", metadata: [
-            "position": "\(position)", "digest": "\(digest)",
-            "snapshot": "\(snapshotPosition.map(String.init) ?? "none")",
+            "position": "\(position)", "snapshot": "\(snapshotPosition.map(String.init) ?? "none")",
             "milliseconds": "\((clock.now() - started).wholeMicroseconds / 1000)",
         ])
+        // The digest takes seconds for a million tasks: logged when it is ready, while the
+        // server starts (`/readyz` shows it too).
+        let digestLogger = logger
+        Task {
+            let (position, digest) = await store.digest()
+            digestLogger.info("projection digest", metadata: ["position": "\(position)", "digest": "\(digest)"])
+        }
         let access = await store.access
         if access.hasTokens || configuration.api.requireAuth {
             logger.info("tokens required", metadata: ["activeTokens": "\(access.tokens.values.filter(\.isActive).count)"])
