@@ -56,7 +56,11 @@ public final class SnapshotWriter: Service, Sendable {
     public var lastPosition: UInt64 { last.withLock { $0 } }
 
     public func run() async throws {
-        guard configuration.every > 0 else { return }
+        guard configuration.every > 0 else {
+            // Off: a service that ends early would stop the whole group.
+            try? await gracefulShutdown()
+            return
+        }
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try await self.clock.sleep(until: self.clock.now() + self.configuration.checkInterval)

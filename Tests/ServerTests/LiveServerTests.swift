@@ -153,6 +153,16 @@ struct LiveServerTests {
             #expect(Self.field("snapshot", in: rebuiltAgain) == "\(head + 1)")
             #expect(((try await again.send(.GET, "/v1/tasks").body as? [String: Any])?["items"] as? [Any])?.count == 9)
             await #expect(again.stop() == 0)
+
+            // With snapshots off, the server runs on and writes none, not even at shutdown.
+            let off = try await LiveServer.start(
+                dataDirectory: directory, client: client, extra: ["--snapshot-every", "0"], logLevel: "info", collectingLogs: true
+            )
+            try await create("fourth", on: off)
+            try await SystemClock().sleep(until: SystemClock().now() + .milliseconds(300))
+            #expect(try await off.send(.GET, "/healthz").status == 200)
+            await #expect(off.stop() == 0)
+            #expect(!off.process.lines.contains { $0.contains("projection snapshot written") })
         }
         try await client.shutdown()
     }

@@ -214,7 +214,7 @@ public struct AlmanacServer: Sendable {
         // First, so it stops last: its snapshot at shutdown holds the runs the dispatcher
         // recorded as it stopped.
         var snapshotServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        if let snapshots {
+        if let snapshots, configuration.snapshots.every > 0 {
             snapshotServices.append(.init(service: SnapshotWriter(
                 store: store, snapshots: snapshots, clock: clock, configuration: configuration.snapshots,
                 lastPosition: snapshotPosition ?? 0, logger: logger
