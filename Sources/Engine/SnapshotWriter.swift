@@ -87,15 +87,15 @@ public final class SnapshotWriter: Service, Sendable {
     public func write(ifBehindBy events: UInt64) async throws -> UInt64? {
         let projection = await store.read { copy $0 }
         guard projection.position >= lastPosition + max(1, events) else { return nil }
-        let started = ContinuousClock.now
+        let started = clock.now()
         let snapshot = await Self.encode(projection)
-        let encoded = ContinuousClock.now
+        let encoded = clock.now()
         try await snapshots.saveSnapshot(snapshot)
         last.withLock { $0 = max($0, snapshot.position) }
         logger.info("projection snapshot written", metadata: [
             "position": "\(snapshot.position)", "bytes": "\(snapshot.bytes.count)",
-            "encodeMilliseconds": "\((encoded - started).milliseconds)",
-            "saveMilliseconds": "\((ContinuousClock.now - encoded).milliseconds)",
+            "encodeMilliseconds": "\((encoded - started).wholeMicroseconds / 1000)",
+            "saveMilliseconds": "\((clock.now() - encoded).wholeMicroseconds / 1000)",
         ])
         return snapshot.position
     }
@@ -109,8 +109,4 @@ public final class SnapshotWriter: Service, Sendable {
             }
         }
     }
-}
-
-extension Duration {
-    fileprivate var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

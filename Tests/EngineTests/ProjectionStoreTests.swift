@@ -1,6 +1,8 @@
+import AlmanacTesting
 @testable import Engine
 import Foundation
 import Journal
+import Logging
 import Projections
 import Scheduling
 import Testing
@@ -44,5 +46,33 @@ struct ProjectionStoreTests {
         // Applying again (a catch-up got there first) changes nothing.
         try await store.apply(appended: [createdA], results: [first[0]])
         #expect(await store.digest().digest == rebuilt.digest)
+    }
+
+    /// A snapshot is written once the projection has moved far enough past the last, not
+    /// before and not twice; a start from it plus the tail equals the live projection.
+    @Test func snapshotsAreWrittenEveryFewEventsAndStartTheSameProjection() async throws {
+        let journal = InMemoryJournal()
+        let store = ProjectionStore(journal: journal)
+        let writer = SnapshotWriter(
+            store: store, snapshots: journal, clock: ManualClock(now: at(0)), configuration: .init(every: 3),
+            lastPosition: 0, logger: Logger(label: "test")
+        )
+        func create(_ id: TaskID) async throws {
+            let (_, request) = try await decide(TaskCommand(taskID: id, actor: "alice", action: .createTask(everyMinute(id.rawValue))), on: store, now: at(0))
+            _ = await journal.append([request])
+            try await store.catchUp()
+        }
+        try await create("a")
+        try await create("b")
+        #expect(try await writer.write(ifBehindBy: 3) == nil, "two events: not yet")
+        try await create("c")
+        #expect(try await writer.write(ifBehindBy: 3) == 3)
+        #expect(try await journal.latestSnapshot(atOrBefore: .max)?.position == 3)
+        #expect(try await writer.write(ifBehindBy: 1) == nil, "nothing applied since")
+        #expect(writer.lastPosition == 3)
+        try await create("d")
+        let (resumed, used) = try await Replay.fromSnapshot(of: journal)
+        #expect(used == 3)
+        #expect(resumed == (await store.projection))
     }
 }
