@@ -21,7 +21,9 @@ public enum Replay {
         batchSize: Int = 4096
     ) async throws -> Projection {
         var projection = Projection(runRetention: runRetention)
+        projection.deferDueIndex()
         try await catchUp(&projection, from: journal, until: limit, batchSize: batchSize)
+        projection.rebuildDueIndex()
         return projection
     }
 
@@ -39,6 +41,7 @@ public enum Replay {
         case .position(let position): ceiling = position
         }
         var start = Projection(runRetention: runRetention)
+        start.deferDueIndex()  // for a replay from position 0; a snapshot replaces it
         var used: UInt64?
         if let snapshot = try await journal.latestSnapshot(atOrBefore: ceiling),
             let loaded = try? ProjectionSnapshot.load(snapshot, runRetention: runRetention),
@@ -48,6 +51,7 @@ public enum Replay {
             used = snapshot.position
         }
         try await catchUp(&start, from: journal, until: limit, batchSize: 4096)
+        start.rebuildDueIndex()
         return (start, used)
     }
 

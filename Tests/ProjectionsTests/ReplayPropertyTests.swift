@@ -121,6 +121,11 @@ struct ReplayPropertyTests {
                 replayed = try await Replay.build(from: harness.journal, runRetention: 5)
                 #expect(replayed == harness.live, "seed \(seed) step \(step): live differs from full replay")
                 #expect(replayed.digest == harness.live.digest)
+                // A full replay builds its due index once, at the end: the same entries.
+                var live = harness.live
+                let end = Instant(microsecondsSinceEpoch: .max)
+                #expect(!replayed.dueIndexDeferred)
+                #expect(replayed.due(at: end) == live.due(at: end), "seed \(seed) step \(step): due entries of the full replay differ")
             }
 
             // Snapshot at an earlier position plus the tail, every step.
