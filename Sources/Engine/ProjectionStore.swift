@@ -125,6 +125,10 @@ public actor ProjectionStore {
         }
     }
 
+    /// Builds the due index the projection was left without (``Projection/deferDueIndex()``),
+    /// once the replay that needed none is done.
+    public func rebuildDueIndex() { projection.rebuildDueIndex() }
+
     /// The task's current state.
     public func state(of task: TaskID) -> TaskState? { projection.tasks[task] }
 

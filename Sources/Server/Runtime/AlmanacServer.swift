@@ -143,9 +143,13 @@ public struct AlmanacServer: Sendable {
         var snapshotPosition: UInt64?
         if let snapshots {
             (projection, snapshotPosition) = try await Replay.fromSnapshot(of: snapshots, runRetention: configuration.runRetention)
+        } else {
+            // A cluster node replays the shared journal: its due index is built once, after.
+            projection.deferDueIndex()
         }
         let store = ProjectionStore(journal: journal, projection: projection)
         try await store.catchUp()
+        await store.rebuildDueIndex()
         try await store.loadAccess()
         let position = await store.position
         logger.info("projections rebuilt", metadata: [
