@@ -38,50 +38,20 @@ public struct Projection: Sendable {
             position = recorded.position
             return
         }
-        let event: TaskEvent
-        do {
-            event = try EventCodec.decode(
-                type: recorded.type,
-                schemaVersion: recorded.schemaVersion,
-                payload: recorded.payload,
-                taskID: TaskID(recorded.streamID.rawValue),
-                at: Instant(microsecondsSinceEpoch: recorded.recordedAt)
-            )
-        } catch {
-            throw ProjectionError(position: recorded.position, message: "cannot decode \(recorded.type): \(error)")
-        }
+        let event = try Self.decode(recorded, taskID: TaskID(recorded.streamID.rawValue))
         apply(event, position: recorded.position, streamVersion: recorded.streamVersion)
     }
 
     /// Folds in a decoded event recorded at `position` as version `streamVersion` of its task.
     public mutating func apply(_ event: TaskEvent, position: UInt64, streamVersion: UInt64) {
-        let id = event.taskID
-        let version: UInt64?
-        // The id as the table holds it: the run log keys its records by the same string, not
-        // by each event's own copy (an id over 15 bytes is a heap allocation of its own).
-        var tableID = id
-        if let index = tasks.index(forKey: id) {
-            tableID = tasks[index].id
-            // One lookup, and the state is changed in place through one `inout` access: reading
-            // `tasks[id]` again and again would copy the whole state (twenty-odd
-            // reference-counted fields) at every read.
-            let change = Self.fold(event, into: &tasks[index], trackingDue: !dueIndexDeferred)
-            if let namespace = change.deletedFrom { liveTasksByNamespace[namespace, default: 1] -= 1 }
-            if !dueIndexDeferred, change.before != change.after { dueIndex.update(before: change.before, after: change.after) }
-            version = change.version
-        } else if let created = TaskState.evolve(nil, event) {
-            if !dueIndexDeferred {
-                let after = DueEntry.entries(of: created)
-                if !after.isEmpty { dueIndex.update(before: [], after: after) }
-            }
-            version = created.version
-            liveTasksByNamespace[created.definition.namespace, default: 0] += 1
-            tasks[id] = created
-        } else {
-            version = nil
-        }
-        if let version, version != streamVersion { inconsistencies += 1 }
-        runLog.apply(event, task: tableID)
+        let part = TaskTable.part(of: event.taskID)
+        let change = Self.fold(
+            event, streamVersion: streamVersion, table: &tasks[part: part], log: &runLog[part: part],
+            keeping: runLog.keeping, trackingDue: !dueIndexDeferred
+        )
+        if change.inconsistent { inconsistencies += 1 }
+        if let namespace = change.namespace { liveTasksByNamespace[namespace, default: 0] += change.namespaceDelta }
+        if !dueIndexDeferred, change.before != change.after { dueIndex.update(before: change.before, after: change.after) }
         self.position = position
         if !dueIndexDeferred, dueIndex.needsCompaction {
             let tasks = self.tasks
@@ -89,20 +59,91 @@ public struct Projection: Sendable {
         }
     }
 
-    /// What folding one event into a task changed.
-    private struct Change {
-        var before: [DueEntry] = []
-        var after: [DueEntry] = []
-        var version: UInt64 = 0
-        /// The namespace of a task this event deleted.
-        var deletedFrom: String?
+    /// Decodes a task stream's journal record as `taskID`'s event.
+    static func decode(_ recorded: RecordedEvent, taskID: TaskID) throws(ProjectionError) -> TaskEvent {
+        do {
+            return try EventCodec.decode(
+                type: recorded.type,
+                schemaVersion: recorded.schemaVersion,
+                payload: recorded.payload,
+                taskID: taskID,
+                at: Instant(microsecondsSinceEpoch: recorded.recordedAt)
+            )
+        } catch {
+            throw ProjectionError(position: recorded.position, message: "cannot decode \(recorded.type): \(error)")
+        }
     }
 
-    /// Applies `event` to `state` in place; reads the due entries before and after only for
-    /// the events that can change them (an attempt's outcome cannot: a retry or the next
-    /// occurrence is an event of its own).
-    private static func fold(_ event: TaskEvent, into state: inout TaskState, trackingDue: Bool) -> Change {
+    /// Takes the parts of the task table and the run log out, leaving both empty (for a
+    /// ``ParallelFold``).
+    mutating func takeParts() -> (tables: [TaskTable.Part], logs: [RunLog.Part]) {
+        (tasks.takeParts(), runLog.takeParts())
+    }
+
+    /// Puts back parts taken by ``takeParts()`` after events up to `position` were folded
+    /// into them, with the totals of that fold.
+    mutating func restoreParts(
+        tables: [TaskTable.Part], logs: [RunLog.Part], position: UInt64,
+        namespaceDeltas: [String: Int], inconsistencies: Int
+    ) {
+        tasks = TaskTable(parts: tables)
+        runLog = RunLog(retention: runLog.retention, parts: logs)
+        self.position = position
+        liveTasksByNamespace.merge(namespaceDeltas, uniquingKeysWith: +)
+        self.inconsistencies += inconsistencies
+    }
+
+    /// What folding one event changed beyond its task's part of the table and the run log.
+    struct Change {
+        /// The task's due entries before and after (left empty when not tracked).
+        var before: [DueEntry] = []
+        var after: [DueEntry] = []
+        /// Whether the event's stream version did not follow the task's version.
+        var inconsistent = false
+        /// The namespace whose count of tasks not deleted changed, and by how much.
+        var namespace: String?
+        var namespaceDelta = 0
+    }
+
+    /// Folds `event` into the part of the table and the part of the run log that hold its
+    /// task (`TaskTable.part(of:)`): all a task event changes but the projection's totals,
+    /// which the ``Change`` returned carries. Events of tasks in different parts touch
+    /// nothing in common, so a replay can fold the parts on several cores (``Replay``).
+    static func fold(
+        _ event: TaskEvent, streamVersion: UInt64, table: inout TaskTable.Part, log: inout RunLog.Part,
+        keeping retention: Int32, trackingDue: Bool
+    ) -> Change {
         var change = Change()
+        let id = event.taskID
+        // The id as the table holds it: the run log keys its records by the same string, not
+        // by each event's own copy (an id over 15 bytes is a heap allocation of its own).
+        var tableID = id
+        let version: UInt64?
+        if let slot = table.slots[id].map(Int.init) {
+            tableID = table.states[slot].id
+            // The state is changed in place through one `inout` access: reading it again and
+            // again would copy the whole state (twenty-odd reference-counted fields) each time.
+            version = fold(event, into: &table.states[slot], trackingDue: trackingDue, change: &change)
+        } else if let created = TaskState.evolve(nil, event) {
+            if trackingDue { change.after = DueEntry.entries(of: created) }
+            version = created.version
+            change.namespace = created.definition.namespace
+            change.namespaceDelta = 1
+            table.insert(created)
+        } else {
+            version = nil
+        }
+        if let version, version != streamVersion { change.inconsistent = true }
+        log.apply(event, task: tableID, keeping: retention)
+        return change
+    }
+
+    /// Applies `event` to `state` in place and returns its new version; reads the due entries
+    /// before and after only for the events that can change them (an attempt's outcome
+    /// cannot: a retry or the next occurrence is an event of its own).
+    private static func fold(
+        _ event: TaskEvent, into state: inout TaskState, trackingDue: Bool, change: inout Change
+    ) -> UInt64 {
         let movesDueEntries: Bool
         switch event.kind {
         case .runSucceeded, .runFailed: movesDueEntries = false
@@ -111,10 +152,12 @@ public struct Projection: Sendable {
         if movesDueEntries { change.before = DueEntry.entries(of: state) }
         let wasDeleted = state.status == .deleted
         state.apply(event)
-        if !wasDeleted, state.status == .deleted { change.deletedFrom = state.definition.namespace }
+        if !wasDeleted, state.status == .deleted {
+            change.namespace = state.definition.namespace
+            change.namespaceDelta = -1
+        }
         if movesDueEntries { change.after = DueEntry.entries(of: state) }
-        change.version = state.version
-        return change
+        return state.version
     }
 
     /// Leaves the due index out while events are applied, until ``rebuildDueIndex()``: a

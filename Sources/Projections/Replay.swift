@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 public import Journal
 public import Scheduling
 
@@ -18,13 +21,23 @@ public enum Replay {
         from journal: some Journal,
         until limit: Limit = .head,
         runRetention: Int = 20,
-        batchSize: Int = 4096
+        batchSize: Int = 4096,
+        workers: Int = Replay.workers
     ) async throws -> Projection {
         var projection = Projection(runRetention: runRetention)
         projection.deferDueIndex()
-        try await catchUp(&projection, from: journal, until: limit, batchSize: batchSize)
+        try await fold(into: &projection, from: journal, until: limit, batchSize: batchSize, workers: workers)
         projection.rebuildDueIndex()
         return projection
+    }
+
+    /// How many cores a replay folds on by default: those online, at most 8.
+    public static var workers: Int {
+        #if canImport(Glibc)
+        return max(1, min(8, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        #else
+        return 1
+        #endif
     }
 
     /// Starts from the newest usable snapshot at or before the limit's position, then replays
@@ -33,7 +46,8 @@ public enum Replay {
     public static func fromSnapshot(
         of journal: some Journal & SnapshotStore,
         until limit: Limit = .head,
-        runRetention: Int = 20
+        runRetention: Int = 20,
+        workers: Int = Replay.workers
     ) async throws -> (projection: Projection, snapshotPosition: UInt64?) {
         let ceiling: UInt64
         switch limit {
@@ -50,7 +64,13 @@ public enum Replay {
             start = loaded
             used = snapshot.position
         }
-        try await catchUp(&start, from: journal, until: limit, batchSize: 4096)
+        if used == nil {
+            try await fold(into: &start, from: journal, until: limit, batchSize: 4096, workers: workers)
+        } else {
+            // The snapshot's due index is built already (in parallel, as its parts are
+            // read); a tail is short and keeps it up to date as it goes.
+            try await catchUp(&start, from: journal, until: limit, batchSize: 4096)
+        }
         start.rebuildDueIndex()
         return (start, used)
     }
@@ -73,6 +93,37 @@ public enum Replay {
                 }
                 try projection.apply(event)
             }
+        }
+    }
+
+    /// ``catchUp(_:from:until:batchSize:)`` for a projection whose due index is deferred,
+    /// folded on `workers` cores (``ParallelFold``) when more than one.
+    private static func fold(
+        into projection: inout Projection,
+        from journal: some Journal,
+        until limit: Limit,
+        batchSize: Int,
+        workers: Int
+    ) async throws {
+        guard workers > 1 else {
+            try await catchUp(&projection, from: journal, until: limit, batchSize: batchSize)
+            return
+        }
+        let fold = ParallelFold(taking: &projection, workers: workers)
+        defer { fold.finish(into: &projection) }
+        var after = projection.position
+        while true {
+            let batch = try await journal.read(after: after, limit: batchSize)
+            guard let last = batch.last else { return }
+            let within: [RecordedEvent]
+            switch limit {
+            case .head: within = batch
+            case .position(let end): within = batch.prefix { $0.position <= end }.map { $0 }
+            case .instant(let instant): within = batch.prefix { $0.recordedAt <= instant.microsecondsSinceEpoch }.map { $0 }
+            }
+            if !within.isEmpty { try fold.apply(within) }
+            if within.count < batch.count { return }
+            after = last.position
         }
     }
 

@@ -27,50 +27,24 @@ public struct RunLog: Sendable {
     /// given to share one string among all that keep it).
     public mutating func apply(_ event: TaskEvent, task: TaskID? = nil) {
         let task = task ?? event.taskID
-        switch event.kind {
-        case .runStarted(let start):
-            append(Entry(
-                task: task, occurrence: start.occurrence, scheduledAt: start.scheduledAt, dueAt: start.dueAt,
-                startedAt: event.at, attempt: start.attempt, outcome: .running
-            ), to: task)
-        case .runSucceeded(let run, let outcome):
-            update(run, of: task) { entry in
-                entry.outcome = .succeeded
-                entry.finish(at: event.at, with: outcome)
-            }
-        case .runFailed(let run, let outcome, let interrupted):
-            update(run, of: task) { entry in
-                entry.outcome = interrupted ? .interrupted : .failed
-                entry.finish(at: event.at, with: outcome)
-            }
-        case .runRetryScheduled(let retry):
-            update(RunID(retry.occurrence, attempt: retry.attempt - 1), of: task) { entry in
-                if entry.outcome == .failed { entry.outcome = .retrying }
-            }
-        case .occurrenceSkipped(let skip):
-            var entry = Entry(
-                task: task, occurrence: skip.occurrence, scheduledAt: skip.scheduledAt, dueAt: skip.scheduledAt,
-                startedAt: event.at, attempt: skip.attempt, outcome: .skipped
-            )
-            entry.finishedAt = event.at.microsecondsSinceEpoch
-            entry.text = skip.reason.rawValue
-            append(entry, to: task)
-        case .created, .updated, .paused, .resumed, .deleted, .runTriggered, .completed:
-            break
-        }
+        parts[TaskTable.part(of: task)].apply(event, task: task, keeping: keeping)
     }
 
-    /// Adds `entry` as the task's newest record; past the retention, its oldest record's slot
-    /// is reused.
-    private mutating func append(_ entry: Entry, to task: TaskID) {
-        let number = TaskTable.part(of: task)
-        parts[number].append(entry, to: task, keeping: Int32(retention))
+    /// The retention as the parts count records.
+    var keeping: Int32 { Int32(retention) }
+
+    /// Part `number`, read or changed in place.
+    subscript(part number: Int) -> Part {
+        _read { yield parts[number] }
+        _modify { yield &parts[number] }
     }
 
-    /// Changes the newest record of the run `run`, if the log still holds it.
-    private mutating func update(_ run: RunID, of task: TaskID, _ change: (inout Entry) -> Void) {
-        guard let (occurrence, attempt) = RunIDText.split(run) else { return }
-        parts[TaskTable.part(of: task)].update(task, occurrence: occurrence, attempt: attempt, change)
+    /// Takes every part out, leaving the log empty (for a fold on several cores);
+    /// ``init(retention:parts:)`` puts them back.
+    mutating func takeParts() -> [Part] {
+        var taken = Array(repeating: Part(), count: parts.count)
+        swap(&taken, &parts)
+        return taken
     }
 
     /// A log of the parts given, `parts[n]` holding the records of the tasks of part n.
@@ -118,6 +92,48 @@ extension RunLog: Equatable {
 extension RunLog {
     /// Records of the tasks of one part.
     struct Part: Sendable {
+        /// Applies one event of `task` (a task of this part), keeping at most `retention`
+        /// records of it.
+        mutating func apply(_ event: TaskEvent, task: TaskID, keeping retention: Int32) {
+            switch event.kind {
+            case .runStarted(let start):
+                append(Entry(
+                    task: task, occurrence: start.occurrence, scheduledAt: start.scheduledAt, dueAt: start.dueAt,
+                    startedAt: event.at, attempt: start.attempt, outcome: .running
+                ), to: task, keeping: retention)
+            case .runSucceeded(let run, let outcome):
+                update(run, of: task) { entry in
+                    entry.outcome = .succeeded
+                    entry.finish(at: event.at, with: outcome)
+                }
+            case .runFailed(let run, let outcome, let interrupted):
+                update(run, of: task) { entry in
+                    entry.outcome = interrupted ? .interrupted : .failed
+                    entry.finish(at: event.at, with: outcome)
+                }
+            case .runRetryScheduled(let retry):
+                update(RunID(retry.occurrence, attempt: retry.attempt - 1), of: task) { entry in
+                    if entry.outcome == .failed { entry.outcome = .retrying }
+                }
+            case .occurrenceSkipped(let skip):
+                var entry = Entry(
+                    task: task, occurrence: skip.occurrence, scheduledAt: skip.scheduledAt, dueAt: skip.scheduledAt,
+                    startedAt: event.at, attempt: skip.attempt, outcome: .skipped
+                )
+                entry.finishedAt = event.at.microsecondsSinceEpoch
+                entry.text = skip.reason.rawValue
+                append(entry, to: task, keeping: retention)
+            case .created, .updated, .paused, .resumed, .deleted, .runTriggered, .completed:
+                break
+            }
+        }
+
+        /// Changes the newest record of the run `run`, if the part still holds it.
+        private mutating func update(_ run: RunID, of task: TaskID, _ change: (inout Entry) -> Void) {
+            guard let (occurrence, attempt) = RunIDText.split(run) else { return }
+            update(task, occurrence: occurrence, attempt: attempt, change)
+        }
+
         /// Each task's newest record and how many it keeps.
         var chains: [TaskID: Chain] = [:]
         /// The records of every task of the part.

@@ -46,6 +46,25 @@ public struct TaskTable: Sendable, Equatable, Sequence {
     /// Part `number` of the table.
     func part(_ number: Int) -> Part { parts[number] }
 
+    /// Part `number`, read or changed in place (the count follows the part's).
+    subscript(part number: Int) -> Part {
+        _read { yield parts[number] }
+        _modify {
+            let before = parts[number].count
+            yield &parts[number]
+            count += parts[number].count - before
+        }
+    }
+
+    /// Takes every part out, leaving the table empty (for a fold on several cores);
+    /// ``init(parts:)`` puts them back.
+    mutating func takeParts() -> [Part] {
+        var taken = Array(repeating: Part(), count: parts.count)
+        swap(&taken, &parts)
+        count = 0
+        return taken
+    }
+
     /// The part of the table a task's entry is kept in (the run log parts its records alike).
     @inline(__always)
     static func part(of id: TaskID) -> Int { Int(Shards.rank(of: id) % UInt64(partCount)) }
@@ -147,11 +166,16 @@ extension TaskTable {
                 states[Int(slot)] = state
                 return
             }
+            insert(state)
+        }
+
+        /// Adds the state of a task the part does not hold yet.
+        mutating func insert(_ state: TaskState) {
             if states.count == states.capacity {
                 // Grown by a quarter, not doubled: the room stays close to the count.
                 states.reserveCapacity(states.count + Swift.max(16, states.count / 4))
             }
-            slots[id] = Int32(states.count)
+            slots[state.id] = Int32(states.count)
             states.append(state)
         }
 

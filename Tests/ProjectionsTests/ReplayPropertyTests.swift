@@ -9,9 +9,10 @@ import Testing
 /// and equals a snapshot plus the tail — checked at every step.
 @Suite("Replay equivalence")
 struct ReplayPropertyTests {
-    /// Four task slots; a slot whose task was deleted moves on to a fresh id.
+    /// Task slots (four unless told); a slot whose task was deleted moves on to a fresh id.
     struct Slots {
-        var generation = [0, 0, 0, 0]
+        var generation: [Int]
+        init(count: Int = 4) { generation = Array(repeating: 0, count: count) }
         func id(_ slot: Int) -> TaskID { TaskID("task-\(slot)-\(generation[slot])") }
     }
 
@@ -23,7 +24,7 @@ struct ReplayPropertyTests {
         now: Instant,
         random: inout SeededRandom
     ) -> (TaskID, TaskCommand.Action) {
-        let slot = Int.random(in: 0..<4, using: &random)
+        let slot = Int.random(in: 0..<slots.generation.count, using: &random)
         if harness.live.tasks[slots.id(slot)]?.status == .deleted, Int.random(in: 0..<4, using: &random) == 0 {
             slots.generation[slot] += 1
         }

@@ -61,24 +61,43 @@ package enum OccurrenceText {
     /// Whether `text` is exactly `task`'s scheduled occurrence at `micros`: the task id, `@`,
     /// and the instant in microseconds as ``OccurrenceID/scheduled(_:at:)`` writes it.
     package static func isScheduled(_ text: Substring.UTF8View, of task: TaskID, at micros: Int64) -> Bool {
-        let id = task.rawValue.utf8
+        // Both texts are nearly always contiguous UTF-8: compared as bytes in place.
+        let fast = text.withContiguousStorageIfAvailable { text in
+            task.rawValue.utf8.withContiguousStorageIfAvailable { id in isScheduled(text, id: id, at: micros) }
+        }
+        if let fast, let result = fast { return result }
+        return isScheduled(Array(text)[...], id: Array(task.rawValue.utf8)[...], at: micros)
+    }
+
+    private static func isScheduled<Bytes: Collection<UInt8>>(_ text: Bytes, id: Bytes, at micros: Int64) -> Bool
+    where Bytes.SubSequence == Bytes, Bytes.Index == Int {
         guard text.count > id.count, text.starts(with: id) else { return false }
-        let at = text.index(text.startIndex, offsetBy: id.count)
+        let at = text.startIndex + id.count
         guard text[at] == UInt8(ascii: "@") else { return false }
-        return canonicalInteger(text[text.index(after: at)...]) == micros
+        return canonicalInteger(bytes: text[(at + 1)...]) == micros
+    }
+
+    private static func isScheduled(_ text: UnsafeBufferPointer<UInt8>, id: UnsafeBufferPointer<UInt8>, at micros: Int64) -> Bool {
+        isScheduled(text[...], id: id[...], at: micros)
     }
 
     /// The integer `digits` writes in the form `String(_:)` gives it (an optional `-`, no
     /// leading zeros), or nil for any other text.
     package static func canonicalInteger(_ digits: Substring.UTF8View) -> Int64? {
+        if let fast = digits.withContiguousStorageIfAvailable({ canonicalInteger(bytes: $0[...]) }) { return fast }
+        return canonicalInteger(bytes: Array(digits)[...])
+    }
+
+    private static func canonicalInteger<Bytes: Collection<UInt8>>(bytes digits: Bytes) -> Int64?
+    where Bytes.Index == Int {
         var index = digits.startIndex
         guard index < digits.endIndex else { return nil }
         let negative = digits[index] == UInt8(ascii: "-")
-        if negative { index = digits.index(after: index) }
+        if negative { index += 1 }
         guard index < digits.endIndex else { return nil }
         if digits[index] == UInt8(ascii: "0") {
             // Only "0" itself may start with a zero ("-0" is not how 0 is written).
-            return !negative && digits.index(after: index) == digits.endIndex ? 0 : nil
+            return !negative && index + 1 == digits.endIndex ? 0 : nil
         }
         var value: Int64 = 0
         while index < digits.endIndex {
@@ -90,7 +109,7 @@ package enum OccurrenceText {
                 : times.addingReportingOverflow(Int64(digit - UInt8(ascii: "0")))
             guard !overflow, !overflowSum else { return nil }
             value = sum
-            index = digits.index(after: index)
+            index += 1
         }
         return value
     }

@@ -41,6 +41,8 @@ struct Options {
         case memory
         /// Open the journal in `--dir` and start from its snapshot, timed.
         case startup
+        /// Replay the journal in `--dir` in full, then again with each stage timed.
+        case replay
     }
 
     var tasks = 1_000_000
@@ -59,6 +61,7 @@ struct Options {
                             [--dir DIR] [--keep] [--map-size GiB] [--seed S]
                bench-replay --phase memory --dir DIR
                bench-replay --phase startup --dir DIR [--evict]
+               bench-replay --phase replay --dir DIR
         """
 
     /// Parses the arguments; nil (after printing the usage) when they are wrong.
@@ -85,7 +88,7 @@ struct Options {
             case "--evict": options.evictPageCache = true
             case "--phase":
                 guard let value = iterator.next().flatMap(Phase.init(rawValue:)) else {
-                    printError("--phase is all, memory or startup")
+                    printError("--phase is all, memory, startup or replay")
                     return nil
                 }
                 options.phase = value
@@ -838,6 +841,24 @@ func startupPhase(options: Options, directory: String) async throws {
     print("digest: \(projection.digest)")
 }
 
+/// `--phase replay`: `Replay.build` over the journal in `--dir`, then the staged replay;
+/// prints `key: value` lines.
+func replayPhase(options: Options, directory: String) async throws {
+    let journal = try LMDBJournal(directory: directory, configuration: options.configuration(readOnly: true))
+    defer { journal.close() }
+    let (full, buildSeconds) = try await measure { try await Replay.build(from: journal) }
+    print("events: \(full.position)")
+    print("build seconds: \(fixed(buildSeconds, 3))")
+    print("build events/s: \(rate(Int(full.position), buildSeconds))")
+    if ProcessInfo.processInfo.environment["BENCH_REPLAY_ONLY"] != nil { return }
+    let staged = try stagedReplay(journal: journal)
+    print("staged read: \(fixed(staged.read, 3)) s, \(rate(staged.events, staged.read)) events/s")
+    print("staged decode: \(fixed(staged.decode, 3)) s, \(rate(staged.events, staged.decode)) events/s")
+    print("staged fold: \(fixed(staged.fold, 3)) s, \(rate(staged.events, staged.fold)) events/s")
+    print("staged equals build: \(staged.projection == full)")
+    print("digest: \(full.digest)")
+}
+
 /// `--phase memory`: resident memory before and after building the projection, in this
 /// (fresh) process; prints a markdown section.
 func memoryPhase(options: Options, directory: String) async throws {
@@ -1039,6 +1060,7 @@ do {
     case .all: try await fullRun(options: options)
     case .memory: try await memoryPhase(options: options, directory: options.directory ?? "")
     case .startup: try await startupPhase(options: options, directory: options.directory ?? "")
+    case .replay: try await replayPhase(options: options, directory: options.directory ?? "")
     }
 } catch {
     printError("bench-replay: \(error)")

@@ -1,0 +1,131 @@
+import Dispatch
+import Journal
+import Scheduling
+import Synchronization
+
+/// Folds a replay's events into a projection on several cores.
+///
+/// A task event changes only the part of the task table and the part of the run log that
+/// hold its task (``TaskTable/part(of:)``), and the projection's totals (position, namespace
+/// counts, inconsistencies). So each worker takes the parts whose number leaves its own
+/// remainder by the number of workers, decodes and folds the events of their tasks in
+/// journal order, and keeps its own totals; ``finish(into:)`` puts the parts back and adds
+/// the totals up. Each part sees the same events in the same order as a fold on one core,
+/// so the projection is the same (tested against ``Projection/apply(_:)``).
+///
+/// For a projection built from scratch or from a snapshot, with its due index deferred:
+/// the due index is built once from the tasks afterwards.
+final class ParallelFold {
+    /// The parts one worker folds, and its totals.
+    struct Lane: Sendable {
+        /// Parts `worker`, `worker + workers`, `worker + 2 × workers`, …
+        var tables: [TaskTable.Part] = []
+        var logs: [RunLog.Part] = []
+        var namespaceDeltas: [String: Int] = [:]
+        var inconsistencies = 0
+        /// The first event this worker could not fold; it folds nothing after it.
+        var failure: ProjectionError?
+    }
+
+    /// One worker's lane, locked by that worker alone while it folds a batch.
+    private final class LaneBox: Sendable {
+        let lane: Mutex<Lane>
+        init(_ lane: Lane) { self.lane = Mutex(lane) }
+    }
+
+    let workers: Int
+    private let retention: Int32
+    private let lanes: [LaneBox]
+    private var position: UInt64
+
+    /// Takes the parts out of `projection` (left empty until ``finish(into:)``) for
+    /// `workers` workers (at least 2, at most the table's part count).
+    init(taking projection: inout Projection, workers: Int) {
+        precondition(projection.dueIndexDeferred, "a parallel fold leaves the due index to be built afterwards")
+        self.workers = max(2, min(workers, TaskTable.partCount))
+        retention = projection.runLog.keeping
+        position = projection.position
+        var (tables, logs) = projection.takeParts()
+        var lanes = Array(repeating: Lane(), count: self.workers)
+        for number in tables.indices {
+            // Moved, not copied: each part stays uniquely held and is changed in place.
+            var table = TaskTable.Part()
+            var log = RunLog.Part()
+            swap(&table, &tables[number])
+            swap(&log, &logs[number])
+            lanes[number % self.workers].tables.append(table)
+            lanes[number % self.workers].logs.append(log)
+        }
+        self.lanes = lanes.map(LaneBox.init)
+    }
+
+    /// Folds `batch`, events after the last one folded in position order.
+    func apply(_ batch: [RecordedEvent]) throws(ProjectionError) {
+        for event in batch {
+            guard event.position > position else {
+                throw ProjectionError(position: event.position, message: "event applied out of order (after \(position))")
+            }
+            position = event.position
+        }
+        let workers = self.workers
+        let retention = self.retention
+        let lanes = self.lanes
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            lanes[worker].lane.withLock { lane in
+                Self.fold(batch, worker: worker, of: workers, keeping: retention, into: &lane)
+            }
+        }
+        if let failure = lanes.compactMap({ $0.lane.withLock(\.failure) }).min(by: { $0.position < $1.position }) {
+            throw failure
+        }
+    }
+
+    /// Puts the parts back into `projection` with the totals of every lane, at the position
+    /// of the last event folded.
+    func finish(into projection: inout Projection) {
+        var tables = Array(repeating: TaskTable.Part(), count: TaskTable.partCount)
+        var logs = Array(repeating: RunLog.Part(), count: TaskTable.partCount)
+        var namespaceDeltas: [String: Int] = [:]
+        var inconsistencies = 0
+        for (worker, box) in lanes.enumerated() {
+            box.lane.withLock { lane in
+                for local in lane.tables.indices {
+                    let number = worker + local * workers
+                    swap(&tables[number], &lane.tables[local])
+                    swap(&logs[number], &lane.logs[local])
+                }
+                namespaceDeltas.merge(lane.namespaceDeltas, uniquingKeysWith: +)
+                inconsistencies += lane.inconsistencies
+                lane = Lane()
+            }
+        }
+        projection.restoreParts(
+            tables: tables, logs: logs, position: position,
+            namespaceDeltas: namespaceDeltas, inconsistencies: inconsistencies
+        )
+    }
+
+    /// One worker's share of a batch: the events of the tasks in its parts.
+    private static func fold(_ batch: [RecordedEvent], worker: Int, of workers: Int, keeping retention: Int32, into lane: inout Lane) {
+        guard lane.failure == nil else { return }
+        for recorded in batch where !recorded.streamID.isReserved {
+            let id = TaskID(recorded.streamID.rawValue)
+            let part = TaskTable.part(of: id)
+            guard part % workers == worker else { continue }
+            let event: TaskEvent
+            do {
+                event = try Projection.decode(recorded, taskID: id)
+            } catch {
+                lane.failure = error
+                return
+            }
+            let local = part / workers
+            let change = Projection.fold(
+                event, streamVersion: recorded.streamVersion, table: &lane.tables[local], log: &lane.logs[local],
+                keeping: retention, trackingDue: false
+            )
+            if change.inconsistent { lane.inconsistencies += 1 }
+            if let namespace = change.namespace { lane.namespaceDeltas[namespace, default: 0] += change.namespaceDelta }
+        }
+    }
+}

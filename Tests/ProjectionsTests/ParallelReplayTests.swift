@@ -1,0 +1,86 @@
+import AlmanacTesting
+import Journal
+@testable import Projections
+import Scheduling
+import Testing
+
+/// A replay folds the parts of the projection on several cores (`ParallelFold`): for any
+/// number of workers and any batch size it builds the projection one core builds.
+@Suite("Parallel replay")
+struct ParallelReplayTests {
+    /// A journal of random commands over 48 task slots (tasks in many parts of the table),
+    /// with records of a reserved stream among them; and the live projection of it.
+    static func journal(seed: UInt64, steps: Int) async throws -> Harness {
+        var random = SeededRandom(seed: seed)
+        var harness = Harness()
+        var slots = ReplayPropertyTests.Slots(count: 48)
+        var now = seconds(0)
+        for step in 0..<steps {
+            now = Instant(microsecondsSinceEpoch: now.microsecondsSinceEpoch + Int64.random(in: 0...4, using: &random) * 1_000_000)
+            let (task, action) = ReplayPropertyTests.randomCommand(&harness, slots: &slots, now: now, random: &random)
+            try await harness.run(task, action, at: now)
+            if step % 97 == 0 {
+                let record = ProposedEvent(type: "AccessNote", schemaVersion: 1, recordedAt: now.microsecondsSinceEpoch, payload: [1, 2, 3])
+                _ = try await harness.journal.append([record], to: StreamID("$access"), expectedVersion: .any)
+            }
+        }
+        return harness
+    }
+
+    @Test(arguments: [(UInt64(11), 2), (UInt64(12), 3), (UInt64(13), 64)])
+    func anyNumberOfWorkersBuildsTheProjectionOneCoreBuilds(seed: UInt64, workers: Int) async throws {
+        let harness = try await Self.journal(seed: seed, steps: 2_500)
+        let head = try await harness.journal.head()
+        let one = try await Replay.build(from: harness.journal, runRetention: 5, workers: 1)
+        #expect(one == harness.live)
+        #expect(one.position == head)
+        for batchSize in [1, 7, 4096] {
+            var many = try await Replay.build(from: harness.journal, runRetention: 5, batchSize: batchSize, workers: workers)
+            #expect(many == one, "\(workers) workers, batches of \(batchSize)")
+            #expect(many.digest == one.digest)
+            #expect(many.position == head)
+            #expect(many.liveTasksByNamespace == harness.live.liveTasksByNamespace)
+            #expect(many.inconsistencies == 0)
+            var live = harness.live
+            let end = Instant(microsecondsSinceEpoch: .max)
+            #expect(many.due(at: end) == live.due(at: end))
+        }
+        #expect(harness.live.tasks.count > 40, "the journal spans many tasks: \(harness.live.tasks.count)")
+        #expect(harness.live.runLog.recordCount > 100)
+    }
+
+    @Test func aReplayUpToAPositionOrAnInstantStopsThereOnManyCores() async throws {
+        let harness = try await Self.journal(seed: 21, steps: 1_500)
+        let head = try await harness.journal.head()
+        for position in [UInt64(1), head / 3, head - 1] {
+            let one = try await Replay.build(from: harness.journal, until: .position(position), runRetention: 5, workers: 1)
+            let many = try await Replay.build(from: harness.journal, until: .position(position), runRetention: 5, batchSize: 64, workers: 2)
+            #expect(many == one, "up to \(position)")
+            #expect(many.position == position)
+        }
+        let events = try await harness.journal.read(after: 0, limit: Int(head))
+        let instant = Instant(microsecondsSinceEpoch: events[events.count / 2].recordedAt)
+        let one = try await Replay.build(from: harness.journal, until: .instant(instant), runRetention: 5, workers: 1)
+        let many = try await Replay.build(from: harness.journal, until: .instant(instant), runRetention: 5, batchSize: 64, workers: 2)
+        #expect(many == one)
+        #expect(many.position == one.position)
+        #expect(many.position >= UInt64(events.count / 2) && many.position < head)
+    }
+
+    @Test func anEventThatCannotBeDecodedStopsTheReplayAtItsPosition() async throws {
+        let harness = try await Self.journal(seed: 31, steps: 400)
+        let journal = harness.journal
+        let bad = ProposedEvent(type: "RunStarted", schemaVersion: 1, recordedAt: 0, payload: [0xFF])
+        let task = try #require(harness.live.tasks.keys.first { _ in true })
+        let version = try #require(harness.live.tasks[task]?.version)
+        let appended = try await journal.append([bad], to: StreamID(task.rawValue), expectedVersion: .exactly(version))
+        for workers in [1, 2, 5] {
+            do {
+                _ = try await Replay.build(from: journal, runRetention: 5, batchSize: 16, workers: workers)
+                Issue.record("a replay on \(workers) workers folded an undecodable event")
+            } catch let error as ProjectionError {
+                #expect(error.position == appended.firstPosition, "\(workers) workers: \(error)")
+            }
+        }
+    }
+}
