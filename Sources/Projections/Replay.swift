@@ -111,19 +111,19 @@ public enum Replay {
         }
         let fold = ParallelFold(taking: &projection, workers: workers)
         defer { fold.finish(into: &projection) }
-        var after = projection.position
-        while true {
-            let batch = try await journal.read(after: after, limit: batchSize)
-            guard let last = batch.last else { return }
+        var batch = try await journal.read(after: projection.position, limit: batchSize)
+        while let last = batch.last {
+            // The next batch is read while this one is folded.
+            async let next = journal.read(after: last.position, limit: batchSize)
             let within: [RecordedEvent]
             switch limit {
             case .head: within = batch
-            case .position(let end): within = batch.prefix { $0.position <= end }.map { $0 }
-            case .instant(let instant): within = batch.prefix { $0.recordedAt <= instant.microsecondsSinceEpoch }.map { $0 }
+            case .position(let end): within = Array(batch.prefix { $0.position <= end })
+            case .instant(let instant): within = Array(batch.prefix { $0.recordedAt <= instant.microsecondsSinceEpoch })
             }
             if !within.isEmpty { try fold.apply(within) }
             if within.count < batch.count { return }
-            after = last.position
+            batch = try await next
         }
     }
 
