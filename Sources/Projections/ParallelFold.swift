@@ -13,8 +13,10 @@ import Synchronization
 /// the totals up. Each part sees the same events in the same order as a fold on one core,
 /// so the projection is the same (tested against ``Projection/apply(_:)``).
 ///
-/// For a projection built from scratch or from a snapshot, with its due index deferred:
-/// the due index is built once from the tasks afterwards.
+/// A projection whose due index is deferred (a replay from scratch) gets it built once from
+/// the tasks afterwards. One that has its index (a snapshot's tail) keeps it: each worker
+/// notes the due entries a task had before the first event it folds of it, and
+/// ``finish(into:)`` updates the index with what each such task has at the end.
 final class ParallelFold {
     /// The parts one worker folds, and its totals.
     struct Lane: Sendable {
@@ -23,6 +25,9 @@ final class ParallelFold {
         var logs: [RunLog.Part] = []
         var namespaceDeltas: [String: Int] = [:]
         var inconsistencies = 0
+        /// The due entries each task changed had before its first event in this fold (when
+        /// the projection keeps its due index up to date).
+        var dueBefore: [TaskID: [DueEntry]] = [:]
         /// The first event this worker could not fold; it folds nothing after it.
         var failure: ProjectionError?
     }
@@ -35,13 +40,14 @@ final class ParallelFold {
 
     let workers: Int
     private let retention: Int32
+    private let tracksDue: Bool
     private let lanes: [LaneBox]
     private var position: UInt64
 
     /// Takes the parts out of `projection` (left empty until ``finish(into:)``) for
     /// `workers` workers (at least 2, at most the table's part count).
     init(taking projection: inout Projection, workers: Int) {
-        precondition(projection.dueIndexDeferred, "a parallel fold leaves the due index to be built afterwards")
+        tracksDue = !projection.dueIndexDeferred
         self.workers = max(2, min(workers, TaskTable.partCount))
         retention = projection.runLog.keeping
         position = projection.position
@@ -69,10 +75,11 @@ final class ParallelFold {
         }
         let workers = self.workers
         let retention = self.retention
+        let tracksDue = self.tracksDue
         let lanes = self.lanes
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             lanes[worker].lane.withLock { lane in
-                Self.fold(batch, worker: worker, of: workers, keeping: retention, into: &lane)
+                Self.fold(batch, worker: worker, of: workers, keeping: retention, tracksDue: tracksDue, into: &lane)
             }
         }
         if let failure = lanes.compactMap({ $0.lane.withLock(\.failure) }).min(by: { $0.position < $1.position }) {
@@ -87,6 +94,7 @@ final class ParallelFold {
         var logs = Array(repeating: RunLog.Part(), count: TaskTable.partCount)
         var namespaceDeltas: [String: Int] = [:]
         var inconsistencies = 0
+        var dueBefore: [TaskID: [DueEntry]] = [:]
         for (worker, box) in lanes.enumerated() {
             box.lane.withLock { lane in
                 for local in lane.tables.indices {
@@ -96,6 +104,7 @@ final class ParallelFold {
                 }
                 namespaceDeltas.merge(lane.namespaceDeltas, uniquingKeysWith: +)
                 inconsistencies += lane.inconsistencies
+                dueBefore.merge(lane.dueBefore) { first, _ in first }  // each task is one lane's
                 lane = Lane()
             }
         }
@@ -103,10 +112,14 @@ final class ParallelFold {
             tables: tables, logs: logs, position: position,
             namespaceDeltas: namespaceDeltas, inconsistencies: inconsistencies
         )
+        if tracksDue { projection.updateDueIndex(before: dueBefore) }
     }
 
     /// One worker's share of a batch: the events of the tasks in its parts.
-    private static func fold(_ batch: [RecordedEvent], worker: Int, of workers: Int, keeping retention: Int32, into lane: inout Lane) {
+    private static func fold(
+        _ batch: [RecordedEvent], worker: Int, of workers: Int, keeping retention: Int32, tracksDue: Bool,
+        into lane: inout Lane
+    ) {
         guard lane.failure == nil else { return }
         for recorded in batch where !recorded.streamID.isReserved {
             let id = TaskID(recorded.streamID.rawValue)
@@ -120,6 +133,9 @@ final class ParallelFold {
                 return
             }
             let local = part / workers
+            if tracksDue, lane.dueBefore[id] == nil {
+                lane.dueBefore[id] = lane.tables[local].slots[id].map { DueEntry.entries(of: lane.tables[local].states[Int($0)]) } ?? []
+            }
             let change = Projection.fold(
                 event, streamVersion: recorded.streamVersion, table: &lane.tables[local], log: &lane.logs[local],
                 keeping: retention, trackingDue: false

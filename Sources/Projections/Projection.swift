@@ -93,6 +93,20 @@ public struct Projection: Sendable {
         self.inconsistencies += inconsistencies
     }
 
+    /// Brings the due index up to date with tasks changed apart from it (a ``ParallelFold``):
+    /// `before` holds each changed task's due entries before its changes.
+    mutating func updateDueIndex(before: [TaskID: [DueEntry]]) {
+        guard !dueIndexDeferred else { return }
+        for (task, entries) in before {
+            let after = tasks.index(forKey: task).map { DueEntry.entries(of: tasks[$0]) } ?? []
+            if after != entries { dueIndex.update(before: entries, after: after) }
+        }
+        if dueIndex.needsCompaction {
+            let tasks = self.tasks
+            dueIndex.compact { $0.isCurrent(in: tasks) }
+        }
+    }
+
     /// What folding one event changed beyond its task's part of the table and the run log.
     struct Change {
         /// The task's due entries before and after (left empty when not tracked).

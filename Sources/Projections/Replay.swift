@@ -64,13 +64,9 @@ public enum Replay {
             start = loaded
             used = snapshot.position
         }
-        if used == nil {
-            try await fold(into: &start, from: journal, until: limit, batchSize: 4096, workers: workers)
-        } else {
-            // The snapshot's due index is built already (in parallel, as its parts are
-            // read); a tail is short and keeps it up to date as it goes.
-            try await catchUp(&start, from: journal, until: limit, batchSize: 4096)
-        }
+        // Without a snapshot the due index is built once at the end; a snapshot's (derived as
+        // its parts were read) is brought up to date with the tasks the tail changed.
+        try await fold(into: &start, from: journal, until: limit, batchSize: 4096, workers: workers)
         start.rebuildDueIndex()
         return (start, used)
     }
@@ -96,8 +92,8 @@ public enum Replay {
         }
     }
 
-    /// ``catchUp(_:from:until:batchSize:)`` for a projection whose due index is deferred,
-    /// folded on `workers` cores (``ParallelFold``) when more than one.
+    /// ``catchUp(_:from:until:batchSize:)`` folded on `workers` cores (``ParallelFold``) when
+    /// more than one.
     private static func fold(
         into projection: inout Projection,
         from journal: some Journal,

@@ -1,4 +1,6 @@
+import Dispatch
 public import Scheduling
+import Synchronization
 
 /// Every task's state by id: a hash table in 64 parts, chosen by the task's stable hash
 /// (``Shards/rank(of:)``).
@@ -110,6 +112,22 @@ public struct TaskTable: Sendable, Equatable, Sequence {
 
     /// Every task's state, in no particular order.
     public var values: some Sequence<TaskState> { parts.lazy.flatMap(\.states) }
+
+    /// The non-nil results of `transform` for every task's state, the parts read on every
+    /// core at once, with no state copied; in no particular order.
+    public func concurrentCompactMap<T: Sendable>(_ transform: @Sendable (borrowing TaskState) -> T?) -> [T] {
+        let results = Mutex([[T]](repeating: [], count: parts.count))
+        let parts = self.parts
+        DispatchQueue.concurrentPerform(iterations: parts.count) { number in
+            var found: [T] = []
+            let states = parts[number].states
+            for slot in states.indices {
+                if let result = transform(states[slot]) { found.append(result) }
+            }
+            results.withLock { $0[number] = found }
+        }
+        return results.withLock { $0.flatMap { $0 } }
+    }
 
     /// How many tasks the parts have room for before they grow.
     public var capacity: Int { parts.reduce(0) { $0 + $1.states.capacity } }

@@ -49,6 +49,41 @@ struct ParallelReplayTests {
         #expect(harness.live.runLog.recordCount > 100)
     }
 
+    /// A start from a snapshot folds the tail on several cores and brings the snapshot's due
+    /// index up to date with the tasks the tail changed.
+    @Test(arguments: [2, 3])
+    func aSnapshotPlusItsTailOnManyCoresEqualsTheLiveProjection(workers: Int) async throws {
+        var random = SeededRandom(seed: 41)
+        var harness = Harness()
+        var slots = ReplayPropertyTests.Slots(count: 48)
+        var now = seconds(0)
+        var checked = 0
+        for step in 0..<1_500 {
+            now = Instant(microsecondsSinceEpoch: now.microsecondsSinceEpoch + Int64.random(in: 0...4, using: &random) * 1_000_000)
+            let (task, action) = ReplayPropertyTests.randomCommand(&harness, slots: &slots, now: now, random: &random)
+            try await harness.run(task, action, at: now)
+            if step % 150 == 75 { try await harness.journal.saveSnapshot(ProjectionSnapshot.make(harness.live)) }
+            guard step % 150 == 149 else { continue }
+            // The newest snapshot is 74 steps old: its tail changes tasks in many parts.
+            let (started, used) = try await Replay.fromSnapshot(of: harness.journal, runRetention: 5, workers: workers)
+            let (serial, _) = try await Replay.fromSnapshot(of: harness.journal, runRetention: 5, workers: 1)
+            #expect(used != nil && used! < harness.live.position)
+            #expect(started == harness.live, "step \(step)")
+            #expect(started.liveTasksByNamespace == harness.live.liveTasksByNamespace)
+            var live = harness.live
+            var fromSnapshot = started
+            var fromSerial = serial
+            let end = Instant(microsecondsSinceEpoch: .max)
+            let due = live.due(at: end)
+            #expect(fromSnapshot.due(at: end) == due, "step \(step): due entries differ")
+            #expect(fromSerial.due(at: end) == due)
+            #expect(fromSnapshot.dueIndex.liveCount == fromSerial.dueIndex.liveCount)
+            #expect(fromSnapshot.nextDue() == live.nextDue())
+            checked += 1
+        }
+        #expect(checked == 10)
+    }
+
     @Test func aReplayUpToAPositionOrAnInstantStopsThereOnManyCores() async throws {
         let harness = try await Self.journal(seed: 21, steps: 1_500)
         let head = try await harness.journal.head()

@@ -90,7 +90,7 @@ import Testing
             #expect(!FileManager.default.fileExists(atPath: keyPath))
 
             // With a new key it starts; the old secrets fail their calls with the reason, until entered again.
-            let fresh = try await LiveServer.start(dataDirectory: data, client: client, extra: ["--new-secrets-key"])
+            let fresh = try await LiveServer.start(dataDirectory: data, client: client, extra: ["--new-secrets-key"], collectingLogs: true)
             let before = receiver.received.count
             var failure: String?
             for _ in 0..<100 where failure == nil {
@@ -108,6 +108,9 @@ import Testing
             #expect(await receiver.waitForRequests(count + 1, timeout: 15))
             #expect(receiver.received.last?.header("Authorization") == token)
             await #expect(fresh.stop() == 0)
+            // At its start, the server named the task whose secrets the new key cannot open.
+            let freshLogs = fresh.process.lines.joined(separator: "\n")
+            #expect(freshLogs.contains("1 task(s) hold secrets sealed with another key") && freshLogs.contains(id), "\(freshLogs.prefix(800))")
         }
         try await receiver.stop()
         try await client.shutdown()

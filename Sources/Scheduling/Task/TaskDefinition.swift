@@ -76,6 +76,11 @@ public struct TaskDefinition: Sendable, Hashable {
             yield &storage.action
         }
     }
+    /// Whether the action holds a sealed value (a secret header or its own signing secret),
+    /// read in place: a server at start-up asks this of every task.
+    public var holdsSealedValues: Bool {
+        storage.action.signingSecret != nil || storage.action.headers.contains(where: \.isSecret)
+    }
     /// How failures are retried.
     public var retry: RetryPolicy {
         get { storage.retry }

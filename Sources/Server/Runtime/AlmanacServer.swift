@@ -147,7 +147,9 @@ public struct AlmanacServer: Sendable {
             // A cluster node replays the shared journal: its due index is built once, after.
             projection.deferDueIndex()
         }
-        let store = ProjectionStore(journal: journal, projection: projection)
+        // Consumed: a copy left here would share the store's storage, and the store's first
+        // change to each part would then copy the whole part.
+        let store = ProjectionStore(journal: journal, projection: consume projection)
         try await store.catchUp()
         await store.rebuildDueIndex()
         try await store.loadAccess()
@@ -283,14 +285,18 @@ extension AlmanacServer {
     /// The live tasks that hold secrets, by the id of the key that sealed them.
     static func tasksBySealingKey(_ projection: Projection) -> [String: [TaskID]] {
         var tasks: [String: [TaskID]] = [:]
-        for state in projection.tasks.values where state.status != .deleted {
+        let sealing = projection.tasks.concurrentCompactMap { state -> (TaskID, Set<String>)? in
+            guard state.status != .deleted, state.definition.holdsSealedValues else { return nil }
             let action = state.definition.action
             var keys = Set<String>()
             for header in action.headers {
                 if case .sealed(let sealed) = header.value { keys.insert(sealed.keyID ?? "unknown") }
             }
             if let sealed = action.signingSecret { keys.insert(sealed.keyID ?? "unknown") }
-            for key in keys { tasks[key, default: []].append(state.id) }
+            return (state.id, keys)
+        }
+        for (task, keys) in sealing {
+            for key in keys { tasks[key, default: []].append(task) }
         }
         return tasks
     }
