@@ -2,7 +2,7 @@ import Dispatch
 import Synchronization
 public import Journal
 public import Logging
-public import Projections
+import Projections
 import Scheduling
 public import ServiceLifecycle
 

@@ -149,7 +149,7 @@ public struct AlmanacServer: Sendable {
         }
         // Consumed: a copy left here would share the store's storage, and the store's first
         // change to each part would then copy the whole part.
-        let store = ProjectionStore(journal: journal, projection: consume projection)
+        let store = ProjectionStore(journal: journal, projection: consume projection, timer: timer)
         try await store.catchUp()
         await store.rebuildDueIndex()
         try await store.loadAccess()
