@@ -60,33 +60,16 @@ public enum RecordCodec {
 
     /// Decodes the record stored at `position`, checking its structure (not its checksum).
     public static func decode(position: UInt64, bytes: UnsafeRawBufferPointer) throws(JournalError) -> RecordedEvent {
-        var reader = ByteReader(bytes: bytes)
-        guard let format = reader.readByte() else { throw corrupted(position, "the record is empty") }
-        guard format == Self.format else {
-            throw corrupted(position, "record format \(format) is not the supported format \(Self.format)")
-        }
-        guard
-            let streamVersion = reader.readUInt64(),
-            let recordedAt = reader.readUInt64(),
-            let schemaVersion = reader.readUInt16(),
-            let streamLength = reader.readByte(),
-            let streamID = reader.readString(count: Int(streamLength)),
-            let typeLength = reader.readByte(),
-            let type = reader.readString(count: Int(typeLength)),
-            let payloadLength = reader.readUInt32(),
-            let payload = reader.readBytes(count: Int(payloadLength)),
-            let checksum = reader.readUInt32()
-        else { throw corrupted(position, "the record is truncated or its lengths are wrong") }
-        guard reader.isAtEnd else { throw corrupted(position, "the record has trailing bytes") }
+        let record = try borrow(position: position, bytes: bytes)
         return RecordedEvent(
             position: position,
-            streamID: StreamID(streamID),
-            streamVersion: streamVersion,
-            type: type,
-            schemaVersion: schemaVersion,
-            recordedAt: Int64(bitPattern: recordedAt),
-            payload: payload,
-            checksum: checksum
+            streamID: StreamID(String(decoding: record.streamID, as: UTF8.self)),
+            streamVersion: record.streamVersion,
+            type: record.typeName,
+            schemaVersion: record.schemaVersion,
+            recordedAt: record.recordedAt,
+            payload: Array(record.payload),
+            checksum: record.checksum
         )
     }
 
@@ -114,7 +97,7 @@ public enum RecordCodec {
         return (computed == stored, stored)
     }
 
-    private static func corrupted(_ position: UInt64, _ reason: String) -> JournalError {
+    static func corrupted(_ position: UInt64, _ reason: String) -> JournalError {
         JournalError(code: .corrupted, message: "record at position \(position) is damaged: \(reason); restore from a snapshot")
     }
 }
@@ -143,16 +126,11 @@ struct ByteReader {
         return T(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: T.self))
     }
 
-    mutating func readBytes(count: Int) -> [UInt8]? {
+    /// The next `count` bytes, in place.
+    mutating func borrowBytes(count: Int) -> UnsafeRawBufferPointer? {
         guard bytes.count - offset >= count else { return nil }
         defer { offset += count }
-        return Array(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]))
-    }
-
-    mutating func readString(count: Int) -> String? {
-        guard bytes.count - offset >= count else { return nil }
-        defer { offset += count }
-        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]), as: UTF8.self)
+        return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
     }
 }
 

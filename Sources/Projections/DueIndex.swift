@@ -173,6 +173,14 @@ public enum Shards {
         for byte in task.rawValue.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return hash
     }
+
+    /// ``rank(of:)`` of the task whose id's UTF-8 bytes are `id`.
+    @inline(__always)
+    static func rank(ofBytes id: UnsafeRawBufferPointer) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in id { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash
+    }
 }
 
 /// A set of shard numbers (0 to 63 … any small count), as a bit set.

@@ -65,8 +65,9 @@ final class ParallelFold {
         self.lanes = lanes.map(LaneBox.init)
     }
 
-    /// Folds `batch`, events after the last one folded in position order.
-    func apply(_ batch: [RecordedEvent]) throws(ProjectionError) {
+    /// Folds `batch`, records after the last one folded in position order (read in place:
+    /// the call returns when every worker is done with them).
+    func apply(_ batch: [BorrowedRecord]) throws(ProjectionError) {
         for event in batch {
             guard event.position > position else {
                 throw ProjectionError(position: event.position, message: "event applied out of order (after \(position))")
@@ -117,19 +118,22 @@ final class ParallelFold {
 
     /// One worker's share of a batch: the events of the tasks in its parts.
     private static func fold(
-        _ batch: [RecordedEvent], worker: Int, of workers: Int, keeping retention: Int32, tracksDue: Bool,
+        _ batch: [BorrowedRecord], worker: Int, of workers: Int, keeping retention: Int32, tracksDue: Bool,
         into lane: inout Lane
     ) {
         guard lane.failure == nil else { return }
-        for recorded in batch where !recorded.streamID.isReserved {
-            let id = TaskID(recorded.streamID.rawValue)
-            let part = TaskTable.part(of: id)
+        for recorded in batch where !recorded.isReserved {
+            let part = TaskTable.part(ofBytes: recorded.streamID)
             guard part % workers == worker else { continue }
+            let id = TaskID(String(decoding: recorded.streamID, as: UTF8.self))
             let event: TaskEvent
             do {
-                event = try Projection.decode(recorded, taskID: id)
+                event = try EventCodec.decode(
+                    typeBytes: recorded.type, schemaVersion: recorded.schemaVersion, payload: recorded.payload,
+                    taskID: id, at: Instant(microsecondsSinceEpoch: recorded.recordedAt)
+                )
             } catch {
-                lane.failure = error
+                lane.failure = ProjectionError(position: recorded.position, message: "cannot decode \(recorded.typeName): \(error)")
                 return
             }
             let local = part / workers

@@ -107,18 +107,35 @@ public enum Replay {
         }
         let fold = ParallelFold(taking: &projection, workers: workers)
         defer { fold.finish(into: &projection) }
-        var batch = try await journal.read(after: projection.position, limit: batchSize)
+        /// Folds the records within the limit; whether to read on.
+        func apply(_ records: [BorrowedRecord]) -> Result<Bool, ProjectionError> {
+            let within: ArraySlice<BorrowedRecord>
+            switch limit {
+            case .head: within = records[...]
+            case .position(let end): within = records.prefix { $0.position <= end }
+            case .instant(let instant): within = records.prefix { $0.recordedAt <= instant.microsecondsSinceEpoch }
+            }
+            return Result { () throws(ProjectionError) in
+                if !within.isEmpty { try fold.apply(Array(within)) }
+                return !records.isEmpty && within.count == records.count
+            }
+        }
+        var after = projection.position
+        if let lending = journal as? any BorrowingJournal {
+            // Records are read in place, in one read transaction per batch, and folded there.
+            while true {
+                let (more, last) = try lending.withRecords(after: after, limit: batchSize) { records in
+                    (apply(records), records.last?.position)
+                }
+                guard try more.get(), let last else { return }
+                after = last
+            }
+        }
+        var batch = try await journal.read(after: after, limit: batchSize)
         while let last = batch.last {
             // The next batch is read while this one is folded.
             async let next = journal.read(after: last.position, limit: batchSize)
-            let within: [RecordedEvent]
-            switch limit {
-            case .head: within = batch
-            case .position(let end): within = Array(batch.prefix { $0.position <= end })
-            case .instant(let instant): within = Array(batch.prefix { $0.recordedAt <= instant.microsecondsSinceEpoch })
-            }
-            if !within.isEmpty { try fold.apply(within) }
-            if within.count < batch.count { return }
+            guard try batch.withBorrowedRecords(apply).get() else { return }
             batch = try await next
         }
     }

@@ -71,6 +71,10 @@ public struct TaskTable: Sendable, Equatable, Sequence {
     @inline(__always)
     static func part(of id: TaskID) -> Int { Int(Shards.rank(of: id) % UInt64(partCount)) }
 
+    /// ``part(of:)`` of the task whose id's UTF-8 bytes are `id`.
+    @inline(__always)
+    static func part(ofBytes id: UnsafeRawBufferPointer) -> Int { Int(Shards.rank(ofBytes: id) % UInt64(partCount)) }
+
     /// Whether there is no task.
     public var isEmpty: Bool { count == 0 }
 

@@ -84,6 +84,39 @@ struct ParallelReplayTests {
         #expect(checked == 10)
     }
 
+    /// The LMDB journal lends its records in place (`BorrowingJournal`): the same journal in
+    /// LMDB replays to the live projection, in full and from a snapshot plus its tail.
+    @Test func aReplayReadingLMDBRecordsInPlaceBuildsTheLiveProjection() async throws {
+        let harness = try await Self.journal(seed: 51, steps: 2_000)
+        let head = try await harness.journal.head()
+        try await TemporaryDirectory.with { path in
+            let lmdb = try LMDBJournal(directory: path)
+            defer { lmdb.close() }
+            let events = try await harness.journal.read(after: 0, limit: Int(head))
+            let requests = events.map { event in
+                AppendRequest(
+                    streamID: event.streamID, expectedVersion: .exactly(event.streamVersion - 1),
+                    events: [ProposedEvent(type: event.type, schemaVersion: event.schemaVersion, recordedAt: event.recordedAt, payload: event.payload)]
+                )
+            }
+            for result in await lmdb.append(requests) { _ = try result.get() }
+            #expect(try await lmdb.head() == head)
+            for (workers, batchSize) in [(2, 4096), (3, 5), (1, 4096)] {
+                let replayed = try await Replay.build(from: lmdb, runRetention: 5, batchSize: batchSize, workers: workers)
+                #expect(replayed == harness.live, "\(workers) workers, batches of \(batchSize)")
+                #expect(replayed.liveTasksByNamespace == harness.live.liveTasksByNamespace)
+            }
+            let middle = try await Replay.build(from: lmdb, until: .position(head / 2), runRetention: 5)
+            try await lmdb.saveSnapshot(ProjectionSnapshot.make(middle))
+            var (started, used) = try await Replay.fromSnapshot(of: lmdb, runRetention: 5, workers: 2)
+            #expect(used == head / 2)
+            #expect(started == harness.live)
+            var live = harness.live
+            let end = Instant(microsecondsSinceEpoch: .max)
+            #expect(started.due(at: end) == live.due(at: end))
+        }
+    }
+
     @Test func aReplayUpToAPositionOrAnInstantStopsThereOnManyCores() async throws {
         let harness = try await Self.journal(seed: 21, steps: 1_500)
         let head = try await harness.journal.head()

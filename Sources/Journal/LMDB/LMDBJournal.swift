@@ -8,7 +8,7 @@ import Synchronization
 /// moment in one durable transaction (group commit); each waiter resumes only after its
 /// commit is on disk. Reads run on the caller's thread in short read transactions, so
 /// other processes (offline tools) can read the same directory while a server writes.
-public final class LMDBJournal: Journal {
+public final class LMDBJournal: BorrowingJournal {
     /// Settings for opening a journal.
     public struct Configuration: Sendable, Hashable {
         /// The maximum size of the data file in bytes. Growing it means reopening with a
@@ -218,6 +218,23 @@ public final class LMDBJournal: Journal {
                 return result.count < limit
             }
             return result
+        }
+    }
+
+    public func withRecords<T>(
+        after position: UInt64, limit: Int, _ body: ([BorrowedRecord]) -> T
+    ) throws(JournalError) -> T {
+        try run { txn in
+            var records: [BorrowedRecord] = []
+            if limit > 0, position < .max {
+                records.reserveCapacity(min(limit, 16_384))
+                try Self.forEachRecord(events: events, after: position, in: txn) { recordPosition, bytes in
+                    records.append(try RecordCodec.borrow(position: recordPosition, bytes: bytes))
+                    return records.count < limit
+                }
+            }
+            // The bytes lie in the map and stay valid while this read transaction is open.
+            return body(records)
         }
     }
 

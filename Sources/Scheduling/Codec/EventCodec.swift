@@ -96,42 +96,86 @@ public enum EventCodec {
         taskID: TaskID,
         at: Instant
     ) throws(EventDecodingError) -> TaskEvent {
-        let definesTask = type == "TaskCreated" || type == "TaskUpdated"
+        try decode(StoredType(rawValue: type), named: { type }, schemaVersion: schemaVersion, payload: payload, taskID: taskID, at: at)
+    }
+
+    /// Decodes a stored event whose type name is given as its UTF-8 bytes (a journal record
+    /// read in place), without making a string of it.
+    public static func decode(
+        typeBytes: UnsafeRawBufferPointer,
+        schemaVersion: UInt16,
+        payload: UnsafeRawBufferPointer,
+        taskID: TaskID,
+        at: Instant
+    ) throws(EventDecodingError) -> TaskEvent {
+        try decode(
+            StoredType(bytes: typeBytes), named: { String(decoding: typeBytes, as: UTF8.self) },
+            schemaVersion: schemaVersion, payload: payload, taskID: taskID, at: at
+        )
+    }
+
+    /// The stored type names, each as text and as bytes.
+    enum StoredType: String, CaseIterable {
+        case taskCreated = "TaskCreated", taskUpdated = "TaskUpdated", taskPaused = "TaskPaused"
+        case taskResumed = "TaskResumed", taskDeleted = "TaskDeleted", taskCompleted = "TaskCompleted"
+        case runTriggered = "RunTriggered", runStarted = "RunStarted", runSucceeded = "RunSucceeded"
+        case runFailed = "RunFailed", runRetryScheduled = "RunRetryScheduled", occurrenceSkipped = "OccurrenceSkipped"
+
+        /// Every name's bytes, by case.
+        private static let names: [(StoredType, [UInt8])] = allCases.map { ($0, Array($0.rawValue.utf8)) }
+
+        init?(bytes: UnsafeRawBufferPointer) {
+            guard let found = Self.names.first(where: { $0.1.elementsEqual(bytes) }) else { return nil }
+            self = found.0
+        }
+    }
+
+    /// Decodes a stored event of `type` (nil: a type this build does not know, `name`).
+    private static func decode(
+        _ type: StoredType?,
+        named name: () -> String,
+        schemaVersion: UInt16,
+        payload: UnsafeRawBufferPointer,
+        taskID: TaskID,
+        at: Instant
+    ) throws(EventDecodingError) -> TaskEvent {
+        guard let type else { throw EventDecodingError(message: "\(name()) is not a known event type") }
+        let definesTask = type == .taskCreated || type == .taskUpdated
         guard schemaVersion == currentSchemaVersion || (definesTask && (1...definitionSchemaVersion).contains(schemaVersion)) else {
-            throw EventDecodingError(message: "\(type) schema version \(schemaVersion) is unknown to this build")
+            throw EventDecodingError(message: "\(type.rawValue) schema version \(schemaVersion) is unknown to this build")
         }
         var reader = BinaryReader(payload)
         let actor = try reader.readString()
         let reason = try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readString() }
         let kind: TaskEvent.Kind
         switch type {
-        case "TaskCreated":
+        case .taskCreated:
             let definition = try readDefinition(&reader, schemaVersion: schemaVersion)
             kind = .created(definition, nextDueAt: try readOptionalInstant(&reader))
-        case "TaskUpdated":
+        case .taskUpdated:
             let definition = try readDefinition(&reader, schemaVersion: schemaVersion)
             kind = .updated(definition, nextDueAt: try readOptionalInstant(&reader))
-        case "TaskPaused":
+        case .taskPaused:
             kind = .paused
-        case "TaskResumed":
+        case .taskResumed:
             kind = .resumed(nextDueAt: try readOptionalInstant(&reader))
-        case "TaskDeleted":
+        case .taskDeleted:
             kind = .deleted
-        case "TaskCompleted":
+        case .taskCompleted:
             kind = .completed
-        case "RunTriggered":
+        case .runTriggered:
             let trigger = try reader.readString()
             kind = .runTriggered(trigger: trigger, occurrence: OccurrenceID(rawValue: try reader.readString()))
-        case "RunStarted":
+        case .runStarted:
             kind = .runStarted(try readRunStart(&reader))
-        case "RunSucceeded":
+        case .runSucceeded:
             let run = RunID(rawValue: try reader.readString())
             kind = .runSucceeded(run: run, outcome: try readOutcome(&reader))
-        case "RunFailed":
+        case .runFailed:
             let run = RunID(rawValue: try reader.readString())
             let outcome = try readOutcome(&reader)
             kind = .runFailed(run: run, outcome: outcome, interrupted: try reader.readBool())
-        case "RunRetryScheduled":
+        case .runRetryScheduled:
             let occurrence = OccurrenceID(rawValue: try reader.readString())
             let attempt = try reader.readInt()
             let scheduledAt = try reader.readInstant()
@@ -141,7 +185,7 @@ public enum EventCodec {
                 occurrence: occurrence, scheduledAt: scheduledAt, attempt: attempt, dueAt: dueAt,
                 occurrenceKind: manual ? .manual : .scheduled
             ))
-        case "OccurrenceSkipped":
+        case .occurrenceSkipped:
             let occurrence = OccurrenceID(rawValue: try reader.readString())
             let attempt = try reader.readInt()
             let scheduledAt = try reader.readInstant()
@@ -151,10 +195,8 @@ public enum EventCodec {
                 occurrence: occurrence, scheduledAt: scheduledAt, attempt: attempt, reason: reason,
                 occurrenceKind: manual ? .manual : .scheduled, nextDueAt: try readOptionalInstant(&reader)
             ))
-        default:
-            throw EventDecodingError(message: "\(type) is not a known event type")
         }
-        guard reader.isAtEnd else { throw EventDecodingError(message: "\(type) has trailing bytes") }
+        guard reader.isAtEnd else { throw EventDecodingError(message: "\(type.rawValue) has trailing bytes") }
         return TaskEvent(taskID: taskID, at: at, actor: actor, reason: reason, kind: kind)
     }
 
