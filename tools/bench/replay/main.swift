@@ -846,7 +846,8 @@ func startupPhase(options: Options, directory: String) async throws {
 func replayPhase(options: Options, directory: String) async throws {
     let journal = try LMDBJournal(directory: directory, configuration: options.configuration(readOnly: true))
     defer { journal.close() }
-    let (full, buildSeconds) = try await measure { try await Replay.build(from: journal) }
+    let workers = ProcessInfo.processInfo.environment["BENCH_WORKERS"].flatMap(Int.init) ?? Replay.workers
+    let (full, buildSeconds) = try await measure { try await Replay.build(from: journal, workers: workers) }
     print("events: \(full.position)")
     print("build seconds: \(fixed(buildSeconds, 3))")
     print("build events/s: \(rate(Int(full.position), buildSeconds))")
