@@ -141,7 +141,7 @@ final class ParallelFold {
                 lane.dueBefore[id] = lane.tables[local].slots[id].map { DueEntry.entries(of: lane.tables[local].states[Int($0)]) } ?? []
             }
             let change = Projection.fold(
-                event, streamVersion: recorded.streamVersion, table: &lane.tables[local], log: &lane.logs[local],
+                event, position: recorded.position, streamVersion: recorded.streamVersion, table: &lane.tables[local], log: &lane.logs[local],
                 keeping: retention, trackingDue: false
             )
             if change.inconsistent { lane.inconsistencies += 1 }

@@ -46,7 +46,7 @@ public struct Projection: Sendable {
     public mutating func apply(_ event: TaskEvent, position: UInt64, streamVersion: UInt64) {
         let part = TaskTable.part(of: event.taskID)
         let change = Self.fold(
-            event, streamVersion: streamVersion, table: &tasks[part: part], log: &runLog[part: part],
+            event, position: position, streamVersion: streamVersion, table: &tasks[part: part], log: &runLog[part: part],
             keeping: runLog.keeping, trackingDue: !dueIndexDeferred
         )
         if change.inconsistent { inconsistencies += 1 }
@@ -124,7 +124,7 @@ public struct Projection: Sendable {
     /// which the ``Change`` returned carries. Events of tasks in different parts touch
     /// nothing in common, so a replay can fold the parts on several cores (``Replay``).
     static func fold(
-        _ event: TaskEvent, streamVersion: UInt64, table: inout TaskTable.Part, log: inout RunLog.Part,
+        _ event: TaskEvent, position: UInt64, streamVersion: UInt64, table: inout TaskTable.Part, log: inout RunLog.Part,
         keeping retention: Int32, trackingDue: Bool
     ) -> Change {
         var change = Change()
@@ -148,7 +148,7 @@ public struct Projection: Sendable {
             version = nil
         }
         if let version, version != streamVersion { change.inconsistent = true }
-        log.apply(event, task: tableID, keeping: retention)
+        log.apply(event, task: tableID, position: position, keeping: retention)
         return change
     }
 

@@ -15,7 +15,7 @@ import Synchronization
 /// table's and the log's part, sized once.
 public enum ProjectionSnapshot {
     /// The format name this build writes and accepts.
-    public static let format = "projections/2+tasks/\(TaskStateCodec.version)+runs/3+parts/\(TaskTable.partCount)"
+    public static let format = "projections/2+tasks/\(TaskStateCodec.version)+runs/4+parts/\(TaskTable.partCount)"
 
     /// The snapshot of `projection`: a CRC32C of the state, then the state.
     public static func make(_ projection: Projection) -> StoredSnapshot {
@@ -174,8 +174,7 @@ public enum ProjectionSnapshot {
         static let finished: UInt8 = 2
         static let duration: UInt8 = 4
         static let status: UInt8 = 8
-        static let text: UInt8 = 16
-        static let excerpt: UInt8 = 32
+        static let detail: UInt8 = 16
     }
 
     /// One run record: a byte of which optional fields follow, the outcome, the attempt, the
@@ -187,8 +186,7 @@ public enum ProjectionSnapshot {
         if entry.finishedAt != .min { present |= Present.finished }
         if entry.duration != .min { present |= Present.duration }
         if entry.statusCode != .min { present |= Present.status }
-        if entry.text != nil { present |= Present.text }
-        if entry.excerpt != nil { present |= Present.excerpt }
+        if entry.detail != 0 { present |= Present.detail }
         writer.write(present)
         writer.write(UInt8(RunRecord.Outcome.allCases.firstIndex(of: entry.outcome) ?? 0))
         writer.write(Int(entry.attempt))
@@ -199,8 +197,7 @@ public enum ProjectionSnapshot {
         if entry.duration != .min { writer.write(entry.duration) }
         if entry.statusCode != .min { writer.write(Int(entry.statusCode)) }
         if let occurrence = entry.occurrence { writer.write(occurrence) }
-        if let text = entry.text { writer.write(text) }
-        if let excerpt = entry.excerpt { writer.write(excerpt) }
+        if entry.detail != 0 { writer.write(entry.detail) }
     }
 
     private static func readEntry(_ reader: inout BinaryReader) throws(EventDecodingError) -> RunLog.Entry {
@@ -222,8 +219,7 @@ public enum ProjectionSnapshot {
         }
         return RunLog.Entry(
             occurrence: present & Present.occurrence != 0 ? try reader.readString() : nil,
-            text: present & Present.text != 0 ? try reader.readString() : nil,
-            excerpt: present & Present.excerpt != 0 ? try reader.readString() : nil,
+            detail: present & Present.detail != 0 ? try reader.readUInt64() : 0,
             scheduledAt: scheduledAt, dueAt: dueAt, startedAt: startedAt, finishedAt: finishedAt, duration: duration,
             attempt: attempt, statusCode: statusCode, outcome: RunRecord.Outcome.allCases[outcome]
         )

@@ -8,6 +8,9 @@ public import Scheduling
 /// attempt; only a manual trigger's occurrence keeps its text), numbers in place of optionals,
 /// and every record of a part in one array, each task's records chained newest to oldest.
 /// A task's own array of records, grown by doubling, held twice the records on average.
+/// A record's texts — error, response excerpt (up to 4 KiB each), skip reason — are not kept:
+/// the journal holds them in the event that finished or skipped the attempt, and the record
+/// keeps that event's position (ADR 0013).
 public struct RunLog: Sendable {
     /// How many records each task keeps.
     public let retention: Int
@@ -23,11 +26,11 @@ public struct RunLog: Sendable {
     /// The task's recent records, oldest first.
     public func records(of task: TaskID) -> [RunRecord] { entries(of: task).map { $0.record(of: task) } }
 
-    /// Applies one event, keeping its records under `task` (the same id as `event.taskID`,
-    /// given to share one string among all that keep it).
-    public mutating func apply(_ event: TaskEvent, task: TaskID? = nil) {
+    /// Applies one event, recorded at journal position `position`, keeping its records under
+    /// `task` (the same id as `event.taskID`, given to share one string among all that keep it).
+    public mutating func apply(_ event: TaskEvent, position: UInt64, task: TaskID? = nil) {
         let task = task ?? event.taskID
-        parts[TaskTable.part(of: task)].apply(event, task: task, keeping: keeping)
+        parts[TaskTable.part(of: task)].apply(event, task: task, position: position, keeping: keeping)
     }
 
     /// The retention as the parts count records.
@@ -66,8 +69,8 @@ public struct RunLog: Sendable {
     /// Every task with records, in id order.
     public var taskIDs: [TaskID] { tasks }
 
-    /// The bytes each kept record takes in the log's arrays (its texts, when longer than 15
-    /// bytes, come on top).
+    /// The bytes each kept record takes in the log's arrays (a manual trigger's occurrence
+    /// text comes on top).
     public static var bytesPerRecord: Int { MemoryLayout<Entry>.stride }
 
     /// The number of records kept.
@@ -92,9 +95,9 @@ extension RunLog: Equatable {
 extension RunLog {
     /// Records of the tasks of one part.
     struct Part: Sendable {
-        /// Applies one event of `task` (a task of this part), keeping at most `retention`
-        /// records of it.
-        mutating func apply(_ event: TaskEvent, task: TaskID, keeping retention: Int32) {
+        /// Applies one event of `task` (a task of this part), recorded at journal position
+        /// `position`, keeping at most `retention` records of it.
+        mutating func apply(_ event: TaskEvent, task: TaskID, position: UInt64, keeping retention: Int32) {
             switch event.kind {
             case .runStarted(let start):
                 append(Entry(
@@ -104,12 +107,12 @@ extension RunLog {
             case .runSucceeded(let run, let outcome):
                 update(run, of: task) { entry in
                     entry.outcome = .succeeded
-                    entry.finish(at: event.at, with: outcome)
+                    entry.finish(at: event.at, with: outcome, position: position)
                 }
             case .runFailed(let run, let outcome, let interrupted):
                 update(run, of: task) { entry in
                     entry.outcome = interrupted ? .interrupted : .failed
-                    entry.finish(at: event.at, with: outcome)
+                    entry.finish(at: event.at, with: outcome, position: position)
                 }
             case .runRetryScheduled(let retry):
                 update(RunID(retry.occurrence, attempt: retry.attempt - 1), of: task) { entry in
@@ -121,7 +124,7 @@ extension RunLog {
                     startedAt: event.at, attempt: skip.attempt, outcome: .skipped
                 )
                 entry.finishedAt = event.at.microsecondsSinceEpoch
-                entry.text = skip.reason.rawValue
+                entry.detail = position  // the skip reason
                 append(entry, to: task, keeping: retention)
             case .created, .updated, .paused, .resumed, .deleted, .runTriggered, .completed:
                 break
@@ -221,16 +224,16 @@ extension RunLog {
         var count: Int32
     }
 
-    /// One record, compact: 104 bytes with no allocation for a scheduled occurrence whose
-    /// texts are short (Swift keeps strings up to 15 bytes inline).
+    /// One record, compact: 80 bytes, with no allocation for a scheduled occurrence. Its texts
+    /// (error, response excerpt, skip reason) stay in the journal: the record keeps the
+    /// position of the event that holds them (``RunRecord/withDetails(_:from:)``).
     struct Entry: Sendable, Equatable {
         /// The occurrence id's text, kept only when it is not the task's scheduled occurrence
         /// at `scheduledAt` (a manual trigger's).
         var occurrence: String?
-        /// What went wrong; for a skipped occurrence, the reason.
-        var text: String?
-        /// The start of the response body.
-        var excerpt: String?
+        /// The journal position of the event holding the record's error, response excerpt or
+        /// skip reason; 0: none.
+        var detail: UInt64 = 0
         /// Instants in microseconds since the epoch.
         var scheduledAt: Int64
         var dueAt: Int64
@@ -262,12 +265,11 @@ extension RunLog {
 
         /// A record read back from a snapshot.
         init(
-            occurrence: String?, text: String?, excerpt: String?, scheduledAt: Int64, dueAt: Int64, startedAt: Int64,
+            occurrence: String?, detail: UInt64, scheduledAt: Int64, dueAt: Int64, startedAt: Int64,
             finishedAt: Int64, duration: Int64, attempt: Int32, statusCode: Int32, outcome: RunRecord.Outcome
         ) {
             self.occurrence = occurrence
-            self.text = text
-            self.excerpt = excerpt
+            self.detail = detail
             self.scheduledAt = scheduledAt
             self.dueAt = dueAt
             self.startedAt = startedAt
@@ -278,12 +280,12 @@ extension RunLog {
             self.outcome = outcome
         }
 
-        mutating func finish(at instant: Instant, with result: RunOutcome) {
+        /// Finishes the attempt with `result`, recorded at journal position `position`.
+        mutating func finish(at instant: Instant, with result: RunOutcome, position: UInt64) {
             finishedAt = instant.microsecondsSinceEpoch
             statusCode = result.statusCode.map { Int32(clamping: $0) } ?? .min
             duration = result.duration.map(\.wholeMicroseconds) ?? .min
-            text = result.error
-            excerpt = result.responseExcerpt
+            detail = result.error != nil || result.responseExcerpt != nil ? position : 0
         }
 
         /// Whether this is the record of `task`'s attempt `attempt` of the occurrence whose
@@ -305,17 +307,12 @@ extension RunLog {
             if finishedAt != .min { record.finishedAt = Instant(microsecondsSinceEpoch: finishedAt) }
             if duration != .min { record.duration = .microseconds(duration) }
             if statusCode != .min { record.statusCode = Int(statusCode) }
-            if outcome == .skipped {
-                record.skipReason = text.map(SkipReason.init(rawValue:))
-            } else {
-                record.error = text
-            }
-            record.responseExcerpt = excerpt
+            if detail != 0 { record.detailPosition = detail }
             return record
         }
 
         static func == (lhs: Entry, rhs: Entry) -> Bool {
-            lhs.occurrence == rhs.occurrence && lhs.text == rhs.text && lhs.excerpt == rhs.excerpt
+            lhs.occurrence == rhs.occurrence && lhs.detail == rhs.detail
                 && lhs.scheduledAt == rhs.scheduledAt && lhs.dueAt == rhs.dueAt && lhs.startedAt == rhs.startedAt
                 && lhs.finishedAt == rhs.finishedAt && lhs.duration == rhs.duration && lhs.attempt == rhs.attempt
                 && lhs.statusCode == rhs.statusCode && lhs.outcome == rhs.outcome

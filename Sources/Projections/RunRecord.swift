@@ -41,12 +41,15 @@ public struct RunRecord: Sendable, Hashable {
     public var statusCode: Int?
     /// How long the call took, in whole microseconds (as the journal stores it).
     public var duration: Duration?
-    /// What went wrong.
+    /// What went wrong (read from the journal: ``withDetails(_:from:)``).
     public var error: String?
-    /// The start of the response body.
+    /// The start of the response body (read from the journal).
     public var responseExcerpt: String?
-    /// Why it was skipped.
+    /// Why it was skipped (read from the journal).
     public var skipReason: SkipReason?
+    /// The journal position of the event that holds the error, the response excerpt or the
+    /// skip reason; nil when there is none. The run log keeps this rather than the texts.
+    public var detailPosition: UInt64?
 
     /// A record of `task`'s attempt `attempt` of `occurrence`, with no result yet.
     public init(

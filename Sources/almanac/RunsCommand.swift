@@ -38,20 +38,23 @@ struct RunsCommand: ParsableCommand {
                 if batch.isEmpty { break }
                 for record in batch {
                     version = record.streamVersion
-                    if let event = decode(record) { log.apply(event) }
+                    if let event = decode(record) { log.apply(event, position: record.position) }
                 }
             }
             guard version > 0 else { throw CommandError("no task \(taskID) in this journal") }
         } else {
             try forEachRecord(in: journal, progress: "runs") { record in
-                if let event = decode(record) { log.apply(event) }
+                if let event = decode(record) { log.apply(event, position: record.position) }
                 return true
             }
         }
         var runs: [(TaskID, RunRecord)] = []
         for task in log.taskIDs { runs += log.records(of: task).map { (task, $0) } }
         runs.sort { ($0.1.startedAt, $0.1.run) > ($1.1.startedAt, $1.1.run) }
-        let shown = runs.prefix(limit)
+        let details = try RunRecord.withDetails(runs.prefix(limit).map(\.1)) { position in
+            try journal.readEvents(after: position - 1, limit: 1).first
+        }
+        let shown = zip(runs.prefix(limit).map(\.0), details)
         switch format {
         case .json:
             for (task, run) in shown { output(Representation.runJSON(run, task: task) + [0x0A]) }

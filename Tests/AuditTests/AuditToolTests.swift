@@ -44,6 +44,16 @@ struct AuditToolTests {
             }
             let whole = try await Self.almanac(["replay", "--data-dir", directory, "--digest"])
             #expect(whole.lines == ["position \(history.head)", "digest   \(history.finalDigest)"])
+
+            // `almanac runs` shows each record's error and skip reason, read from the events
+            // that hold them (the run log keeps their positions).
+            let runs = try await Self.almanac(["runs", "--data-dir", directory, "--format", "json", "--limit", "100000"])
+            #expect(runs.status == 0)
+            let records = runs.lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(records.count == runs.lines.count && records.count > 20)
+            #expect(records.contains { $0["outcome"] as? String == "skipped" && $0["skipReason"] as? String == "misfire" })
+            #expect(records.contains { ($0["error"] as? String)?.isEmpty == false })
+            #expect(records.filter { $0["outcome"] as? String == "failed" || $0["outcome"] as? String == "retrying" }.allSatisfy { $0["error"] is String })
         }
     }
 

@@ -78,8 +78,10 @@ struct EngineFixture {
     /// The type names of a task's events.
     func names(of task: TaskID) async throws -> [String] { try await events(of: task).map(\.kind.typeName) }
 
-    /// The run log of a task.
-    func runs(of task: TaskID) async -> [RunRecord] { await store.projection.runLog.records(of: task) }
+    /// The run log of a task, with the texts its records keep in the journal.
+    func runs(of task: TaskID) async throws -> [RunRecord] {
+        try await RunRecord.withDetails(await store.projection.runLog.records(of: task), from: journal)
+    }
 }
 
 let start = Instant(secondsSinceEpoch: 1_795_428_000)  // 2026-11-23T10:00:00Z

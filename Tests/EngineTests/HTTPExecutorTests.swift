@@ -205,7 +205,7 @@ struct HTTPExecutorTests {
                     "{\"run\":\"report@\(at(60).microsecondsSinceEpoch)#1\"}",
                     "{\"run\":\"report@\(at(60).microsecondsSinceEpoch)#2\"}",
                 ])
-                let runs = await engine.runs(of: "report")
+                let runs = try await engine.runs(of: "report")
                 #expect(runs.map(\.outcome) == [.retrying, .succeeded])
                 #expect(runs.first?.statusCode == 503)
                 #expect(runs.first?.responseExcerpt == "busy")

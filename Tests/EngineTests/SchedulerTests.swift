@@ -22,7 +22,7 @@ struct SchedulerTests {
             #expect(request.start.occurrence == .scheduled("a", at: at(60)))
             #expect(request.firedAt == at(60))
             #expect(try await engine.names(of: "a") == ["TaskCreated", "RunStarted", "RunSucceeded"])
-            let runs = await engine.runs(of: "a")
+            let runs = try await engine.runs(of: "a")
             #expect(runs.map(\.outcome) == [.succeeded])
             #expect(runs.first?.lateness == .zero)
             #expect(try await engine.tick(at: at(180)).claimed == 2, "two occurrences due, within the grace period")
@@ -130,7 +130,7 @@ struct SchedulerTests {
             try await engine.run("a", .createTask(everyMinute("a", misfire: .skip)))
             try await engine.tick(at: at(100))
             #expect(executor.requests.map(\.start.scheduledAt) == [at(60)])
-            #expect(await engine.runs(of: "a").first?.lateness == .seconds(40))
+            #expect(try await engine.runs(of: "a").first?.lateness == .seconds(40))
         }
     }
 
@@ -149,7 +149,7 @@ struct SchedulerTests {
             #expect(try await engine.scheduler.tick(now: at(121)).skipped == 1, "manual triggers obey the policy")
             executor.open()
             try await engine.dispatcher.waitUntilIdle()
-            #expect(await engine.runs(of: "a").map(\.outcome) == [.succeeded, .skipped, .skipped])
+            #expect(try await engine.runs(of: "a").map(\.outcome) == [.succeeded, .skipped, .skipped])
         }
     }
 
@@ -171,7 +171,7 @@ struct SchedulerTests {
             let attempts = executor.requests.map { ($0.start.occurrence, $0.start.attempt) }
             #expect(attempts.map(\.0) == [.scheduled("a", at: at(60)), .scheduled("a", at: at(60)), .scheduled("a", at: at(60)), .scheduled("a", at: at(120))])
             #expect(attempts.map(\.1) == [1, 2, 3, 1])
-            #expect(await engine.runs(of: "a").map(\.outcome) == [.retrying, .retrying, .succeeded, .succeeded])
+            #expect(try await engine.runs(of: "a").map(\.outcome) == [.retrying, .retrying, .succeeded, .succeeded])
         }
     }
 
@@ -181,7 +181,7 @@ struct SchedulerTests {
             try await engine.run("a", .createTask(everyMinute("a", retry: RetryPolicy(maxAttempts: 2, initialBackoff: .seconds(1)))))
             try await engine.tick(at: at(60))
             try await engine.tick(at: at(62))
-            #expect(await engine.runs(of: "a").map(\.outcome) == [.retrying, .failed])
+            #expect(try await engine.runs(of: "a").map(\.outcome) == [.retrying, .failed])
             #expect(await engine.store.state(of: "a")?.counts.failed == 2)
             #expect(await engine.store.state(of: "a")?.pending.isEmpty == true)
         }
@@ -239,7 +239,7 @@ struct SchedulerTests {
             #expect(Set(executor.requests.map(\.taskID)) == ["a", "b", "c", "d", "e"])
             // The ones that waited record their lateness.
             var lateness: [Duration] = []
-            for name in ["a", "b", "c", "d", "e"] { lateness += await engine.runs(of: TaskID(name)).map(\.lateness) }
+            for name in ["a", "b", "c", "d", "e"] { lateness += try await engine.runs(of: TaskID(name)).map(\.lateness) }
             #expect(lateness.sorted() == [.zero, .zero, .seconds(5), .seconds(5), .seconds(5)])
         }
     }
@@ -276,7 +276,7 @@ struct SchedulerTests {
             }
             #expect(started.map(\.occurrence) == [.scheduled("a", at: at(60)), .scheduled("a", at: at(60))])
             #expect(started.map(\.attempt) == [1, 2])
-            #expect(await engine.runs(of: "a").map(\.outcome) == [.interrupted, .succeeded])
+            #expect(try await engine.runs(of: "a").map(\.outcome) == [.interrupted, .succeeded])
             let recovered = try await engine.events(of: "a").first { if case .runFailed = $0.kind { true } else { false } }
             #expect(recovered?.reason == "recovered at start")
         }

@@ -108,7 +108,7 @@ struct ProjectionTests {
         try await harness.run("a", .startRun(occurrence), at: retryDue)
         try await harness.run("a", .recoverRuns, at: retryDue.plusSeconds(5))
         try await harness.run("a", .skipOccurrence(.scheduled("a", at: seconds(120)), .misfire), at: seconds(500))
-        let records = harness.live.runLog.records(of: "a")
+        let records = try await RunRecord.withDetails(harness.live.runLog.records(of: "a"), from: harness.journal)
         #expect(records.map(\.outcome) == [.retrying, .interrupted, .skipped])
         #expect(records[0].statusCode == 502)
         #expect(records[0].error == "HTTP 502")

@@ -406,8 +406,10 @@ extension API {
         if page.count > limit, let last = items.last {
             next = .string(API.cursor("\(last.1.startedAt.microsecondsSinceEpoch) \(last.1.run.rawValue)"))
         }
+        // The run log keeps where each record's error, excerpt and skip reason are, not the texts.
+        let detailed = try await RunRecord.withDetails(items.map(\.1), from: journal)
         return json(.ok, .object([
-            ("items", .array(items.map { Representation.run($0.1, task: $0.0) })),
+            ("items", .array(zip(items, detailed).map { Representation.run($1, task: $0.0) })),
             ("nextCursor", next),
         ]))
     }
