@@ -1,7 +1,8 @@
 import Synchronization
 
 /// Parts of task definitions already in use, by value: identical label sets, header lists,
-/// URLs and bodies share one copy.
+/// URLs and bodies share one copy, and so do the fields a definition keeps in common with
+/// others (``TaskDefinition/Common``).
 ///
 /// A memo, not state (like ``CronScheduleMemo``): sharing equal values cannot change any
 /// result. A million tasks created from a few templates then hold a few copies of their
@@ -12,13 +13,15 @@ enum SharedParts {
         var labels: [[String: String]: [String: String]] = [:]
         var headers: [[WebhookAction.Header]: [WebhookAction.Header]] = [:]
         var texts: [String: String] = [:]
+        /// Keyed by value (`TaskDefinition.Common` hashes and compares its fields).
+        var commons: [TaskDefinition.Common: TaskDefinition.Common] = [:]
     }
 
     private static let tables = Mutex(Tables())
 
     /// The most values of each kind kept; past it that table starts again (unique values
-    /// only churn it; shared ones come straight back).
-    static let capacity = 4096
+    /// only churn it; shared ones come straight back). At most a few megabytes.
+    static let capacity = 65_536
 
     static func labels(_ labels: [String: String]) -> [String: String] {
         guard !labels.isEmpty else { return labels }
@@ -33,6 +36,11 @@ enum SharedParts {
     static func text(_ text: String) -> String {
         guard text.utf8.count > 15 else { return text }
         return tables.withLock { share(text, in: &$0.texts) }
+    }
+
+    /// An object equal to `common` already in use, or `common`.
+    static func common(_ common: TaskDefinition.Common) -> TaskDefinition.Common {
+        tables.withLock { share(common, in: &$0.commons) }
     }
 
     private static func share<Value: Hashable>(_ value: Value, in table: inout [Value: Value]) -> Value {

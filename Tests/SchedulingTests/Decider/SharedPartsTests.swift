@@ -64,4 +64,32 @@ struct SharedPartsTests {
         #expect(storage(of: first.action.headers) == storage(of: second.action.headers))
         #expect(storage(of: first.labels) == storage(of: second.labels))
     }
+
+    @Test func definitionsOfOneTemplateShareTheirCommonFieldsAndStayValues() {
+        let template = #"{"task":"{{taskId}}"}"#
+        var first = definition(name: "a", body: template)
+        let second = definition(name: "b", body: template)
+        #expect(first.sharesCommonFields(with: second))
+        #expect(first != second)
+        // Changing one changes only that one; equal values share again.
+        first.labels["tier"] = "silver"
+        #expect(first.labels == ["team": "billing", "tier": "silver"])
+        #expect(second.labels == ["team": "billing", "tier": "gold"])
+        #expect(!first.sharesCommonFields(with: second))
+        first.action.timeout = .seconds(5)
+        #expect(first.action.timeout == .seconds(5) && second.action.timeout == .seconds(30))
+        #expect(first.action.url == second.action.url && first.action.body == template)
+        first.labels["tier"] = "gold"
+        first.action.timeout = .seconds(30)
+        #expect(first.sharesCommonFields(with: second))
+        #expect(first == definition(name: "a", body: template))
+        // A task's own fields are its own.
+        first.action.url = "https://elsewhere.example.invalid/"
+        #expect(second.action.url == "https://hooks.example.invalid/almanac/run")
+        #expect(first.sharesCommonFields(with: second))
+        var sealed = second
+        sealed.action.signingSecret = SealedSecret(text: "sealed:v1:0123456789abcdef:AAAA")
+        #expect(sealed.holdsSealedValues && !second.holdsSealedValues)
+        #expect(sealed.sharesCommonFields(with: second))
+    }
 }
