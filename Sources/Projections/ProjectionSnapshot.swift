@@ -159,7 +159,7 @@ public enum ProjectionSnapshot {
             if let slot = part.tasks.slots[task] { task = part.tasks.states[Int(slot)].id }
             let count = try reader.readInt()
             guard (0...raw.count).contains(count) else { throw EventDecodingError(message: "record count out of range") }
-            var entries: [RunLog.Entry] = []
+            var entries: [RunLog.Kept] = []
             entries.reserveCapacity(count)
             for _ in 0..<count { entries.append(try readEntry(&reader)) }
             part.runs.setRecords(entries.suffix(runRetention), of: task)
@@ -180,9 +180,10 @@ public enum ProjectionSnapshot {
     /// One run record: a byte of which optional fields follow, the outcome, the attempt, the
     /// scheduled instant, then the due, start and finish instants each as the step from the
     /// one before (small numbers, a byte or three each), then the optional fields.
-    private static func writeEntry(_ entry: RunLog.Entry, to writer: inout BinaryWriter) {
+    private static func writeEntry(_ kept: RunLog.Kept, to writer: inout BinaryWriter) {
+        let entry = kept.entry
         var present: UInt8 = 0
-        if entry.occurrence != nil { present |= Present.occurrence }
+        if kept.occurrence != nil { present |= Present.occurrence }
         if entry.finishedAt != .min { present |= Present.finished }
         if entry.duration != .min { present |= Present.duration }
         if entry.statusCode != .min { present |= Present.status }
@@ -196,11 +197,11 @@ public enum ProjectionSnapshot {
         if entry.finishedAt != .min { writer.write(entry.finishedAt &- entry.startedAt) }
         if entry.duration != .min { writer.write(entry.duration) }
         if entry.statusCode != .min { writer.write(Int(entry.statusCode)) }
-        if let occurrence = entry.occurrence { writer.write(occurrence) }
+        if let occurrence = kept.occurrence { writer.write(occurrence) }
         if entry.detail != 0 { writer.write(entry.detail) }
     }
 
-    private static func readEntry(_ reader: inout BinaryReader) throws(EventDecodingError) -> RunLog.Entry {
+    private static func readEntry(_ reader: inout BinaryReader) throws(EventDecodingError) -> RunLog.Kept {
         let present = try reader.readByte()
         let outcome = Int(try reader.readByte())
         guard outcome < RunRecord.Outcome.allCases.count else { throw EventDecodingError(message: "unknown run outcome") }
@@ -217,11 +218,12 @@ public enum ProjectionSnapshot {
             }
             statusCode = status
         }
-        return RunLog.Entry(
-            occurrence: present & Present.occurrence != 0 ? try reader.readString() : nil,
+        let occurrence = present & Present.occurrence != 0 ? try reader.readString() : nil
+        let entry = RunLog.Entry(
             detail: present & Present.detail != 0 ? try reader.readUInt64() : 0,
             scheduledAt: scheduledAt, dueAt: dueAt, startedAt: startedAt, finishedAt: finishedAt, duration: duration,
             attempt: attempt, statusCode: statusCode, outcome: RunRecord.Outcome.allCases[outcome]
         )
+        return RunLog.Kept(entry: entry, occurrence: occurrence)
     }
 }

@@ -61,7 +61,7 @@ public struct RunLog: Sendable {
     func part(_ number: Int) -> Part { parts[number] }
 
     /// The task's records in their compact form, oldest first.
-    func entries(of task: TaskID) -> [Entry] { parts[TaskTable.part(of: task)].entries(of: task) }
+    func entries(of task: TaskID) -> [Kept] { parts[TaskTable.part(of: task)].entries(of: task) }
 
     /// Every task with records, in id order.
     var tasks: [TaskID] { parts.flatMap(\.chains.keys).sorted() }
@@ -100,7 +100,7 @@ extension RunLog {
         mutating func apply(_ event: TaskEvent, task: TaskID, position: UInt64, keeping retention: Int32) {
             switch event.kind {
             case .runStarted(let start):
-                append(Entry(
+                append(Kept(
                     task: task, occurrence: start.occurrence, scheduledAt: start.scheduledAt, dueAt: start.dueAt,
                     startedAt: event.at, attempt: start.attempt, outcome: .running
                 ), to: task, keeping: retention)
@@ -119,13 +119,13 @@ extension RunLog {
                     if entry.outcome == .failed { entry.outcome = .retrying }
                 }
             case .occurrenceSkipped(let skip):
-                var entry = Entry(
+                var kept = Kept(
                     task: task, occurrence: skip.occurrence, scheduledAt: skip.scheduledAt, dueAt: skip.scheduledAt,
                     startedAt: event.at, attempt: skip.attempt, outcome: .skipped
                 )
-                entry.finishedAt = event.at.microsecondsSinceEpoch
-                entry.detail = position  // the skip reason
-                append(entry, to: task, keeping: retention)
+                kept.entry.finishedAt = event.at.microsecondsSinceEpoch
+                kept.entry.detail = position  // the skip reason
+                append(kept, to: task, keeping: retention)
             case .created, .updated, .paused, .resumed, .deleted, .runTriggered, .completed:
                 break
             }
@@ -141,16 +141,20 @@ extension RunLog {
         var chains: [TaskID: Chain] = [:]
         /// The records of every task of the part.
         var entries: ContiguousArray<Entry> = []
+        /// The occurrence text of each record that keeps one (``Entry/irregular``), by slot:
+        /// a manual trigger's; scheduled occurrences are derived.
+        var occurrences: [Int32: String] = [:]
 
         /// The task's records, oldest first.
-        func entries(of task: TaskID) -> [Entry] {
+        func entries(of task: TaskID) -> [Kept] {
             guard let chain = chains[task] else { return [] }
-            var found: [Entry] = []
+            var found: [Kept] = []
             found.reserveCapacity(Int(chain.count))
             var slot = chain.newest
             while slot >= 0 {
-                found.append(entries[Int(slot)])
-                slot = entries[Int(slot)].older
+                let entry = entries[Int(slot)]
+                found.append(Kept(entry: entry, occurrence: entry.irregular ? occurrences[slot] : nil))
+                slot = entry.older
             }
             found.reverse()
             return found
@@ -158,23 +162,37 @@ extension RunLog {
 
         /// Gives a task with no records yet the records `records`, oldest first (at most the
         /// retention: a snapshot is read with the retention of the log it fills).
-        mutating func setRecords(_ records: some Collection<Entry>, of task: TaskID) {
+        mutating func setRecords(_ records: some Collection<Kept>, of task: TaskID) {
             guard !records.isEmpty, chains[task] == nil else { return }
             var older: Int32 = -1
-            for var entry in records {
+            for kept in records {
+                var entry = kept.entry
                 entry.older = older
                 older = Int32(entries.count)
-                entries.append(entry)
+                store(entry, occurrence: kept.occurrence, at: older)
             }
             chains[task] = Chain(newest: older, count: Int32(records.count))
         }
 
-        mutating func append(_ entry: Entry, to task: TaskID, keeping retention: Int32) {
+        /// Writes `entry` into `slot` (the end of the array: a new one), its occurrence text
+        /// beside it when it keeps one.
+        private mutating func store(_ entry: Entry, occurrence: String?, at slot: Int32) {
             var entry = entry
+            entry.irregular = occurrence != nil
+            if let occurrence {
+                occurrences[slot] = occurrence
+            } else if !occurrences.isEmpty {
+                occurrences.removeValue(forKey: slot)
+            }
+            if Int(slot) == entries.count { entries.append(entry) } else { entries[Int(slot)] = entry }
+        }
+
+        mutating func append(_ kept: Kept, to task: TaskID, keeping retention: Int32) {
+            var entry = kept.entry
             guard let index = chains.index(forKey: task) else {
                 entry.older = -1
                 chains[task] = Chain(newest: Int32(entries.count), count: 1)
-                entries.append(entry)
+                store(entry, occurrence: kept.occurrence, at: Int32(entries.count))
                 return
             }
             var chain = chains.values[index]
@@ -182,7 +200,7 @@ extension RunLog {
             if chain.count < retention {
                 chain.newest = Int32(entries.count)
                 chain.count += 1
-                entries.append(entry)
+                store(entry, occurrence: kept.occurrence, at: Int32(entries.count))
             } else {
                 // Full: the oldest record's slot takes the new one, and the one before the
                 // oldest becomes the end of the chain.
@@ -197,7 +215,7 @@ extension RunLog {
                 } else {
                     entry.older = -1  // a retention of 1: the only record is replaced
                 }
-                entries[Int(slot)] = entry
+                store(entry, occurrence: kept.occurrence, at: slot)
                 chain.newest = slot
             }
             chains.values[index] = chain
@@ -209,11 +227,12 @@ extension RunLog {
             guard let chain = chains[task] else { return }
             var slot = chain.newest
             while slot >= 0 {
-                if entries[Int(slot)].isRun(of: task, occurrence: occurrence, attempt: attempt) {
+                let entry = entries[Int(slot)]
+                if entry.isRun(of: task, occurrence: occurrence, attempt: attempt, kept: entry.irregular ? occurrences[slot] : nil) {
                     change(&entries[Int(slot)])
                     return
                 }
-                slot = entries[Int(slot)].older
+                slot = entry.older
             }
         }
     }
@@ -224,13 +243,41 @@ extension RunLog {
         var count: Int32
     }
 
-    /// One record, compact: 80 bytes, with no allocation for a scheduled occurrence. Its texts
-    /// (error, response excerpt, skip reason) stay in the journal: the record keeps the
-    /// position of the event that holds them (``RunRecord/withDetails(_:from:)``).
-    struct Entry: Sendable, Equatable {
-        /// The occurrence id's text, kept only when it is not the task's scheduled occurrence
-        /// at `scheduledAt` (a manual trigger's).
+    /// A record as the log shows it: the compact entry and, for a record that keeps one, its
+    /// occurrence text.
+    struct Kept: Sendable, Equatable {
+        var entry: Entry
         var occurrence: String?
+
+        init(entry: Entry, occurrence: String?) {
+            self.entry = entry
+            self.occurrence = occurrence
+        }
+
+        /// A new record of `task`'s attempt `attempt` of `occurrence`: its text is kept only
+        /// when it is not the task's scheduled occurrence at `scheduledAt`.
+        init(
+            task: TaskID, occurrence: OccurrenceID, scheduledAt: Instant, dueAt: Instant, startedAt: Instant,
+            attempt: Int, outcome: RunRecord.Outcome
+        ) {
+            let scheduled = scheduledAt.microsecondsSinceEpoch
+            self.occurrence = OccurrenceText.isScheduled(occurrence.rawValue.utf8[...], of: task, at: scheduled)
+                ? nil : occurrence.rawValue
+            entry = Entry(
+                detail: 0, scheduledAt: scheduled, dueAt: dueAt.microsecondsSinceEpoch,
+                startedAt: startedAt.microsecondsSinceEpoch, finishedAt: .min, duration: .min,
+                attempt: Int32(clamping: attempt), statusCode: .min, outcome: outcome
+            )
+        }
+
+        func record(of task: TaskID) -> RunRecord { entry.record(of: task, occurrence: occurrence) }
+    }
+
+    /// One record, compact: 64 bytes, with no allocation. Its texts (error, response excerpt,
+    /// skip reason) stay in the journal: the record keeps the position of the event that
+    /// holds them (``RunRecord/withDetails(_:from:)``). A manual trigger's occurrence text is
+    /// kept beside the records of its part (``Part/occurrences``).
+    struct Entry: Sendable, Equatable {
         /// The journal position of the event holding the record's error, response excerpt or
         /// skip reason; 0: none.
         var detail: UInt64 = 0
@@ -248,27 +295,14 @@ extension RunLog {
         /// The slot of the task's next older record; -1 at the oldest. Not part of equality.
         var older: Int32 = -1
         var outcome: RunRecord.Outcome
+        /// Whether the part keeps this record's occurrence text (``Part/occurrences``). Not
+        /// part of equality (``Kept`` compares the text).
+        var irregular = false
 
         init(
-            task: TaskID, occurrence: OccurrenceID, scheduledAt: Instant, dueAt: Instant, startedAt: Instant,
-            attempt: Int, outcome: RunRecord.Outcome
-        ) {
-            let scheduled = scheduledAt.microsecondsSinceEpoch
-            self.occurrence = OccurrenceText.isScheduled(occurrence.rawValue.utf8[...], of: task, at: scheduled)
-                ? nil : occurrence.rawValue
-            self.scheduledAt = scheduled
-            self.dueAt = dueAt.microsecondsSinceEpoch
-            self.startedAt = startedAt.microsecondsSinceEpoch
-            self.attempt = Int32(clamping: attempt)
-            self.outcome = outcome
-        }
-
-        /// A record read back from a snapshot.
-        init(
-            occurrence: String?, detail: UInt64, scheduledAt: Int64, dueAt: Int64, startedAt: Int64,
+            detail: UInt64, scheduledAt: Int64, dueAt: Int64, startedAt: Int64,
             finishedAt: Int64, duration: Int64, attempt: Int32, statusCode: Int32, outcome: RunRecord.Outcome
         ) {
-            self.occurrence = occurrence
             self.detail = detail
             self.scheduledAt = scheduledAt
             self.dueAt = dueAt
@@ -289,14 +323,15 @@ extension RunLog {
         }
 
         /// Whether this is the record of `task`'s attempt `attempt` of the occurrence whose
-        /// text is `occurrence`.
-        func isRun(of task: TaskID, occurrence text: Substring.UTF8View, attempt: Int) -> Bool {
+        /// text is `occurrence` (`kept`: the record's own occurrence text, if it keeps one).
+        func isRun(of task: TaskID, occurrence text: Substring.UTF8View, attempt: Int, kept: String?) -> Bool {
             guard Int(self.attempt) == attempt else { return false }
-            if let occurrence { return occurrence.utf8.elementsEqual(text) }
+            if let kept { return kept.utf8.elementsEqual(text) }
             return OccurrenceText.isScheduled(text, of: task, at: scheduledAt)
         }
 
-        func record(of task: TaskID) -> RunRecord {
+        /// The record of `task`, whose occurrence text is `occurrence` when it keeps one.
+        func record(of task: TaskID, occurrence: String?) -> RunRecord {
             let scheduled = Instant(microsecondsSinceEpoch: scheduledAt)
             var record = RunRecord(
                 task: task,
@@ -312,7 +347,7 @@ extension RunLog {
         }
 
         static func == (lhs: Entry, rhs: Entry) -> Bool {
-            lhs.occurrence == rhs.occurrence && lhs.detail == rhs.detail
+            lhs.detail == rhs.detail
                 && lhs.scheduledAt == rhs.scheduledAt && lhs.dueAt == rhs.dueAt && lhs.startedAt == rhs.startedAt
                 && lhs.finishedAt == rhs.finishedAt && lhs.duration == rhs.duration && lhs.attempt == rhs.attempt
                 && lhs.statusCode == rhs.statusCode && lhs.outcome == rhs.outcome

@@ -47,6 +47,27 @@ import Testing
         #expect(records.allSatisfy { $0.task == "a" && $0.statusCode == 200 })
     }
 
+    /// A manual trigger's occurrence text is kept beside its record; a slot reused at the
+    /// retention takes the new record's text, or none.
+    @Test func reusedSlotsKeepTheirOwnOccurrenceText() throws {
+        var log = RunLog(retention: 2)
+        var positions = Positions()
+        var expected: [OccurrenceID] = []
+        let sequence: [OccurrenceID] = [
+            .manual("a", trigger: "t1"), .scheduled("a", at: at(60)), .scheduled("a", at: at(120)),
+            .manual("a", trigger: "t2"), .manual("a", trigger: "t3"), .scheduled("a", at: at(180)), .scheduled("a", at: at(240)),
+        ]
+        for (number, occurrence) in sequence.enumerated() {
+            let start = at(1_000 + Int64(number))
+            log.apply(started("a", occurrence, scheduledAt: start, at: start), position: positions.next())
+            expected = Array((expected + [occurrence]).suffix(2))
+            #expect(log.records(of: "a").map(\.occurrence) == expected, "after \(number + 1)")
+            // Each record's outcome still finds it by its own text.
+            log.apply(succeeded("a", RunID(occurrence, attempt: 1), at: start + .seconds(1)), position: positions.next())
+            #expect(log.records(of: "a").last?.outcome == .succeeded)
+        }
+    }
+
     @Test func anOutcomeFindsItsAttemptAndNoOther() {
         var log = RunLog()
         var positions = Positions()

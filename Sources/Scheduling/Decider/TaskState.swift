@@ -118,8 +118,6 @@ public struct TaskState: Sendable, Hashable {
     public let id: TaskID
     /// The current definition.
     public var definition: TaskDefinition
-    /// Where the task stands.
-    public var status: TaskStatus
     /// The number of events in the task's stream (its version for optimistic concurrency).
     public var version: UInt64
     /// When the task was created.
@@ -128,6 +126,9 @@ public struct TaskState: Sendable, Hashable {
     public var updatedAt: Instant
     /// The next scheduled occurrence not yet claimed or skipped.
     public var nextDueAt: Instant?
+    /// Where the task stands. (Declared after `nextDueAt`, whose presence flag leaves room
+    /// for it: 8 bytes less per task than after `definition`.)
+    public var status: TaskStatus
     /// Attempts started and not finished.
     public var inFlight: [RunID: RunStart] = [:]
     /// Retries and manual triggers waiting to be claimed.
