@@ -51,7 +51,7 @@ extension TaskState {
             if start.occurrenceKind == .scheduled && start.attempt == 1 {
                 nextDueAt = start.nextDueAt
             } else {
-                pending.removeKeepingNoStorage(start.occurrence)
+                pending.removeValue(forKey: start.occurrence)
             }
             counts.runs += 1
         case .runSucceeded(let run, let outcome):
@@ -74,7 +74,7 @@ extension TaskState {
             if skip.occurrenceKind == .scheduled && skip.attempt == 1 {
                 nextDueAt = skip.nextDueAt
             } else {
-                pending.removeKeepingNoStorage(skip.occurrence)
+                pending.removeValue(forKey: skip.occurrence)
             }
             counts.skipped += 1
             lastRun = LastRun(run: RunID(skip.occurrence, attempt: skip.attempt), of: id, result: .skipped, at: event.at, statusCode: nil)

@@ -132,7 +132,7 @@ public struct TaskState: Sendable, Hashable {
     /// Attempts started and not finished.
     public var inFlight: [RunID: RunStart] = [:]
     /// Retries and manual triggers waiting to be claimed.
-    public var pending: [OccurrenceID: PendingAttempt] = [:]
+    public var pending = PendingAttempts()
     /// Run counters.
     public var counts = RunCounts()
     /// The last finished attempt.
