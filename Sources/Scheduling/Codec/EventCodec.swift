@@ -366,13 +366,9 @@ public enum EventCodec {
         let signingSecret = schemaVersion >= 3
             ? try reader.readOptional { (reader) throws(EventDecodingError) in SealedSecret(text: try reader.readString()) }
             : nil
-        // Equal label sets, headers, URLs and bodies of many tasks share one copy.
         return TaskDefinition(
-            name: name, description: description, labels: SharedParts.labels(labels), schedule: schedule,
-            action: WebhookAction(
-                url: SharedParts.text(url), method: method, headers: SharedParts.headers(headers),
-                body: body.map(SharedParts.text), timeout: timeout, signingSecret: signingSecret
-            ),
+            name: name, description: description, labels: labels, schedule: schedule,
+            action: WebhookAction(url: url, method: method, headers: headers, body: body, timeout: timeout, signingSecret: signingSecret),
             retry: retry, overlap: overlap, misfire: misfire, namespace: namespace
         )
     }

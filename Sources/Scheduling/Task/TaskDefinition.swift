@@ -7,8 +7,9 @@
 ///
 /// The fields that tasks made from one template have in common — labels, method, headers,
 /// body, timeout, retry, overlap, misfire, namespace — are kept in a second object, immutable
-/// and shared by every definition with equal values (``SharedParts``): a task's own storage
-/// holds its name, description, schedule, URL and signing secret, 160 bytes instead of 304.
+/// and shared by every definition with equal values (``SharedParts``, whatever made the
+/// definition: the API, a replay, a snapshot): a task's own storage holds its name,
+/// description, schedule, URL and signing secret, 160 bytes instead of 304.
 public struct TaskDefinition: Sendable, Hashable {
     /// The fields tasks of one template share; never changed once made.
     final class Common: Sendable, Hashable {

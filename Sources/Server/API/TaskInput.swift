@@ -57,11 +57,10 @@ enum TaskInput {
             reader.fail("misfireLimit", "applies only with \"misfire\": \"runAll\"")
         }
         guard reader.problems.isEmpty, let name, let schedule, let action else { throw Problem.invalid(reader.problems) }
-        // Equal label sets, headers, URLs and bodies of many tasks share one copy in memory.
         return TaskDefinition(
             name: name, description: description, labels: labels, schedule: schedule, action: action,
             retry: retry ?? RetryPolicy(), overlap: overlap, misfire: misfire, namespace: namespace
-        ).sharingParts()
+        )
     }
 
     /// A schedule object; `now` rejects a one-time instant in the past.

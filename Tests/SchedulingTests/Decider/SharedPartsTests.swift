@@ -2,8 +2,8 @@ import Testing
 
 @testable import Scheduling
 
-/// Decoded definitions share their equal label sets, header lists, URLs and bodies: one copy
-/// in memory for many tasks, and the same values as before.
+/// Definitions share the fields they have in common with others (labels, headers, body,
+/// policies): one copy in memory for many tasks, and the same values as before.
 @Suite("Shared definition parts")
 struct SharedPartsTests {
     /// The address of a value's heap storage (a collection or a string of over 15 bytes).
@@ -40,29 +40,21 @@ struct SharedPartsTests {
         return result
     }
 
-    @Test func equalPartsOfDecodedDefinitionsShareOneCopy() throws {
+    @Test func decodedDefinitionsOfOneTemplateShareTheirCommonFields() throws {
         let template = #"{"task":"{{taskId}}","run":"{{runId}}"}"#
         let first = try decoded(definition(name: "a", body: template), task: "a")
         let second = try decoded(definition(name: "b", body: template), task: "b")
         #expect(first == definition(name: "a", body: template))
         #expect(second == definition(name: "b", body: template))
+        #expect(first.sharesCommonFields(with: second))
         #expect(storage(of: first.labels) == storage(of: second.labels))
         #expect(storage(of: first.action.headers) == storage(of: second.action.headers))
-        #expect(textStorage(first.action.url) != nil && textStorage(first.action.url) == textStorage(second.action.url))
         #expect(textStorage(first.action.body!) == textStorage(second.action.body!))
         // Different values stay apart.
         let third = try decoded(definition(name: "c", body: #"{"other":"{{taskId}}"}"#), task: "c")
         #expect(third.action.body == #"{"other":"{{taskId}}"}"#)
+        #expect(!third.sharesCommonFields(with: first))
         #expect(textStorage(third.action.body!) != textStorage(first.action.body!))
-    }
-
-    @Test func definitionsFromElsewhereShareThemToo() {
-        let template = #"{"task":"{{taskId}}","run":"{{runId}}"}"#
-        let first = definition(name: "a", body: template).sharingParts()
-        let second = definition(name: "b", body: template).sharingParts()
-        #expect(first == definition(name: "a", body: template))
-        #expect(storage(of: first.action.headers) == storage(of: second.action.headers))
-        #expect(storage(of: first.labels) == storage(of: second.labels))
     }
 
     @Test func definitionsOfOneTemplateShareTheirCommonFieldsAndStayValues() {
