@@ -40,7 +40,7 @@ public struct DueEntry: Sendable, Hashable, Comparable {
 
     /// The entries a task in `state` has: its next scheduled occurrence while active, and
     /// its pending retries and triggers (manual ones also while paused).
-    static func entries(of state: TaskState) -> [DueEntry] {
+    static func entries(of state: borrowing TaskState) -> [DueEntry] {
         var entries: [DueEntry] = []
         if state.status == .active, let next = state.nextDueAt {
             entries.append(DueEntry(dueAt: next, taskID: state.id, pendingOccurrence: nil, attempt: 1))

@@ -21,11 +21,6 @@ public struct DueIndex: Sendable {
         heaps = Array(repeating: Heap(), count: max(1, shardCount))
     }
 
-    /// Builds the index of every task in `tasks`.
-    init(tasks: some Sequence<TaskState>, shardCount: Int = 1) {
-        self.init(entries: tasks.flatMap(DueEntry.entries(of:)), shardCount: shardCount)
-    }
-
     /// Builds the index of `entries`: every entry the tasks have, each once.
     init(entries: [DueEntry], shardCount: Int = 1) {
         liveCount = entries.count

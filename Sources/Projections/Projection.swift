@@ -184,11 +184,12 @@ public struct Projection: Sendable {
         dueIndex = DueIndex(shardCount: dueIndex.shardCount)
     }
 
-    /// Builds the due index from the tasks, after ``deferDueIndex()``.
+    /// Builds the due index from the tasks, after ``deferDueIndex()`` (their entries gathered
+    /// on every core, each state read in place).
     public mutating func rebuildDueIndex() {
         guard dueIndexDeferred else { return }
         dueIndexDeferred = false
-        dueIndex = DueIndex(tasks: tasks.values, shardCount: dueIndex.shardCount)
+        dueIndex = DueIndex(entries: tasks.concurrentFlatMap(DueEntry.entries(of:)), shardCount: dueIndex.shardCount)
     }
 
     /// The earliest attempt due in `shards` (nil: in any shard), if any.
@@ -223,7 +224,7 @@ public struct Projection: Sendable {
     public mutating func partitionDueIndex(into shardCount: Int) {
         rebuildDueIndex()
         guard shardCount != dueIndex.shardCount else { return }
-        dueIndex = DueIndex(tasks: tasks.values, shardCount: shardCount)
+        dueIndex = DueIndex(entries: tasks.concurrentFlatMap(DueEntry.entries(of:)), shardCount: shardCount)
     }
 
     /// A stable digest of the whole state (tasks and run log), equal for equal states in any

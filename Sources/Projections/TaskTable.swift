@@ -117,17 +117,15 @@ public struct TaskTable: Sendable, Equatable, Sequence {
     /// Every task's state, in no particular order.
     public var values: some Sequence<TaskState> { parts.lazy.flatMap(\.states) }
 
-    /// The non-nil results of `transform` for every task's state, the parts read on every
+    /// The results of `transform` for every task's state, joined, the parts read on every
     /// core at once, with no state copied; in no particular order.
-    public func concurrentCompactMap<T: Sendable>(_ transform: @Sendable (borrowing TaskState) -> T?) -> [T] {
+    public func concurrentFlatMap<T: Sendable>(_ transform: @Sendable (borrowing TaskState) -> [T]) -> [T] {
         let results = Mutex([[T]](repeating: [], count: parts.count))
         let parts = self.parts
         DispatchQueue.concurrentPerform(iterations: parts.count) { number in
             var found: [T] = []
             let states = parts[number].states
-            for slot in states.indices {
-                if let result = transform(states[slot]) { found.append(result) }
-            }
+            for slot in states.indices { found.append(contentsOf: transform(states[slot])) }
             results.withLock { $0[number] = found }
         }
         return results.withLock { $0.flatMap { $0 } }

@@ -285,15 +285,15 @@ extension AlmanacServer {
     /// The live tasks that hold secrets, by the id of the key that sealed them.
     static func tasksBySealingKey(_ projection: Projection) -> [String: [TaskID]] {
         var tasks: [String: [TaskID]] = [:]
-        let sealing = projection.tasks.concurrentCompactMap { state -> (TaskID, Set<String>)? in
-            guard state.status != .deleted, state.definition.holdsSealedValues else { return nil }
+        let sealing = projection.tasks.concurrentFlatMap { state -> [(TaskID, Set<String>)] in
+            guard state.status != .deleted, state.definition.holdsSealedValues else { return [] }
             let action = state.definition.action
             var keys = Set<String>()
             for header in action.headers {
                 if case .sealed(let sealed) = header.value { keys.insert(sealed.keyID ?? "unknown") }
             }
             if let sealed = action.signingSecret { keys.insert(sealed.keyID ?? "unknown") }
-            return (state.id, keys)
+            return [(state.id, keys)]
         }
         for (task, keys) in sealing {
             for key in keys { tasks[key, default: []].append(task) }
