@@ -123,9 +123,13 @@ final class ParallelFold {
     ) {
         guard lane.failure == nil else { return }
         for recorded in batch where !recorded.isReserved {
-            let part = TaskTable.part(ofBytes: recorded.streamID)
+            let hash = Shards.rank(ofBytes: recorded.streamID)
+            let part = TaskTable.part(hash: hash)
             guard part % workers == worker else { continue }
-            let id = TaskID(String(decoding: recorded.streamID, as: UTF8.self))
+            let local = part / workers
+            // A task the table holds lends its id: no string is made from the record's bytes.
+            let slot = lane.tables[local].slot(ofBytes: recorded.streamID, hash: hash)
+            let id = slot.map { lane.tables[local].states[$0].id } ?? TaskID(String(decoding: recorded.streamID, as: UTF8.self))
             let event: TaskEvent
             do {
                 event = try EventCodec.decode(
@@ -136,13 +140,12 @@ final class ParallelFold {
                 lane.failure = ProjectionError(position: recorded.position, message: "cannot decode \(recorded.typeName): \(error)")
                 return
             }
-            let local = part / workers
             if tracksDue, lane.dueBefore[id] == nil {
-                lane.dueBefore[id] = lane.tables[local].slots[id].map { DueEntry.entries(of: lane.tables[local].states[Int($0)]) } ?? []
+                lane.dueBefore[id] = slot.map { DueEntry.entries(of: lane.tables[local].states[$0]) } ?? []
             }
             let change = Projection.fold(
-                event, position: recorded.position, streamVersion: recorded.streamVersion, table: &lane.tables[local], log: &lane.logs[local],
-                keeping: retention, trackingDue: false
+                event, position: recorded.position, streamVersion: recorded.streamVersion, hash: hash, slot: slot,
+                table: &lane.tables[local], log: &lane.logs[local], keeping: retention, trackingDue: false
             )
             if change.inconsistent { lane.inconsistencies += 1 }
             if let namespace = change.namespace { lane.namespaceDeltas[namespace, default: 0] += change.namespaceDelta }

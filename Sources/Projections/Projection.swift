@@ -44,9 +44,11 @@ public struct Projection: Sendable {
 
     /// Folds in a decoded event recorded at `position` as version `streamVersion` of its task.
     public mutating func apply(_ event: TaskEvent, position: UInt64, streamVersion: UInt64) {
-        let part = TaskTable.part(of: event.taskID)
+        let hash = Shards.rank(of: event.taskID)
+        let part = TaskTable.part(hash: hash)
         let change = Self.fold(
-            event, position: position, streamVersion: streamVersion, table: &tasks[part: part], log: &runLog[part: part],
+            event, position: position, streamVersion: streamVersion, hash: hash,
+            slot: tasks[part: part].slot(of: event.taskID, hash: hash), table: &tasks[part: part], log: &runLog[part: part],
             keeping: runLog.keeping, trackingDue: !dueIndexDeferred
         )
         if change.inconsistent { inconsistencies += 1 }
@@ -123,17 +125,18 @@ public struct Projection: Sendable {
     /// task (`TaskTable.part(of:)`): all a task event changes but the projection's totals,
     /// which the ``Change`` returned carries. Events of tasks in different parts touch
     /// nothing in common, so a replay can fold the parts on several cores (``Replay``).
+    /// `hash` is the task's ``Shards/rank(of:)``, and `slot` its state's slot in `table`
+    /// (nil: the table does not hold it yet).
     static func fold(
-        _ event: TaskEvent, position: UInt64, streamVersion: UInt64, table: inout TaskTable.Part, log: inout RunLog.Part,
-        keeping retention: Int32, trackingDue: Bool
+        _ event: TaskEvent, position: UInt64, streamVersion: UInt64, hash: UInt64, slot: Int?,
+        table: inout TaskTable.Part, log: inout RunLog.Part, keeping retention: Int32, trackingDue: Bool
     ) -> Change {
         var change = Change()
-        let id = event.taskID
         // The id as the table holds it: the run log keys its records by the same string, not
         // by each event's own copy (an id over 15 bytes is a heap allocation of its own).
-        var tableID = id
+        var tableID = event.taskID
         let version: UInt64?
-        if let slot = table.slots[id].map(Int.init) {
+        if let slot {
             tableID = table.states[slot].id
             // The state is changed in place through one `inout` access: reading it again and
             // again would copy the whole state (twenty-odd reference-counted fields) each time.
@@ -143,12 +146,12 @@ public struct Projection: Sendable {
             version = created.version
             change.namespace = created.definition.namespace
             change.namespaceDelta = 1
-            table.insert(created)
+            table.insert(created, hash: hash)
         } else {
             version = nil
         }
         if let version, version != streamVersion { change.inconsistent = true }
-        log.apply(event, task: tableID, position: position, keeping: retention)
+        log.apply(event, task: tableID, hash: hash, position: position, keeping: retention)
         return change
     }
 

@@ -63,7 +63,7 @@ public enum ProjectionSnapshot {
 
     private static func encodePart(tasks: TaskTable.Part, runs: RunLog.Part) -> [UInt8] {
         var writer = BinaryWriter(capacity: 512 * tasks.count)
-        let withRuns = runs.chains.keys.sorted()
+        let withRuns = runs.chains.map(\.task).sorted()
         writer.write(tasks.count)
         writer.write(withRuns.count)
         writer.write(runs.entries.count)
@@ -142,21 +142,20 @@ public enum ProjectionSnapshot {
         var part = DecodedPart(tasks: TaskTable.Part(minimumCapacity: taskCount))
         for _ in 0..<taskCount {
             let state = try TaskStateCodec.decode(from: &reader)
-            guard TaskTable.part(of: state.id) == number, part.tasks.slots[state.id] == nil else {
+            guard TaskTable.part(of: state.id) == number, part.tasks.slot(of: state.id) == nil else {
                 throw EventDecodingError(message: "task \(state.id) is out of place")
             }
             Projection.derive(from: state, dueEntries: &part.dueEntries, liveTasksByNamespace: &part.liveTasksByNamespace)
             part.tasks.set(state, for: state.id)
         }
-        part.runs.chains.reserveCapacity(chainCount)
-        part.runs.entries.reserveCapacity(recordCount)
+        part.runs.reserveCapacity(chains: chainCount, records: recordCount)
         for _ in 0..<chainCount {
             var task = TaskID(try reader.readString())
-            guard TaskTable.part(of: task) == number, part.runs.chains[task] == nil else {
+            guard TaskTable.part(of: task) == number, part.runs.chain(of: task) == nil else {
                 throw EventDecodingError(message: "the runs of task \(task) are out of place")
             }
             // Keyed by the table's own string for the id, when the task is there.
-            if let slot = part.tasks.slots[task] { task = part.tasks.states[Int(slot)].id }
+            if let slot = part.tasks.slot(of: task) { task = part.tasks.states[slot].id }
             let count = try reader.readInt()
             guard (0...raw.count).contains(count) else { throw EventDecodingError(message: "record count out of range") }
             var entries: [RunLog.Kept] = []

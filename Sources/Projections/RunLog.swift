@@ -30,7 +30,8 @@ public struct RunLog: Sendable {
     /// `task` (the same id as `event.taskID`, given to share one string among all that keep it).
     public mutating func apply(_ event: TaskEvent, position: UInt64, task: TaskID? = nil) {
         let task = task ?? event.taskID
-        parts[TaskTable.part(of: task)].apply(event, task: task, position: position, keeping: keeping)
+        let hash = Shards.rank(of: task)
+        parts[TaskTable.part(hash: hash)].apply(event, task: task, hash: hash, position: position, keeping: keeping)
     }
 
     /// The retention as the parts count records.
@@ -64,7 +65,7 @@ public struct RunLog: Sendable {
     func entries(of task: TaskID) -> [Kept] { parts[TaskTable.part(of: task)].entries(of: task) }
 
     /// Every task with records, in id order.
-    var tasks: [TaskID] { parts.flatMap(\.chains.keys).sorted() }
+    var tasks: [TaskID] { parts.flatMap { $0.chains.map(\.task) }.sorted() }
 
     /// Every task with records, in id order.
     public var taskIDs: [TaskID] { tasks }
@@ -84,8 +85,10 @@ extension RunLog: Equatable {
         guard lhs.retention == rhs.retention else { return false }
         for (left, right) in zip(lhs.parts, rhs.parts) {
             guard left.chains.count == right.chains.count else { return false }
-            for task in left.chains.keys {
-                guard right.chains[task] != nil, lhs.entries(of: task) == rhs.entries(of: task) else { return false }
+            for chain in left.chains {
+                guard right.chain(of: chain.task) != nil, left.entries(of: chain.task) == right.entries(of: chain.task) else {
+                    return false
+                }
             }
         }
         return true
@@ -95,27 +98,28 @@ extension RunLog: Equatable {
 extension RunLog {
     /// Records of the tasks of one part.
     struct Part: Sendable {
-        /// Applies one event of `task` (a task of this part), recorded at journal position
-        /// `position`, keeping at most `retention` records of it.
-        mutating func apply(_ event: TaskEvent, task: TaskID, position: UInt64, keeping retention: Int32) {
+        /// Applies one event of `task` (a task of this part, whose ``Shards/rank(of:)`` is
+        /// `hash`), recorded at journal position `position`, keeping at most `retention`
+        /// records of it.
+        mutating func apply(_ event: TaskEvent, task: TaskID, hash: UInt64, position: UInt64, keeping retention: Int32) {
             switch event.kind {
             case .runStarted(let start):
                 append(Kept(
                     task: task, occurrence: start.occurrence, scheduledAt: start.scheduledAt, dueAt: start.dueAt,
                     startedAt: event.at, attempt: start.attempt, outcome: .running
-                ), to: task, keeping: retention)
+                ), to: task, hash: hash, keeping: retention)
             case .runSucceeded(let run, let outcome):
-                update(run, of: task) { entry in
+                update(run, of: task, hash: hash) { entry in
                     entry.outcome = .succeeded
                     entry.finish(at: event.at, with: outcome, position: position)
                 }
             case .runFailed(let run, let outcome, let interrupted):
-                update(run, of: task) { entry in
+                update(run, of: task, hash: hash) { entry in
                     entry.outcome = interrupted ? .interrupted : .failed
                     entry.finish(at: event.at, with: outcome, position: position)
                 }
             case .runRetryScheduled(let retry):
-                update(RunID(retry.occurrence, attempt: retry.attempt - 1), of: task) { entry in
+                update(RunID(retry.occurrence, attempt: retry.attempt - 1), of: task, hash: hash) { entry in
                     if entry.outcome == .failed { entry.outcome = .retrying }
                 }
             case .occurrenceSkipped(let skip):
@@ -125,29 +129,56 @@ extension RunLog {
                 )
                 kept.entry.finishedAt = event.at.microsecondsSinceEpoch
                 kept.entry.detail = position  // the skip reason
-                append(kept, to: task, keeping: retention)
+                append(kept, to: task, hash: hash, keeping: retention)
             case .created, .updated, .paused, .resumed, .deleted, .runTriggered, .completed:
                 break
             }
         }
 
         /// Changes the newest record of the run `run`, if the part still holds it.
-        private mutating func update(_ run: RunID, of task: TaskID, _ change: (inout Entry) -> Void) {
+        private mutating func update(_ run: RunID, of task: TaskID, hash: UInt64, _ change: (inout Entry) -> Void) {
             guard let (occurrence, attempt) = RunIDText.split(run) else { return }
-            update(task, occurrence: occurrence, attempt: attempt, change)
+            update(task, hash: hash, occurrence: occurrence, attempt: attempt, change)
         }
 
-        /// Each task's newest record and how many it keeps.
-        var chains: [TaskID: Chain] = [:]
+        /// Each task with records: its newest record and how many it keeps (never removed).
+        private(set) var chains: ContiguousArray<Chain> = []
+        /// The slots of ``chains`` by task.
+        private var chainIndex = SlotIndex()
         /// The records of every task of the part.
         var entries: ContiguousArray<Entry> = []
         /// The occurrence text of each record that keeps one (``Entry/irregular``), by slot:
         /// a manual trigger's; scheduled occurrences are derived.
         var occurrences: [Int32: String] = [:]
 
+        /// The slot in ``chains`` of `task`'s chain, whose ``Shards/rank(of:)`` is `hash`.
+        @inline(__always)
+        private func chainSlot(of task: TaskID, hash: UInt64) -> Int? {
+            chains.withUnsafeBufferPointer { chains in
+                chainIndex.find(hash) { chains[Int($0)].task == task }.map(Int.init)
+            }
+        }
+
+        /// `task`'s chain, if it has records.
+        func chain(of task: TaskID) -> Chain? { chainSlot(of: task, hash: Shards.rank(of: task)).map { chains[$0] } }
+
+        /// Makes room for `chains` tasks with records and `records` records in all.
+        mutating func reserveCapacity(chains chainCount: Int, records recordCount: Int) {
+            chains.reserveCapacity(chainCount)
+            chainIndex = SlotIndex(minimumCapacity: chainCount)
+            for (slot, chain) in chains.enumerated() { chainIndex.insert(Shards.rank(of: chain.task), slot: Int32(slot)) }
+            entries.reserveCapacity(recordCount)
+        }
+
+        /// Starts `task`'s chain.
+        private mutating func addChain(_ chain: Chain, hash: UInt64) {
+            chainIndex.insert(hash, slot: Int32(chains.count))
+            chains.append(chain)
+        }
+
         /// The task's records, oldest first.
         func entries(of task: TaskID) -> [Kept] {
-            guard let chain = chains[task] else { return [] }
+            guard let chain = chain(of: task) else { return [] }
             var found: [Kept] = []
             found.reserveCapacity(Int(chain.count))
             var slot = chain.newest
@@ -163,7 +194,8 @@ extension RunLog {
         /// Gives a task with no records yet the records `records`, oldest first (at most the
         /// retention: a snapshot is read with the retention of the log it fills).
         mutating func setRecords(_ records: some Collection<Kept>, of task: TaskID) {
-            guard !records.isEmpty, chains[task] == nil else { return }
+            let hash = Shards.rank(of: task)
+            guard !records.isEmpty, chainSlot(of: task, hash: hash) == nil else { return }
             var older: Int32 = -1
             for kept in records {
                 var entry = kept.entry
@@ -171,7 +203,7 @@ extension RunLog {
                 older = Int32(entries.count)
                 store(entry, occurrence: kept.occurrence, at: older)
             }
-            chains[task] = Chain(newest: older, count: Int32(records.count))
+            addChain(Chain(task: task, newest: older, count: Int32(records.count)), hash: hash)
         }
 
         /// Writes `entry` into `slot` (the end of the array: a new one), its occurrence text
@@ -187,15 +219,15 @@ extension RunLog {
             if Int(slot) == entries.count { entries.append(entry) } else { entries[Int(slot)] = entry }
         }
 
-        mutating func append(_ kept: Kept, to task: TaskID, keeping retention: Int32) {
+        mutating func append(_ kept: Kept, to task: TaskID, hash: UInt64, keeping retention: Int32) {
             var entry = kept.entry
-            guard let index = chains.index(forKey: task) else {
+            guard let index = chainSlot(of: task, hash: hash) else {
                 entry.older = -1
-                chains[task] = Chain(newest: Int32(entries.count), count: 1)
+                addChain(Chain(task: task, newest: Int32(entries.count), count: 1), hash: hash)
                 store(entry, occurrence: kept.occurrence, at: Int32(entries.count))
                 return
             }
-            var chain = chains.values[index]
+            var chain = chains[index]
             entry.older = chain.newest
             if chain.count < retention {
                 chain.newest = Int32(entries.count)
@@ -218,13 +250,14 @@ extension RunLog {
                 store(entry, occurrence: kept.occurrence, at: slot)
                 chain.newest = slot
             }
-            chains.values[index] = chain
+            chains[index] = chain
         }
 
         mutating func update(
-            _ task: TaskID, occurrence: Substring.UTF8View, attempt: Int, _ change: (inout Entry) -> Void
+            _ task: TaskID, hash: UInt64, occurrence: Substring.UTF8View, attempt: Int, _ change: (inout Entry) -> Void
         ) {
-            guard let chain = chains[task] else { return }
+            guard let index = chainSlot(of: task, hash: hash) else { return }
+            let chain = chains[index]
             var slot = chain.newest
             while slot >= 0 {
                 let entry = entries[Int(slot)]
@@ -237,8 +270,9 @@ extension RunLog {
         }
     }
 
-    /// Where a task's records start, and how many there are.
+    /// Whose records a chain holds, where they start, and how many there are.
     struct Chain: Sendable {
+        let task: TaskID
         var newest: Int32
         var count: Int32
     }

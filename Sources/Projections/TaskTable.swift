@@ -11,7 +11,7 @@ import Synchronization
 /// In parts, each grows on its own, a sixty-fourth of the work at a time.
 ///
 /// Each part keeps its states in one array, grown by a quarter at a time, and finds them
-/// through a hash table of slot numbers (see ``Part``): at 100,000 tasks that took resident
+/// through an index of slot numbers (see ``Part``): at 100,000 tasks that took resident
 /// memory from 2,609 to 2,235 bytes per active task, against a hash table of the states.
 public struct TaskTable: Sendable, Equatable, Sequence {
     /// How many parts the table keeps.
@@ -69,11 +69,11 @@ public struct TaskTable: Sendable, Equatable, Sequence {
 
     /// The part of the table a task's entry is kept in (the run log parts its records alike).
     @inline(__always)
-    static func part(of id: TaskID) -> Int { Int(Shards.rank(of: id) % UInt64(partCount)) }
+    static func part(of id: TaskID) -> Int { part(hash: Shards.rank(of: id)) }
 
-    /// ``part(of:)`` of the task whose id's UTF-8 bytes are `id`.
+    /// ``part(of:)`` of the task whose id's ``Shards/rank(of:)`` is `hash`.
     @inline(__always)
-    static func part(ofBytes id: UnsafeRawBufferPointer) -> Int { Int(Shards.rank(ofBytes: id) % UInt64(partCount)) }
+    static func part(hash: UInt64) -> Int { Int(hash % UInt64(partCount)) }
 
     /// Whether there is no task.
     public var isEmpty: Bool { count == 0 }
@@ -81,8 +81,9 @@ public struct TaskTable: Sendable, Equatable, Sequence {
     /// The task's state, nil if there is no such task.
     public subscript(id: TaskID) -> TaskState? {
         get {
-            let part = Self.part(of: id)
-            return parts[part].slots[id].map { parts[part].states[Int($0)] }
+            let hash = Shards.rank(of: id)
+            let part = Self.part(hash: hash)
+            return parts[part].slot(of: id, hash: hash).map { parts[part].states[$0] }
         }
         set {
             let part = Self.part(of: id)
@@ -101,8 +102,9 @@ public struct TaskTable: Sendable, Equatable, Sequence {
     /// Where `id`'s state is held; nil if there is no such task.
     @inline(__always)
     public func index(forKey id: TaskID) -> Index? {
-        let part = Self.part(of: id)
-        return parts[part].slots[id].map { Index(part: part, slot: Int($0)) }
+        let hash = Shards.rank(of: id)
+        let part = Self.part(hash: hash)
+        return parts[part].slot(of: id, hash: hash).map { Index(part: part, slot: $0) }
     }
 
     /// The state at `position`, read or changed in place (no copy of the whole state).
@@ -134,12 +136,11 @@ public struct TaskTable: Sendable, Equatable, Sequence {
     /// How many tasks the parts have room for before they grow.
     public var capacity: Int { parts.reduce(0) { $0 + $1.states.capacity } }
 
-    /// The bytes the table takes: its arrays of states and its hash tables of slots (the
+    /// The bytes the table takes: its arrays of states and the indexes of their slots (the
     /// heap storage of each state's own fields comes on top).
     public var footprint: Int {
         parts.reduce(0) { total, part in
-            total + part.states.capacity * MemoryLayout<TaskState>.stride
-                + part.slots.capacity * 4 / 3 * (MemoryLayout<TaskID>.stride + MemoryLayout<Int32>.stride)
+            total + part.states.capacity * MemoryLayout<TaskState>.stride + part.index.footprint
         }
     }
 
@@ -153,7 +154,7 @@ public struct TaskTable: Sendable, Equatable, Sequence {
         for (left, right) in zip(lhs.parts, rhs.parts) {
             guard left.states.count == right.states.count else { return false }
             for state in left.states {
-                guard let slot = right.slots[state.id], right.states[Int(slot)] == state else { return false }
+                guard let slot = right.slot(of: state.id), right.states[slot] == state else { return false }
             }
         }
         return true
@@ -161,51 +162,82 @@ public struct TaskTable: Sendable, Equatable, Sequence {
 }
 
 extension TaskTable {
-    /// One part: the states in one array, found by id through a hash table of their slots.
+    /// One part: the states in one array, found by id through an index of their slots keyed
+    /// by the id's hash (``SlotIndex``).
     ///
-    /// A hash table of the states themselves holds between 1⅓ and 2⅔ slots of 192 bytes per
+    /// A hash table of the states themselves holds between 1⅓ and 2⅔ slots of 168 bytes per
     /// task (it doubles at three quarters full); this holds one state per task plus a
-    /// quarter at most, and the table's slots are 20 bytes.
+    /// quarter at most, and the index's buckets are 8 bytes.
     struct Part: Sendable {
-        var slots: [TaskID: Int32] = [:]
+        var index = SlotIndex()
         var states: ContiguousArray<TaskState> = []
 
         init() {}
 
         init(minimumCapacity: Int) {
-            slots = Dictionary(minimumCapacity: minimumCapacity)
+            index = SlotIndex(minimumCapacity: minimumCapacity)
             states.reserveCapacity(minimumCapacity)
         }
 
         /// The number of tasks.
         var count: Int { states.count }
 
-        mutating func set(_ state: TaskState, for id: TaskID) {
-            assert(state.id == id, "a task's state is kept under its own id")
-            if let slot = slots[id] {
-                states[Int(slot)] = state
-                return
+        /// The slot of `id`'s state; `hash` is the id's ``Shards/rank(of:)``.
+        @inline(__always)
+        func slot(of id: TaskID, hash: UInt64) -> Int? {
+            states.withUnsafeBufferPointer { states in
+                index.find(hash) { states[Int($0)].id == id }.map(Int.init)
             }
-            insert(state)
         }
 
-        /// Adds the state of a task the part does not hold yet.
-        mutating func insert(_ state: TaskState) {
+        /// The slot of the state of the task whose id's UTF-8 bytes are `id`, with the hash
+        /// `hash` (no string made to find it).
+        @inline(__always)
+        func slot(ofBytes id: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
+            states.withUnsafeBufferPointer { states in
+                index.find(hash) { slot in
+                    let text = states[Int(slot)].id.rawValue.utf8
+                    return text.withContiguousStorageIfAvailable { $0.elementsEqual(id) } ?? text.elementsEqual(id)
+                }.map(Int.init)
+            }
+        }
+
+        /// The slot of `id`'s state.
+        func slot(of id: TaskID) -> Int? { slot(of: id, hash: Shards.rank(of: id)) }
+
+        mutating func set(_ state: TaskState, for id: TaskID) {
+            assert(state.id == id, "a task's state is kept under its own id")
+            let hash = Shards.rank(of: id)
+            if let slot = slot(of: id, hash: hash) {
+                states[slot] = state
+                return
+            }
+            insert(state, hash: hash)
+        }
+
+        /// Adds the state of a task the part does not hold yet; `hash` is its id's
+        /// ``Shards/rank(of:)``.
+        mutating func insert(_ state: TaskState, hash: UInt64) {
             if states.count == states.capacity {
                 // Grown by a quarter, not doubled: the room stays close to the count.
                 states.reserveCapacity(states.count + Swift.max(16, states.count / 4))
             }
-            slots[state.id] = Int32(states.count)
+            index.insert(hash, slot: Int32(states.count))
             states.append(state)
         }
 
+        /// Adds the state of a task the part does not hold yet.
+        mutating func insert(_ state: TaskState) { insert(state, hash: Shards.rank(of: state.id)) }
+
         /// Removes `id`'s state; the last state moves into its slot.
         mutating func remove(_ id: TaskID) {
-            guard let slot = slots.removeValue(forKey: id) else { return }
+            let hash = Shards.rank(of: id)
+            guard let slot = slot(of: id, hash: hash) else { return }
+            index.remove(hash, slot: Int32(slot))
             let last = states.removeLast()
-            if Int(slot) < states.count {
-                states[Int(slot)] = last
-                slots[last.id] = slot
+            if slot < states.count {
+                index.move(Shards.rank(of: last.id), from: Int32(states.count), to: Int32(slot))
+                states[slot] = last
             }
         }
     }
