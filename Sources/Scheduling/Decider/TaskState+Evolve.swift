@@ -55,11 +55,11 @@ extension TaskState {
             }
             counts.runs += 1
         case .runSucceeded(let run, let outcome):
-            inFlight.removeKeepingNoStorage(run)
+            inFlight.removeValue(forKey: run)
             counts.succeeded += 1
             lastRun = LastRun(run: run, of: id, result: .succeeded, at: event.at, statusCode: outcome.statusCode)
         case .runFailed(let run, let outcome, let interrupted):
-            inFlight.removeKeepingNoStorage(run)
+            inFlight.removeValue(forKey: run)
             counts.failed += 1
             lastRun = LastRun(run: run, of: id, result: interrupted ? .interrupted : .failed, at: event.at, statusCode: outcome.statusCode)
         case .runRetryScheduled(let retry):
@@ -81,15 +81,5 @@ extension TaskState {
         case .completed:
             status = .completed
         }
-    }
-}
-
-extension Dictionary {
-    /// Removes `key`'s entry; a dictionary left empty gives its storage back. A removal keeps
-    /// the storage otherwise, and every task that ever had a run in flight would hold an
-    /// empty table of it for good (hundreds of bytes each, in a million tasks).
-    mutating func removeKeepingNoStorage(_ key: Key) {
-        removeValue(forKey: key)
-        if isEmpty { self = [:] }
     }
 }

@@ -130,7 +130,7 @@ public struct TaskState: Sendable, Hashable {
     /// for it: 8 bytes less per task than after `definition`.)
     public var status: TaskStatus
     /// Attempts started and not finished.
-    public var inFlight: [RunID: RunStart] = [:]
+    public var inFlight = InFlightRuns()
     /// Retries and manual triggers waiting to be claimed.
     public var pending = PendingAttempts()
     /// Run counters.

@@ -893,11 +893,11 @@ func memoryPhase(options: Options, directory: String) async throws {
     report.add()
     let table = projection.tasks
     report.table(["part", "count", "inline bytes each", "inline total"], [
-        ["task table: states (room for \(grouped(table.capacity))) and hash tables of their slots", grouped(table.count), grouped(table.footprint / max(1, table.count)), mebibytes(table.footprint)],
+        ["task table: states (room for \(grouped(table.capacity))) and indexes of their slots", grouped(table.count), grouped(table.footprint / max(1, table.count)), mebibytes(table.footprint)],
         ["run records kept (retention 20; one array per part of the log)", grouped(census.runRecords), grouped(RunLog.bytesPerRecord), mebibytes(census.runRecords * RunLog.bytesPerRecord)],
         ["due-index heap entries (live \(grouped(census.dueLive)))", grouped(census.dueStored), grouped(MemoryLayout<DueEntry>.stride), mebibytes(census.dueStored * MemoryLayout<DueEntry>.stride)],
-        ["pending retries", grouped(census.pending), grouped(MemoryLayout<OccurrenceID>.stride + MemoryLayout<PendingAttempt>.stride), "—"],
-        ["runs in flight", grouped(census.inFlight), grouped(MemoryLayout<RunID>.stride + MemoryLayout<RunStart>.stride), "—"],
+        ["pending retries", grouped(census.pending), grouped(MemoryLayout<PendingAttempt>.stride), "—"],
+        ["runs in flight", grouped(census.inFlight), grouped(MemoryLayout<RunStart>.stride), "—"],
     ])
     report.add("`MemoryLayout.stride`: TaskState \(MemoryLayout<TaskState>.stride), TaskDefinition \(MemoryLayout<TaskDefinition>.stride), Schedule \(MemoryLayout<Schedule>.stride), CronSchedule \(MemoryLayout<CronSchedule>.stride), WebhookAction \(MemoryLayout<WebhookAction>.stride), RetryPolicy \(MemoryLayout<RetryPolicy>.stride), LastRun \(MemoryLayout<LastRun>.stride), RunLog record \(RunLog.bytesPerRecord), DueEntry \(MemoryLayout<DueEntry>.stride) bytes.")
     report.add()
