@@ -122,13 +122,24 @@ final class ParallelFold {
         into lane: inout Lane
     ) {
         guard lane.failure == nil else { return }
-        for recorded in batch where !recorded.isReserved {
+        // First each record's task is found, then the events are folded. The lookups of one
+        // pass do not wait on each other, so the processor fetches many tasks' buckets and
+        // states from memory at once, where folding would fetch them one at a time.
+        var found: [(record: Int32, hash: UInt64, slot: Int32)] = []
+        found.reserveCapacity(batch.count / workers + 64)
+        for (index, recorded) in batch.enumerated() where !recorded.isReserved {
             let hash = Shards.rank(ofBytes: recorded.streamID)
             let part = TaskTable.part(hash: hash)
             guard part % workers == worker else { continue }
-            let local = part / workers
+            let slot = lane.tables[part / workers].slot(ofBytes: recorded.streamID, hash: hash)
+            found.append((Int32(index), hash, slot.map(Int32.init) ?? -1))
+        }
+        for (index, hash, foundSlot) in found {
+            let recorded = batch[Int(index)]
+            let local = TaskTable.part(hash: hash) / workers
             // A task the table holds lends its id: no string is made from the record's bytes.
-            let slot = lane.tables[local].slot(ofBytes: recorded.streamID, hash: hash)
+            // (One created earlier in the batch was not there in the first pass.)
+            let slot = foundSlot >= 0 ? Int(foundSlot) : lane.tables[local].slot(ofBytes: recorded.streamID, hash: hash)
             let id = slot.map { lane.tables[local].states[$0].id } ?? TaskID(String(decoding: recorded.streamID, as: UTF8.self))
             let event: TaskEvent
             do {
