@@ -30,19 +30,29 @@ public enum ProjectionSnapshot {
 
     /// The projection a snapshot holds, or nil when its format is not this build's.
     public static func load(_ snapshot: StoredSnapshot, runRetention: Int = 20) throws(ProjectionError) -> Projection? {
-        guard snapshot.format == format else { return nil }
-        do {
-            return try snapshot.bytes.withUnsafeBytes { all throws(EventDecodingError) in
-                guard all.count >= 4 else { throw EventDecodingError(message: "too short") }
-                let stored = UInt32(bigEndian: all.loadUnaligned(as: UInt32.self))
-                let raw = UnsafeRawBufferPointer(rebasing: all[4...])
-                guard CRC32C.update(0, raw) == stored else { throw EventDecodingError(message: "checksum mismatch") }
-                let parts = try decodeParts(raw, runRetention: max(1, runRetention))
-                return Projection(
-                    tasks: parts.tasks, runLog: parts.runLog, position: snapshot.position, dueEntries: parts.dueEntries,
-                    liveTasksByNamespace: parts.liveTasksByNamespace
-                )
+        try snapshot.bytes.withUnsafeBytes { bytes in
+            Result { () throws(ProjectionError) in
+                try load(BorrowedSnapshot(position: snapshot.position, format: snapshot.format, chunks: [bytes]), runRetention: runRetention)
             }
+        }.get()
+    }
+
+    /// The projection a snapshot lent in place holds, or nil when its format is not this
+    /// build's. Parts are read where they lie when one chunk holds them, else each worker
+    /// copies its part into one buffer it reuses.
+    public static func load(_ snapshot: BorrowedSnapshot, runRetention: Int = 20) throws(ProjectionError) -> Projection? {
+        guard snapshot.format == format else { return nil }
+        let bytes = ChunkedBytes(snapshot.chunks)
+        do {
+            guard bytes.count >= 4 else { throw EventDecodingError(message: "too short") }
+            var scratch: [UInt8] = []
+            let stored = bytes.withBytes(in: 0..<4, scratch: &scratch) { UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) }
+            guard bytes.checksum(from: 4) == stored else { throw EventDecodingError(message: "checksum mismatch") }
+            let parts = try decodeParts(bytes, from: 4, runRetention: max(1, runRetention))
+            return Projection(
+                tasks: parts.tasks, runLog: parts.runLog, position: snapshot.position, dueEntries: parts.dueEntries,
+                liveTasksByNamespace: parts.liveTasksByNamespace
+            )
         } catch {
             throw ProjectionError(position: snapshot.position, message: "the snapshot is damaged: \(error)")
         }
@@ -88,31 +98,40 @@ public enum ProjectionSnapshot {
         var liveTasksByNamespace: [String: Int] = [:]
     }
 
-    /// Reads every part, in parallel (one at a time per core).
+    /// Reads every part, in parallel: one worker per core, each taking every part whose
+    /// number leaves its remainder.
     private static func decodeParts(
-        _ raw: UnsafeRawBufferPointer, runRetention: Int
+        _ bytes: ChunkedBytes, from start: Int, runRetention: Int
     ) throws(EventDecodingError) -> (tasks: TaskTable, runLog: RunLog, dueEntries: [DueEntry], liveTasksByNamespace: [String: Int]) {
-        var reader = BinaryReader(raw)
-        guard try reader.readInt() == TaskTable.partCount else { throw EventDecodingError(message: "wrong number of parts") }
-        var ranges: [Range<Int>] = []
-        var start = 0
-        for _ in 0..<TaskTable.partCount {
-            let length = try reader.readInt()
-            guard length >= 0, length <= raw.count else { throw EventDecodingError(message: "part length out of range") }
-            ranges.append(start..<(start + length))
-            start += length
+        var scratch: [UInt8] = []
+        let (ranges, body) = try bytes.withBytes(in: start..<min(bytes.count, start + 16 + 10 * TaskTable.partCount), scratch: &scratch) {
+            header throws(EventDecodingError) in
+            var reader = BinaryReader(header)
+            guard try reader.readInt() == TaskTable.partCount else { throw EventDecodingError(message: "wrong number of parts") }
+            var ranges: [Range<Int>] = []
+            var end = 0
+            for _ in 0..<TaskTable.partCount {
+                let length = try reader.readInt()
+                guard length >= 0, length <= bytes.count else { throw EventDecodingError(message: "part length out of range") }
+                ranges.append(end..<(end + length))
+                end += length
+            }
+            return (ranges, start + reader.offset)
         }
-        let body = reader.offset
-        guard body + start == raw.count else { throw EventDecodingError(message: "parts do not fill the snapshot") }
+        guard body + (ranges.last?.upperBound ?? 0) == bytes.count else {
+            throw EventDecodingError(message: "parts do not fill the snapshot")
+        }
         let results = Mutex([Result<DecodedPart, EventDecodingError>?](repeating: nil, count: ranges.count))
-        // The bytes outlive every worker: `concurrentPerform` returns when all have finished.
-        nonisolated(unsafe) let bytes = raw
-        let partRanges = ranges
-        DispatchQueue.concurrentPerform(iterations: partRanges.count) { number in
-            let range = partRanges[number]
-            let slice = UnsafeRawBufferPointer(rebasing: bytes[(body + range.lowerBound)..<(body + range.upperBound)])
-            let result = Result { () throws(EventDecodingError) in try decodePart(slice, number: number, runRetention: runRetention) }
-            results.withLock { $0[number] = result }
+        let workers = min(Replay.workers, ranges.count)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var scratch: [UInt8] = []
+            for number in stride(from: worker, to: ranges.count, by: workers) {
+                let range = ranges[number]
+                let result = bytes.withBytes(in: (body + range.lowerBound)..<(body + range.upperBound), scratch: &scratch) { part in
+                    Result { () throws(EventDecodingError) in try decodePart(part, number: number, runRetention: runRetention) }
+                }
+                results.withLock { $0[number] = result }
+            }
         }
         var taskParts: [TaskTable.Part] = []
         var runParts: [RunLog.Part] = []
@@ -224,5 +243,72 @@ public enum ProjectionSnapshot {
             attempt: attempt, statusCode: statusCode, outcome: RunRecord.Outcome.allCases[outcome]
         )
         return RunLog.Kept(entry: entry, occurrence: occurrence)
+    }
+}
+
+/// Bytes kept in chunks (a snapshot as LMDB stores it), read by offset from the first.
+struct ChunkedBytes: @unchecked Sendable {
+    // Sendable: the bytes are only read, and outlive every reader (see its users).
+    private let chunks: [UnsafeRawBufferPointer]
+    /// The offset of each chunk's first byte.
+    private let starts: [Int]
+    /// The number of bytes.
+    let count: Int
+
+    init(_ chunks: [UnsafeRawBufferPointer]) {
+        self.chunks = chunks.filter { !$0.isEmpty }
+        var starts: [Int] = []
+        var offset = 0
+        for chunk in self.chunks {
+            starts.append(offset)
+            offset += chunk.count
+        }
+        self.starts = starts
+        count = offset
+    }
+
+    /// Lends the bytes in `range`: in place when one chunk holds them all, else copied into
+    /// `scratch` (kept for the next call, so a reader copying part after part reuses it).
+    func withBytes<Value, Failure: Error>(
+        in range: Range<Int>, scratch: inout [UInt8], _ body: (UnsafeRawBufferPointer) throws(Failure) -> Value
+    ) throws(Failure) -> Value {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "bytes \(range) out of \(count)")
+        guard !range.isEmpty else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        var chunk = self.chunk(holding: range.lowerBound)
+        let offset = range.lowerBound - starts[chunk]
+        if offset + range.count <= chunks[chunk].count {
+            return try body(UnsafeRawBufferPointer(rebasing: chunks[chunk][offset..<(offset + range.count)]))
+        }
+        scratch.removeAll(keepingCapacity: true)
+        scratch.reserveCapacity(range.count)
+        var position = range.lowerBound
+        while position < range.upperBound {
+            let from = position - starts[chunk]
+            let taken = min(chunks[chunk].count - from, range.upperBound - position)
+            scratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunks[chunk][from..<(from + taken)]))
+            position += taken
+            chunk += 1
+        }
+        return try scratch.withUnsafeBytes { bytes in Result { () throws(Failure) in try body(bytes) } }.get()
+    }
+
+    /// CRC32C of the bytes from `offset` to the end.
+    func checksum(from offset: Int) -> UInt32 {
+        var crc: UInt32 = 0
+        for (chunk, start) in zip(chunks, starts) where start + chunk.count > offset {
+            crc = CRC32C.update(crc, UnsafeRawBufferPointer(rebasing: chunk[max(0, offset - start)...]))
+        }
+        return crc
+    }
+
+    /// The chunk holding byte `offset`.
+    private func chunk(holding offset: Int) -> Int {
+        var low = 0
+        var high = starts.count - 1
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if starts[middle] <= offset { low = middle } else { high = middle - 1 }
+        }
+        return low
     }
 }

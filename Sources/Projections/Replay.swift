@@ -57,12 +57,13 @@ public enum Replay {
         var start = Projection(runRetention: runRetention)
         start.deferDueIndex()  // for a replay from position 0; a snapshot replaces it
         var used: UInt64?
-        if let snapshot = try await journal.latestSnapshot(atOrBefore: ceiling),
-            let loaded = try? ProjectionSnapshot.load(snapshot, runRetention: runRetention),
-            try await snapshotFits(loaded.position, limit: limit, journal: journal)
-        {
-            start = loaded
-            used = snapshot.position
+        // Read in place: a copy of a million tasks' snapshot is a gigabyte of memory.
+        let loaded = try await journal.withLatestSnapshot(atOrBefore: ceiling) { snapshot in
+            snapshot.flatMap { try? ProjectionSnapshot.load($0, runRetention: runRetention) }
+        }
+        if let loaded, try await snapshotFits(loaded.position, limit: limit, journal: journal) {
+            used = loaded.position
+            start = consume loaded
         }
         // Without a snapshot the due index is built once at the end; a snapshot's (derived as
         // its parts were read) is brought up to date with the tasks the tail changed.

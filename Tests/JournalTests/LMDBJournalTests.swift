@@ -27,6 +27,13 @@ struct LMDBJournalTests {
         }
     }
 
+    /// The snapshot as `withLatestSnapshot` lends it, its chunks joined, and how many chunks.
+    private func lent(_ journal: LMDBJournal, atOrBefore position: UInt64) async throws -> (snapshot: StoredSnapshot, chunks: Int)? {
+        try await journal.withLatestSnapshot(atOrBefore: position) { lent in
+            lent.map { (StoredSnapshot(position: $0.position, format: $0.format, bytes: $0.chunks.flatMap { Array($0) }), $0.chunks.count) }
+        }
+    }
+
     @Test func snapshotsAreWrittenInChunksAndOnlyPublishedOnesAreRead() async throws {
         try await TemporaryDirectory.with { path in
             try await LMDBJournal.withJournal(at: path) { journal in
@@ -37,6 +44,12 @@ struct LMDBJournalTests {
                 #expect(try await journal.latestSnapshot(atOrBefore: .max) == big)
                 #expect(try await journal.latestSnapshot(atOrBefore: 10) == big)
                 #expect(try await journal.latestSnapshot(atOrBefore: 9) == nil)
+                // Lent in place: the same bytes, chunk by chunk.
+                let whole = try #require(try await lent(journal, atOrBefore: .max))
+                #expect(whole.snapshot == big)
+                #expect(whole.chunks == 4)
+                #expect(try await lent(journal, atOrBefore: 10)?.snapshot == big)
+                #expect(try await lent(journal, atOrBefore: 9) == nil)
 
                 // A save cut short: chunks at position 20 with no manifest are not a snapshot.
                 let snapshots = journal.snapshots
@@ -47,6 +60,7 @@ struct LMDBJournalTests {
                 }
                 #expect(try await journal.latestSnapshot(atOrBefore: .max) == big)
                 #expect(try await journal.latestSnapshot(atOrBefore: 25) == big)
+                #expect(try await lent(journal, atOrBefore: 25)?.snapshot == big)
 
                 // Empty bytes still make a snapshot (one empty chunk); the next saves keep the
                 // newest three and remove the unpublished chunks.
@@ -58,6 +72,7 @@ struct LMDBJournalTests {
                 }
                 #expect(try await journal.latestSnapshot(atOrBefore: 45)?.bytes == [40])
                 #expect(try await journal.latestSnapshot(atOrBefore: 35) == empty)
+                #expect(try await lent(journal, atOrBefore: 35)?.snapshot == empty)
                 #expect(try await journal.latestSnapshot(atOrBefore: 29) == nil, "only the newest three are kept")
                 let keys = try journal.run { txn in
                     try txn.withCursor(in: snapshots) { cursor in
@@ -83,6 +98,7 @@ struct LMDBJournalTests {
                 let value = old.encoded
                 try await journal.writer!.perform { txn in try txn.put(value, forKey: JournalLayout.eventKey(7), in: snapshots) }
                 #expect(try await journal.latestSnapshot(atOrBefore: .max) == old)
+                #expect(try await lent(journal, atOrBefore: .max)?.snapshot == old)
             }
         }
     }

@@ -27,6 +27,50 @@ struct ParallelReplayTests {
         return harness
     }
 
+    /// A snapshot lent in chunks (as LMDB keeps it) loads as the whole one does, wherever the
+    /// chunks split it: through the checksum, the part lengths and the parts.
+    @Test func aSnapshotInChunksLoadsAsTheWholeOneDoes() async throws {
+        let harness = try await Self.journal(seed: 21, steps: 1_500)
+        let stored = ProjectionSnapshot.make(harness.live)
+        let whole = try #require(try ProjectionSnapshot.load(stored, runRetention: 5))
+        #expect(whole == harness.live)
+        var random = SeededRandom(seed: 22)
+        try stored.bytes.withUnsafeBytes { bytes in
+            for sizes in [[1, 2, 3, 600], [stored.bytes.count / 3], [4096], [1]] {
+                // Chunks of the sizes given in turn (an empty one among them), the last one
+                // taking what is left.
+                var chunks: [UnsafeRawBufferPointer] = [UnsafeRawBufferPointer(rebasing: bytes[0..<0])]
+                var offset = 0
+                var turn = 0
+                while offset < bytes.count {
+                    let size = min(sizes[turn % sizes.count] + Int.random(in: 0...2, using: &random), bytes.count - offset)
+                    chunks.append(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + size)]))
+                    offset += size
+                    turn += 1
+                }
+                let lent = BorrowedSnapshot(position: stored.position, format: stored.format, chunks: chunks)
+                #expect(lent.count == bytes.count)
+                let loaded = try #require(try ProjectionSnapshot.load(lent, runRetention: 5))
+                #expect(loaded == whole, "chunks of \(sizes)")
+                #expect(loaded.digest == whole.digest)
+                var live = harness.live
+                var mutable = loaded
+                let end = Instant(microsecondsSinceEpoch: .max)
+                #expect(mutable.due(at: end) == live.due(at: end))
+            }
+        }
+        // A byte changed in a chunk is caught by the checksum.
+        var damaged = stored.bytes
+        damaged[damaged.count - 5] ^= 1
+        try damaged.withUnsafeBytes { bytes in
+            let half = bytes.count / 2
+            let lent = BorrowedSnapshot(position: stored.position, format: stored.format, chunks: [
+                UnsafeRawBufferPointer(rebasing: bytes[..<half]), UnsafeRawBufferPointer(rebasing: bytes[half...]),
+            ])
+            #expect(throws: ProjectionError.self) { try ProjectionSnapshot.load(lent, runRetention: 5) }
+        }
+    }
+
     @Test(arguments: [(UInt64(11), 2), (UInt64(12), 3), (UInt64(13), 64)])
     func anyNumberOfWorkersBuildsTheProjectionOneCoreBuilds(seed: UInt64, workers: Int) async throws {
         let harness = try await Self.journal(seed: seed, steps: 2_500)

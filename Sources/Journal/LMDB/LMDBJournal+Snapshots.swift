@@ -70,20 +70,7 @@ extension LMDBJournal: SnapshotStore {
 
     public func latestSnapshot(atOrBefore position: UInt64) async throws(JournalError) -> StoredSnapshot? {
         try run { txn in
-            let found: (position: UInt64, value: [UInt8])? = try txn.withCursor(in: snapshots) { cursor in
-                // Every key of a position at or before `position` sorts before the key of the
-                // next position: step back from there to the first manifest.
-                var entry: Cursor.Entry?
-                if position == .max {
-                    entry = try cursor.last()
-                } else {
-                    entry = try cursor.seek(atLeast: JournalLayout.eventKey(position + 1)) == nil ? try cursor.last() : try cursor.previous()
-                }
-                while let (key, _) = entry, key.count != 8 { entry = try cursor.previous() }
-                guard let (key, value) = entry, let stored = JournalLayout.uint64(key), stored <= position else { return nil }
-                return (stored, Array(value))
-            }
-            guard let (stored, value) = found else { return nil }
+            guard let (stored, value) = try Self.latestManifest(atOrBefore: position, in: snapshots, txn: txn) else { return nil }
             guard value.starts(with: Self.manifestMagic) else {
                 return value.withUnsafeBytes { StoredSnapshot(position: stored, encoded: $0) }
             }
@@ -91,10 +78,56 @@ extension LMDBJournal: SnapshotStore {
         }
     }
 
-    /// The snapshot a manifest publishes, its chunks read in the same transaction; nil when
-    /// the manifest or a chunk is not whole.
-    private func readChunks(of position: UInt64, manifest: [UInt8], txn: borrowing ReadTransaction) throws -> StoredSnapshot? {
-        var offset = Self.manifestMagic.count
+    public func withLatestSnapshot<Result>(
+        atOrBefore position: UInt64, _ body: (BorrowedSnapshot?) -> Result
+    ) async throws(JournalError) -> Result {
+        try run { txn in
+            guard let (stored, value) = try Self.latestManifest(atOrBefore: position, in: snapshots, txn: txn) else { return body(nil) }
+            guard value.starts(with: Self.manifestMagic) else {
+                return value.withUnsafeBytes { encoded in
+                    guard let length = encoded.first.map(Int.init), encoded.count >= 1 + length else { return body(nil) }
+                    return body(BorrowedSnapshot(
+                        position: stored,
+                        format: String(decoding: UnsafeRawBufferPointer(rebasing: encoded[1..<(1 + length)]), as: UTF8.self),
+                        chunks: [UnsafeRawBufferPointer(rebasing: encoded[(1 + length)...])]
+                    ))
+                }
+            }
+            guard let manifest = Self.manifest(value) else { return body(nil) }
+            var chunks: [UnsafeRawBufferPointer] = []
+            chunks.reserveCapacity(manifest.chunkCount)
+            for chunk in 0..<manifest.chunkCount {
+                // The bytes lie in the map and stay valid while this read transaction is open.
+                guard let bytes = try txn.withValue(forKey: Self.chunkKey(stored, chunk), in: snapshots, { $0 }) else { return body(nil) }
+                chunks.append(bytes)
+            }
+            guard chunks.reduce(0, { $0 + $1.count }) == Int(manifest.byteCount) else { return body(nil) }
+            return body(BorrowedSnapshot(position: stored, format: manifest.format, chunks: chunks))
+        }
+    }
+
+    /// The newest manifest (or whole snapshot of the older layout) at or before `position`.
+    private static func latestManifest(
+        atOrBefore position: UInt64, in snapshots: Database, txn: borrowing ReadTransaction
+    ) throws -> (position: UInt64, value: [UInt8])? {
+        try txn.withCursor(in: snapshots) { cursor in
+            // Every key of a position at or before `position` sorts before the key of the
+            // next position: step back from there to the first manifest.
+            var entry: Cursor.Entry?
+            if position == .max {
+                entry = try cursor.last()
+            } else {
+                entry = try cursor.seek(atLeast: JournalLayout.eventKey(position + 1)) == nil ? try cursor.last() : try cursor.previous()
+            }
+            while let (key, _) = entry, key.count != 8 { entry = try cursor.previous() }
+            guard let (key, value) = entry, let stored = JournalLayout.uint64(key), stored <= position else { return nil }
+            return (stored, Array(value))
+        }
+    }
+
+    /// A manifest's chunk count, byte count and format; nil when it is not whole.
+    private static func manifest(_ manifest: [UInt8]) -> (chunkCount: Int, byteCount: UInt64, format: String)? {
+        var offset = manifestMagic.count
         guard manifest.count >= offset + 13 else { return nil }
         let (chunkCount, byteCount) = manifest.withUnsafeBytes { raw in
             (Int(UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))),
@@ -103,10 +136,16 @@ extension LMDBJournal: SnapshotStore {
         offset += 12
         let formatLength = Int(manifest[offset])
         offset += 1
-        guard manifest.count == offset + formatLength, byteCount <= UInt64(chunkCount) * UInt64(Self.snapshotChunkSize) else {
+        guard manifest.count == offset + formatLength, byteCount <= UInt64(chunkCount) * UInt64(snapshotChunkSize) else {
             return nil
         }
-        let format = String(decoding: manifest[offset...], as: UTF8.self)
+        return (chunkCount, byteCount, String(decoding: manifest[offset...], as: UTF8.self))
+    }
+
+    /// The snapshot a manifest publishes, its chunks read in the same transaction; nil when
+    /// the manifest or a chunk is not whole.
+    private func readChunks(of position: UInt64, manifest: [UInt8], txn: borrowing ReadTransaction) throws -> StoredSnapshot? {
+        guard let (chunkCount, byteCount, format) = Self.manifest(manifest) else { return nil }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Int(byteCount))
         for chunk in 0..<chunkCount {
