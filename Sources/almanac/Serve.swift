@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Logging
+import NIOCore
 import PostgresJournal
 import Projections
 import Server
@@ -244,6 +245,13 @@ struct Serve: AsyncParsableCommand {
                 // One line on standard output, for scripts and tests that start on port 0.
                 FileHandle.standardOutput.write(Data("almanac: listening on http://\(host):\(port)\n".utf8))
             })
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            // The usual cause of a failed start: said plainly, on standard error too.
+            let message = "cannot listen on \(host):\(port): the address is in use by another process"
+                + " (choose another with --port or ALMANAC_PORT)"
+            logger.critical("almanac serve failed", metadata: ["error": "\(message)"])
+            FileHandle.standardError.write(Data("almanac: \(message)\n".utf8))
+            throw ExitCode(1)
         } catch {
             logger.critical("almanac serve failed", metadata: ["error": "\(error)"])
             throw ExitCode(1)

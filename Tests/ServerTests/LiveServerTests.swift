@@ -219,6 +219,27 @@ struct LiveServerTests {
         }
         try await client.shutdown()
     }
+
+    /// A second server on a port already taken stops at once with exit status 1 and says
+    /// why; the first goes on serving.
+    @Test(.timeLimit(.minutes(2)))
+    func aPortAlreadyTakenIsAClearErrorAndNoCrash() async throws {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        try await TemporaryDirectory.with(prefix: "almanac-port") { directory in
+            let first = try await LiveServer.start(dataDirectory: directory + "/first", client: client)
+            let second = try await ChildProcess(
+                executable: try BuiltProduct.path("almanac"),
+                arguments: ["serve", "--data-dir", directory + "/second", "--port", "\(first.port)", "--log-format", "text"],
+                collectingStandardError: true
+            ).waitForExit()
+            #expect(second.status == 1, "\(second.lines)")
+            let said = "almanac: cannot listen on 127.0.0.1:\(first.port): the address is in use by another process"
+            #expect(second.lines.contains { $0.hasPrefix(said) }, "\(second.lines)")
+            #expect(try await first.send(.GET, "/healthz").status == 200)
+            await #expect(first.stop() == 0)
+        }
+        try await client.shutdown()
+    }
 }
 
 /// A plain TCP connection to 127.0.0.1, for clients that misbehave on purpose.
