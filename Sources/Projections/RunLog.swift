@@ -257,11 +257,16 @@ extension RunLog {
             _ task: TaskID, hash: UInt64, occurrence: Substring.UTF8View, attempt: Int, _ change: (inout Entry) -> Void
         ) {
             guard let index = chainSlot(of: task, hash: hash) else { return }
-            let chain = chains[index]
-            var slot = chain.newest
+            // The scheduled instant the text names, read once: a record that keeps no text
+            // is that occurrence when its instant is this one.
+            let scheduled = OccurrenceText.scheduledInstant(occurrence, of: task)
+            var slot = chains[index].newest
             while slot >= 0 {
                 let entry = entries[Int(slot)]
-                if entry.isRun(of: task, occurrence: occurrence, attempt: attempt, kept: entry.irregular ? occurrences[slot] : nil) {
+                let same = entry.irregular
+                    ? occurrences[slot].map { $0.utf8.elementsEqual(occurrence) } ?? false
+                    : scheduled == entry.scheduledAt
+                if same, Int(entry.attempt) == attempt {
                     change(&entries[Int(slot)])
                     return
                 }
@@ -354,14 +359,6 @@ extension RunLog {
             statusCode = result.statusCode.map { Int32(clamping: $0) } ?? .min
             duration = result.duration.map(\.wholeMicroseconds) ?? .min
             detail = result.error != nil || result.responseExcerpt != nil ? position : 0
-        }
-
-        /// Whether this is the record of `task`'s attempt `attempt` of the occurrence whose
-        /// text is `occurrence` (`kept`: the record's own occurrence text, if it keeps one).
-        func isRun(of task: TaskID, occurrence text: Substring.UTF8View, attempt: Int, kept: String?) -> Bool {
-            guard Int(self.attempt) == attempt else { return false }
-            if let kept { return kept.utf8.elementsEqual(text) }
-            return OccurrenceText.isScheduled(text, of: task, at: scheduledAt)
         }
 
         /// The record of `task`, whose occurrence text is `occurrence` when it keeps one.

@@ -80,8 +80,7 @@ public struct LastRun: Sendable, Hashable {
             return
         }
         self.attempt = attempt32
-        let micros = occurrence.lastIndex(of: UInt8(ascii: "@")).flatMap { OccurrenceText.canonicalInteger(occurrence[occurrence.index(after: $0)...]) }
-        if let micros, OccurrenceText.isScheduled(occurrence, of: task, at: micros) {
+        if let micros = OccurrenceText.scheduledInstant(occurrence, of: task) {
             scheduledAt = micros
         } else {
             text = String(Substring(occurrence))

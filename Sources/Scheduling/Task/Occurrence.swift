@@ -48,6 +48,18 @@ package enum RunIDText {
     /// A run id's occurrence text and attempt (`<occurrence>#<attempt>`), or nil when it has
     /// no such form.
     package static func split(_ run: RunID) -> (Substring.UTF8View, Int)? {
+        // Nearly always contiguous UTF-8: the `#` and the digits found in the bytes in place.
+        let found = run.rawValue.utf8.withContiguousStorageIfAvailable { bytes -> (hash: Int, attempt: Int)? in
+            guard let hash = bytes.lastIndex(of: UInt8(ascii: "#")),
+                let attempt = OccurrenceText.canonicalInteger(bytes: bytes[(hash + 1)...])
+            else { return nil }
+            return (hash, Int(attempt))
+        }
+        if let found {
+            guard let (hash, attempt) = found else { return nil }
+            let text = run.rawValue[...].utf8
+            return (text[..<text.index(text.startIndex, offsetBy: hash)], attempt)
+        }
         let text = run.rawValue[...]
         guard let hash = text.utf8.lastIndex(of: UInt8(ascii: "#")) else { return nil }
         let digits = text.utf8[text.utf8.index(after: hash)...]
@@ -61,24 +73,26 @@ package enum OccurrenceText {
     /// Whether `text` is exactly `task`'s scheduled occurrence at `micros`: the task id, `@`,
     /// and the instant in microseconds as ``OccurrenceID/scheduled(_:at:)`` writes it.
     package static func isScheduled(_ text: Substring.UTF8View, of task: TaskID, at micros: Int64) -> Bool {
+        scheduledInstant(text, of: task) == micros
+    }
+
+    /// The instant, in microseconds, of `task`'s scheduled occurrence whose text is `text`;
+    /// nil when `text` is not exactly such an occurrence (a manual trigger's, another task's).
+    package static func scheduledInstant(_ text: Substring.UTF8View, of task: TaskID) -> Int64? {
         // Both texts are nearly always contiguous UTF-8: compared as bytes in place.
         let fast = text.withContiguousStorageIfAvailable { text in
-            task.rawValue.utf8.withContiguousStorageIfAvailable { id in isScheduled(text, id: id, at: micros) }
+            task.rawValue.utf8.withContiguousStorageIfAvailable { id in scheduledInstant(text[...], id: id[...]) }
         }
         if let fast, let result = fast { return result }
-        return isScheduled(Array(text)[...], id: Array(task.rawValue.utf8)[...], at: micros)
+        return scheduledInstant(Array(text)[...], id: Array(task.rawValue.utf8)[...])
     }
 
-    private static func isScheduled<Bytes: Collection<UInt8>>(_ text: Bytes, id: Bytes, at micros: Int64) -> Bool
+    private static func scheduledInstant<Bytes: Collection<UInt8>>(_ text: Bytes, id: Bytes) -> Int64?
     where Bytes.SubSequence == Bytes, Bytes.Index == Int {
-        guard text.count > id.count, text.starts(with: id) else { return false }
+        guard text.count > id.count, text.starts(with: id) else { return nil }
         let at = text.startIndex + id.count
-        guard text[at] == UInt8(ascii: "@") else { return false }
-        return canonicalInteger(bytes: text[(at + 1)...]) == micros
-    }
-
-    private static func isScheduled(_ text: UnsafeBufferPointer<UInt8>, id: UnsafeBufferPointer<UInt8>, at micros: Int64) -> Bool {
-        isScheduled(text[...], id: id[...], at: micros)
+        guard text[at] == UInt8(ascii: "@") else { return nil }
+        return canonicalInteger(bytes: text[(at + 1)...])
     }
 
     /// The integer `digits` writes in the form `String(_:)` gives it (an optional `-`, no
@@ -88,7 +102,7 @@ package enum OccurrenceText {
         return canonicalInteger(bytes: Array(digits)[...])
     }
 
-    private static func canonicalInteger<Bytes: Collection<UInt8>>(bytes digits: Bytes) -> Int64?
+    fileprivate static func canonicalInteger<Bytes: Collection<UInt8>>(bytes digits: Bytes) -> Int64?
     where Bytes.Index == Int {
         var index = digits.startIndex
         guard index < digits.endIndex else { return nil }

@@ -175,6 +175,19 @@ struct EventCodecTests {
         ])
     }
 
+    @Test func typeNamesReadInPlaceAreRecognisedExactly() {
+        for type in EventCodec.StoredType.allCases {
+            let name = Array(type.rawValue.utf8)
+            #expect(name.withUnsafeBytes { EventCodec.StoredType(bytes: $0) } == type)
+            // A prefix, a longer name and one changed byte are not the type.
+            #expect(name.dropLast().withUnsafeBytes { EventCodec.StoredType(bytes: $0) } == nil)
+            #expect((name + [UInt8(ascii: "s")]).withUnsafeBytes { EventCodec.StoredType(bytes: $0) } == nil)
+            var changed = name
+            changed[changed.count / 2] ^= 0x20
+            #expect(changed.withUnsafeBytes { EventCodec.StoredType(bytes: $0) } == nil)
+        }
+    }
+
     @Test func damagedPayloadsAreRefusedNotGuessed() {
         let encoded = EventCodec.encode(TaskEvent(taskID: taskA, at: t0, actor: "a", kind: Self.kinds[0]))
         for cut in [0, 1, encoded.payload.count / 2, encoded.payload.count - 1] {

@@ -27,6 +27,27 @@ import Testing
         }
     }
 
+    @Test func runIdsSplitIntoTheirOccurrenceAndAttempt() {
+        let cases: [(String, (String, Int)?)] = [
+            ("t@60#1", ("t@60", 1)),  // a small string
+            ("a-much-longer-task-id@1800000000000000#12", ("a-much-longer-task-id@1800000000000000", 12)),
+            ("tâche-été@5#3", ("tâche-été@5", 3)),  // multi-byte characters before the `#`
+            ("a#b@7#2", ("a#b@7", 2)),  // the last `#` counts
+            ("x@1#0", ("x@1", 0)),
+            ("x@1#01", nil), ("x@1#", nil), ("x@1#-", nil), ("no-attempt", nil), ("", nil), ("#5", ("", 5)),
+        ]
+        for (text, expected) in cases {
+            let split = RunIDText.split(RunID(rawValue: text))
+            #expect(split.map { String(Substring($0.0)) } == expected?.0, "\(text)")
+            #expect(split?.1 == expected?.1, "\(text)")
+        }
+        let task = TaskID("tâche")
+        #expect(OccurrenceText.scheduledInstant("tâche@-5".utf8[...], of: task) == -5)
+        #expect(OccurrenceText.scheduledInstant("tâche@05".utf8[...], of: task) == nil)
+        #expect(OccurrenceText.scheduledInstant("tâchf@5".utf8[...], of: task) == nil)
+        #expect(OccurrenceText.scheduledInstant("tâche!5".utf8[...], of: task) == nil)
+    }
+
     @Test func equalRunsMakeEqualRecords() {
         let task = TaskID("t")
         let at = Instant(microsecondsSinceEpoch: 60_000_000)
