@@ -1,6 +1,6 @@
 /// A journal record read in place: its fields, with the stream id, type and payload as bytes
 /// borrowed from the journal's storage. Valid only inside the call that hands it out
-/// (``BorrowingJournal/withRecords(after:limit:_:)``); a replay reads millions of records,
+/// (``BorrowingJournal/withRecords(after:limit:reusing:_:)``); a replay reads millions of records,
 /// and a ``RecordedEvent`` allocates its stream id and payload for each.
 ///
 /// `@unchecked Sendable`: workers may read the bytes concurrently while the call that
@@ -34,9 +34,20 @@ public struct BorrowedRecord: @unchecked Sendable {
 public protocol BorrowingJournal: Journal {
     /// Calls `body` with up to `limit` records after `position`, in position order, read in
     /// place in one read transaction; their bytes are valid only until `body` returns.
+    /// `records` lends its room for them and is left empty: a replay passes the same array
+    /// batch after batch (a batch of 4,096 is 352 KiB, which the allocator maps afresh
+    /// each time it is made: page faults for every batch).
     func withRecords<T>(
-        after position: UInt64, limit: Int, _ body: ([BorrowedRecord]) -> T
+        after position: UInt64, limit: Int, reusing records: inout [BorrowedRecord], _ body: ([BorrowedRecord]) -> T
     ) throws(JournalError) -> T
+}
+
+extension BorrowingJournal {
+    /// ``withRecords(after:limit:reusing:_:)`` with room of its own.
+    public func withRecords<T>(after position: UInt64, limit: Int, _ body: ([BorrowedRecord]) -> T) throws(JournalError) -> T {
+        var records: [BorrowedRecord] = []
+        return try withRecords(after: position, limit: limit, reusing: &records, body)
+    }
 }
 
 extension RecordCodec {

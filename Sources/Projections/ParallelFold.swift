@@ -30,6 +30,8 @@ final class ParallelFold {
         var dueBefore: [TaskID: [DueEntry]] = [:]
         /// The first event this worker could not fold; it folds nothing after it.
         var failure: ProjectionError?
+        /// Room for a batch's lookups, kept from batch to batch.
+        var found: [(record: Int32, hash: UInt64, slot: Int32)] = []
     }
 
     /// One worker's lane, locked by that worker alone while it folds a batch.
@@ -67,7 +69,7 @@ final class ParallelFold {
 
     /// Folds `batch`, records after the last one folded in position order (read in place:
     /// the call returns when every worker is done with them).
-    func apply(_ batch: [BorrowedRecord]) throws(ProjectionError) {
+    func apply(_ batch: ArraySlice<BorrowedRecord>) throws(ProjectionError) {
         for event in batch {
             guard event.position > position else {
                 throw ProjectionError(position: event.position, message: "event applied out of order (after \(position))")
@@ -118,16 +120,19 @@ final class ParallelFold {
 
     /// One worker's share of a batch: the events of the tasks in its parts.
     private static func fold(
-        _ batch: [BorrowedRecord], worker: Int, of workers: Int, keeping retention: Int32, tracksDue: Bool,
+        _ batch: ArraySlice<BorrowedRecord>, worker: Int, of workers: Int, keeping retention: Int32, tracksDue: Bool,
         into lane: inout Lane
     ) {
         guard lane.failure == nil else { return }
         // First each record's task is found, then the events are folded. The lookups of one
         // pass do not wait on each other, so the processor fetches many tasks' buckets and
         // states from memory at once, where folding would fetch them one at a time.
-        var found: [(record: Int32, hash: UInt64, slot: Int32)] = []
-        found.reserveCapacity(batch.count / workers + 64)
-        for (index, recorded) in batch.enumerated() where !recorded.isReserved {
+        var found = lane.found
+        lane.found = []
+        found.removeAll(keepingCapacity: true)
+        defer { lane.found = found }
+        for index in batch.indices where !batch[index].isReserved {
+            let recorded = batch[index]
             let hash = Shards.rank(ofBytes: recorded.streamID)
             let part = TaskTable.part(hash: hash)
             guard part % workers == worker else { continue }

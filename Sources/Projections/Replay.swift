@@ -117,15 +117,16 @@ public enum Replay {
             case .instant(let instant): within = records.prefix { $0.recordedAt <= instant.microsecondsSinceEpoch }
             }
             return Result { () throws(ProjectionError) in
-                if !within.isEmpty { try fold.apply(Array(within)) }
+                if !within.isEmpty { try fold.apply(within) }
                 return !records.isEmpty && within.count == records.count
             }
         }
         var after = projection.position
         if let lending = journal as? any BorrowingJournal {
             // Records are read in place, in one read transaction per batch, and folded there.
+            var room: [BorrowedRecord] = []
             while true {
-                let (more, last) = try lending.withRecords(after: after, limit: batchSize) { records in
+                let (more, last) = try lending.withRecords(after: after, limit: batchSize, reusing: &room) { records in
                     (apply(records), records.last?.position)
                 }
                 guard try more.get(), let last else { return }

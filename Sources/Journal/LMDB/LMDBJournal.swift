@@ -222,10 +222,11 @@ public final class LMDBJournal: BorrowingJournal {
     }
 
     public func withRecords<T>(
-        after position: UInt64, limit: Int, _ body: ([BorrowedRecord]) -> T
+        after position: UInt64, limit: Int, reusing records: inout [BorrowedRecord], _ body: ([BorrowedRecord]) -> T
     ) throws(JournalError) -> T {
-        try run { txn in
-            var records: [BorrowedRecord] = []
+        records.removeAll(keepingCapacity: true)
+        defer { records.removeAll(keepingCapacity: true) }  // none outlives the transaction
+        return try run { txn in
             if limit > 0, position < .max {
                 records.reserveCapacity(min(limit, 16_384))
                 try Self.forEachRecord(events: events, after: position, in: txn) { recordPosition, bytes in
