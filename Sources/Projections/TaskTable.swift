@@ -133,6 +133,24 @@ public struct TaskTable: Sendable, Equatable, Sequence {
         return results.withLock { $0.flatMap { $0 } }
     }
 
+    /// The first `limit` states in id order whose ids come after `after` (when given) and
+    /// that `include` admits. One pass, states read in place, a heap of `limit`: a state is
+    /// copied only when it is among the first so far (a listing's page of a million tasks
+    /// copied every match and sorted them all: half a second on the store's actor).
+    public func first(_ limit: Int, after: String? = nil, where include: (borrowing TaskState) -> Bool) -> [TaskState] {
+        var picked = Smallest<TaskState>(limit) { $0.id < $1.id }
+        for part in parts {
+            let states = part.states
+            for slot in states.indices {
+                if let after, states[slot].id.rawValue <= after { continue }
+                if picked.isFull, let largest = picked.largest, !(states[slot].id < largest.id) { continue }
+                guard include(states[slot]) else { continue }
+                picked.offer(states[slot])
+            }
+        }
+        return picked.sorted()
+    }
+
     /// How many tasks the parts have room for before they grow.
     public var capacity: Int { parts.reduce(0) { $0 + $1.states.capacity } }
 

@@ -334,19 +334,16 @@ extension API {
         let limit = try queryInteger(request, "limit", default: 100, range: 1...1000)
         let after = try queryCursor(request)
         let page: [TaskState] = await store.read { projection in
-            var matching: [TaskState] = []
-            for state in projection.tasks.values {
-                if let after, state.id.rawValue <= after { continue }
-                guard statuses.contains(state.status), state.definition.name.hasPrefix(prefix) else { continue }
-                guard caller.sees(state.definition.namespace), namespaceFilter.map({ $0 == state.definition.namespace }) ?? true else { continue }
-                guard labels.allSatisfy({ key, value in
+            projection.tasks.first(limit + 1, after: after) { state in
+                guard statuses.contains(state.status), state.definition.name.hasPrefix(prefix) else { return false }
+                guard caller.sees(state.definition.namespace), namespaceFilter.map({ $0 == state.definition.namespace }) ?? true else {
+                    return false
+                }
+                return labels.allSatisfy { key, value in
                     guard let actual = state.definition.labels[key] else { return false }
                     return value == nil || actual == value
-                }) else { continue }
-                matching.append(state)
+                }
             }
-            matching.sort { $0.id < $1.id }
-            return Array(matching.prefix(limit + 1))
         }
         let items = page.prefix(limit)
         let next = page.count > limit ? items.last.map { JSONOut.string(API.cursor($0.id.rawValue)) } ?? .null : .null
@@ -375,31 +372,20 @@ extension API {
         let since = try queryInstant(request, "since")
         let until = try queryInstant(request, "until")
         let limit = try queryInteger(request, "limit", default: 100, range: 1...1000)
-        var before: (Int64, String)?
+        var filter = RunFilter(outcome: outcome, since: since, until: until)
         if let cursor = try queryCursor(request) {
             let parts = cursor.split(separator: " ", maxSplits: 1)
             guard parts.count == 2, let micros = Int64(parts[0]) else { throw Problem.invalid("cursor", "is not a cursor this API returned") }
-            before = (micros, String(parts[1]))
+            filter.before = (Instant(microsecondsSinceEpoch: micros), String(parts[1]))
         }
         let caller = API.caller
         let page: [(TaskID, RunRecord)] = await store.read { projection in
-            let ids = taskFilter.map { [$0] } ?? Array(projection.tasks.keys)
-            var matching: [(TaskID, RunRecord)] = []
-            for id in ids {
-                if caller.namespace != nil, !(projection.tasks[id].map { caller.sees($0.definition.namespace) } ?? false) { continue }
-                for record in projection.runLog.records(of: id) {
-                    if let outcome, record.outcome != outcome { continue }
-                    if let since, record.startedAt < since { continue }
-                    if let until, record.startedAt > until { continue }
-                    if let before {
-                        let key = (record.startedAt.microsecondsSinceEpoch, record.run.rawValue)
-                        if !(key < before) { continue }
-                    }
-                    matching.append((id, record))
-                }
-            }
-            matching.sort { ($0.1.startedAt, $0.1.run) > ($1.1.startedAt, $1.1.run) }
-            return Array(matching.prefix(limit + 1))
+            let tasks = projection.tasks
+            // Of tasks in the table (in the caller's namespace, for a namespaced caller).
+            let sees: ((TaskID) -> Bool)? = caller.namespace == nil
+                ? { tasks.index(forKey: $0) != nil }
+                : { id in tasks.index(forKey: id).map { caller.sees(tasks[$0].definition.namespace) } ?? false }
+            return projection.runLog.newest(limit + 1, matching: filter, of: taskFilter.map { [$0] }, includes: sees).map { ($0.task, $0.record) }
         }
         let items = page.prefix(limit)
         var next = JSONOut.null
