@@ -218,6 +218,13 @@ public struct TaskDefinition: Sendable, Hashable {
     /// Whether this definition and `other` hold one object of shared fields (tests).
     func sharesCommonFields(with other: TaskDefinition) -> Bool { storage.common === other.storage.common }
 
+    /// The identity of the object holding the fields definitions share (labels, method,
+    /// headers, body, timeout, retry, overlap, misfire, namespace): definitions with the same
+    /// identity have equal values of all of them, so a reader judging many tasks by those
+    /// fields alone can judge each object once. (Equal values may still sit in two objects.)
+    /// Stable while any definition holds the object.
+    public var commonFieldsIdentity: ObjectIdentifier { ObjectIdentifier(storage.common) }
+
     private mutating func makeUnique() {
         if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
     }

@@ -334,15 +334,20 @@ extension API {
         let limit = try queryInteger(request, "limit", default: 100, range: 1...1000)
         let after = try queryCursor(request)
         let page: [TaskState] = await store.read { projection in
-            projection.tasks.first(limit + 1, after: after) { state in
+            // The namespace and the labels are fields tasks of one template share: judged once
+            // per shared object, not once per task (a rare label in a million tasks).
+            var verdicts: [ObjectIdentifier: Bool] = [:]
+            return projection.tasks.first(limit + 1, after: after) { state in
                 guard statuses.contains(state.status), state.definition.name.hasPrefix(prefix) else { return false }
-                guard caller.sees(state.definition.namespace), namespaceFilter.map({ $0 == state.definition.namespace }) ?? true else {
-                    return false
-                }
-                return labels.allSatisfy { key, value in
-                    guard let actual = state.definition.labels[key] else { return false }
-                    return value == nil || actual == value
-                }
+                let definition = state.definition
+                if let verdict = verdicts[definition.commonFieldsIdentity] { return verdict }
+                let verdict = caller.sees(definition.namespace) && (namespaceFilter.map { $0 == definition.namespace } ?? true)
+                    && labels.allSatisfy { key, value in
+                        guard let actual = definition.labels[key] else { return false }
+                        return value == nil || actual == value
+                    }
+                verdicts[definition.commonFieldsIdentity] = verdict
+                return verdict
             }
         }
         let items = page.prefix(limit)
