@@ -48,13 +48,12 @@ struct RunsCommand: ParsableCommand {
                 return true
             }
         }
-        var runs: [(TaskID, RunRecord)] = []
-        for task in log.taskIDs { runs += log.records(of: task).map { (task, $0) } }
-        runs.sort { ($0.1.startedAt, $0.1.run) > ($1.1.startedAt, $1.1.run) }
-        let details = try RunRecord.withDetails(runs.prefix(limit).map(\.1)) { position in
+        // The page picked in one pass, in the API's order (`RunLog.newest`).
+        let runs = log.newest(limit, matching: RunFilter())
+        let details = try RunRecord.withDetails(runs.map(\.record)) { position in
             try journal.readEvents(after: position - 1, limit: 1).first
         }
-        let shown = zip(runs.prefix(limit).map(\.0), details)
+        let shown = zip(runs.map(\.task), details)
         switch format {
         case .json:
             for (task, run) in shown { output(Representation.runJSON(run, task: task) + [0x0A]) }

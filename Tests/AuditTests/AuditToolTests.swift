@@ -54,6 +54,11 @@ struct AuditToolTests {
             #expect(records.contains { $0["outcome"] as? String == "skipped" && $0["skipReason"] as? String == "misfire" })
             #expect(records.contains { ($0["error"] as? String)?.isEmpty == false })
             #expect(records.filter { $0["outcome"] as? String == "failed" || $0["outcome"] as? String == "retrying" }.allSatisfy { $0["error"] is String })
+            // Newest first; a shorter limit shows the first of the same list.
+            let started = records.compactMap { $0["startedAt"] as? String }
+            #expect(started.count == records.count && started == started.sorted(by: >))
+            let five = try await Self.almanac(["runs", "--data-dir", directory, "--format", "json", "--limit", "5"])
+            #expect(five.lines == Array(runs.lines.prefix(5)))
         }
     }
 
