@@ -118,6 +118,17 @@ final class ParallelFold {
         if tracksDue { projection.updateDueIndex(before: dueBefore) }
     }
 
+    /// The hash a record's task is kept under (``Shards/rank(of:)``), and the task's id when
+    /// the record's bytes are not that id's UTF-8: a stream id that is not valid UTF-8 is the
+    /// string `String(decoding:as:)` makes of it, as for every other reader of the journal.
+    @inline(__always)
+    private static func key(of streamID: UnsafeRawBufferPointer) -> (hash: UInt64, repaired: TaskID?) {
+        if streamID.allSatisfy({ $0 < 0x80 }) { return (Shards.rank(ofBytes: streamID), nil) }
+        let id = TaskID(String(decoding: streamID, as: UTF8.self))
+        if id.rawValue.utf8.elementsEqual(streamID) { return (Shards.rank(ofBytes: streamID), nil) }
+        return (Shards.rank(of: id), id)
+    }
+
     /// One worker's share of a batch: the events of the tasks in its parts.
     private static func fold(
         _ batch: ArraySlice<BorrowedRecord>, worker: Int, of workers: Int, keeping retention: Int32, tracksDue: Bool,
@@ -133,10 +144,11 @@ final class ParallelFold {
         defer { lane.found = found }
         for index in batch.indices where !batch[index].isReserved {
             let recorded = batch[index]
-            let hash = Shards.rank(ofBytes: recorded.streamID)
+            let (hash, repaired) = key(of: recorded.streamID)
             let part = TaskTable.part(hash: hash)
             guard part % workers == worker else { continue }
-            let slot = lane.tables[part / workers].slot(ofBytes: recorded.streamID, hash: hash)
+            let slot = repaired.map { lane.tables[part / workers].slot(of: $0, hash: hash) }
+                ?? lane.tables[part / workers].slot(ofBytes: recorded.streamID, hash: hash)
             found.append((Int32(index), hash, slot.map(Int32.init) ?? -1))
         }
         for (index, hash, foundSlot) in found {
@@ -144,8 +156,15 @@ final class ParallelFold {
             let local = TaskTable.part(hash: hash) / workers
             // A task the table holds lends its id: no string is made from the record's bytes.
             // (One created earlier in the batch was not there in the first pass.)
-            let slot = foundSlot >= 0 ? Int(foundSlot) : lane.tables[local].slot(ofBytes: recorded.streamID, hash: hash)
-            let id = slot.map { lane.tables[local].states[$0].id } ?? TaskID(String(decoding: recorded.streamID, as: UTF8.self))
+            var slot = foundSlot >= 0 ? Int(foundSlot) : nil
+            let id: TaskID
+            if let slot {
+                id = lane.tables[local].states[slot].id
+            } else {
+                let made = key(of: recorded.streamID).repaired ?? TaskID(String(decoding: recorded.streamID, as: UTF8.self))
+                slot = lane.tables[local].slot(of: made, hash: hash)
+                id = slot.map { lane.tables[local].states[$0].id } ?? made
+            }
             let event: TaskEvent
             do {
                 event = try EventCodec.decode(

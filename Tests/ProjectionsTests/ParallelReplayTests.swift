@@ -1,5 +1,5 @@
 import AlmanacTesting
-import Journal
+@testable import Journal
 @testable import Projections
 import Scheduling
 import Testing
@@ -68,6 +68,62 @@ struct ParallelReplayTests {
                 UnsafeRawBufferPointer(rebasing: bytes[..<half]), UnsafeRawBufferPointer(rebasing: bytes[half...]),
             ])
             #expect(throws: ProjectionError.self) { try ProjectionSnapshot.load(lent, runRetention: 5) }
+        }
+    }
+
+    /// A stream id that is not valid UTF-8 (a journal made by hand: the server writes only
+    /// validated ids) is read as the string `String(decoding:as:)` makes of it, on any number
+    /// of workers, as one core reads it: its later events find the task its creation made.
+    @Test func aStreamIdThatIsNotUTF8IsReadAsItsRepairedString() throws {
+        let raw: [UInt8] = [0x74, 0xFF, 0x2D, 0x61]  // "t", an invalid byte, "-a"
+        let id = TaskID(String(decoding: raw, as: UTF8.self))
+        let occurrence = OccurrenceID.scheduled(id, at: seconds(60))
+        let run = RunID(occurrence, attempt: 1)
+        let events = [
+            TaskEvent(taskID: id, at: seconds(0), actor: "test", kind: .created(everyMinute(), nextDueAt: seconds(60))),
+            TaskEvent(taskID: id, at: seconds(60), actor: "test", kind: .runStarted(RunStart(
+                run: run, occurrence: occurrence, scheduledAt: seconds(60), dueAt: seconds(60), attempt: 1,
+                occurrenceKind: .scheduled, nextDueAt: seconds(120)
+            ))),
+            TaskEvent(taskID: id, at: seconds(61), actor: "test", kind: .runSucceeded(run: run, outcome: RunOutcome(statusCode: 200))),
+        ]
+        var serial = Projection(runRetention: 5)
+        for (number, event) in events.enumerated() {
+            serial.apply(event, position: UInt64(number + 1), streamVersion: UInt64(number + 1))
+        }
+        let encoded = events.map(EventCodec.encode)
+        for workers in [2, 3] {
+            var parallel = Projection(runRetention: 5)
+            parallel.deferDueIndex()
+            let fold = ParallelFold(taking: &parallel, workers: workers)
+            // Every record's type and payload in one buffer, lent for the whole fold.
+            var buffer: [UInt8] = []
+            var spans: [(type: Range<Int>, payload: Range<Int>)] = []
+            for event in encoded {
+                let type = buffer.count..<(buffer.count + event.type.utf8.count)
+                buffer += Array(event.type.utf8)
+                let payload = buffer.count..<(buffer.count + event.payload.count)
+                buffer += event.payload
+                spans.append((type, payload))
+            }
+            try raw.withUnsafeBytes { streamID in
+                try buffer.withUnsafeBytes { bytes in
+                    let records = encoded.indices.map { number in
+                        BorrowedRecord(
+                            position: UInt64(number + 1), streamVersion: UInt64(number + 1),
+                            recordedAt: events[number].at.microsecondsSinceEpoch, schemaVersion: encoded[number].schemaVersion,
+                            streamID: streamID, type: UnsafeRawBufferPointer(rebasing: bytes[spans[number].type]),
+                            payload: UnsafeRawBufferPointer(rebasing: bytes[spans[number].payload]), checksum: 0
+                        )
+                    }
+                    try fold.apply(records[...])
+                }
+            }
+            fold.finish(into: &parallel)
+            parallel.rebuildDueIndex()
+            #expect(parallel == serial, "\(workers) workers")
+            #expect(parallel.tasks[id]?.counts.succeeded == 1)
+            #expect(parallel.runLog.records(of: id).map(\.outcome) == [.succeeded])
         }
     }
 

@@ -386,10 +386,14 @@ extension API {
         let caller = API.caller
         let page: [(TaskID, RunRecord)] = await store.read { projection in
             let tasks = projection.tasks
-            // Of tasks in the table (in the caller's namespace, for a namespaced caller).
-            let sees: ((TaskID) -> Bool)? = caller.namespace == nil
-                ? { tasks.index(forKey: $0) != nil }
-                : { id in tasks.index(forKey: id).map { caller.sees(tasks[$0].definition.namespace) } ?? false }
+            // Of tasks in the table, or of the one asked for; in the caller's namespace, for a
+            // namespaced caller.
+            let sees: ((TaskID) -> Bool)?
+            if caller.namespace != nil {
+                sees = { id in tasks.index(forKey: id).map { caller.sees(tasks[$0].definition.namespace) } ?? false }
+            } else {
+                sees = taskFilter == nil ? { tasks.index(forKey: $0) != nil } : nil
+            }
             return projection.runLog.newest(limit + 1, matching: filter, of: taskFilter.map { [$0] }, includes: sees).map { ($0.task, $0.record) }
         }
         let items = page.prefix(limit)
