@@ -165,18 +165,30 @@ final class ParallelFold {
                 slot = lane.tables[local].slot(of: made, hash: hash)
                 id = slot.map { lane.tables[local].states[$0].id } ?? made
             }
+            if tracksDue, lane.dueBefore[id] == nil {
+                lane.dueBefore[id] = slot.map { DueEntry.entries(of: lane.tables[local].states[$0]) } ?? []
+            }
+            let type = EventCodec.StoredType(bytes: recorded.type)
+            let at = Instant(microsecondsSinceEpoch: recorded.recordedAt)
+            // A run's end (nearly half of a journal) is folded from its bytes: no event, no strings.
+            if let slot, let end = EventCodec.runEnd(type, schemaVersion: recorded.schemaVersion, payload: recorded.payload),
+                let change = Projection.foldRunEnd(
+                    end, at: at, position: recorded.position, streamVersion: recorded.streamVersion, hash: hash, slot: slot,
+                    table: &lane.tables[local], log: &lane.logs[local]
+                )
+            {
+                if change.inconsistent { lane.inconsistencies += 1 }
+                continue
+            }
             let event: TaskEvent
             do {
                 event = try EventCodec.decode(
-                    typeBytes: recorded.type, schemaVersion: recorded.schemaVersion, payload: recorded.payload,
-                    taskID: id, at: Instant(microsecondsSinceEpoch: recorded.recordedAt)
+                    type, typeBytes: recorded.type, schemaVersion: recorded.schemaVersion, payload: recorded.payload,
+                    taskID: id, at: at
                 )
             } catch {
                 lane.failure = ProjectionError(position: recorded.position, message: "cannot decode \(recorded.typeName): \(error)")
                 return
-            }
-            if tracksDue, lane.dueBefore[id] == nil {
-                lane.dueBefore[id] = slot.map { DueEntry.entries(of: lane.tables[local].states[$0]) } ?? []
             }
             let change = Projection.fold(
                 event, position: recorded.position, streamVersion: recorded.streamVersion, hash: hash, slot: slot,

@@ -155,6 +155,21 @@ public struct Projection: Sendable {
         return change
     }
 
+    /// ``fold(_:position:streamVersion:hash:slot:table:log:keeping:trackingDue:)`` for a
+    /// run's end read in place (``StoredRunEnd``), of the task in `slot`; nil, with nothing
+    /// changed, when that run is not in flight (the event is then decoded and folded the
+    /// usual way). A run's end moves no due entry and no namespace count.
+    static func foldRunEnd(
+        _ end: StoredRunEnd, at instant: Instant, position: UInt64, streamVersion: UInt64, hash: UInt64, slot: Int,
+        table: inout TaskTable.Part, log: inout RunLog.Part
+    ) -> Change? {
+        guard let run = table.states[slot].endRun(end, at: instant) else { return nil }
+        var change = Change()
+        change.inconsistent = table.states[slot].version != streamVersion
+        log.finish(run, of: table.states[slot].id, hash: hash, end: end, at: instant, position: position)
+        return change
+    }
+
     /// Applies `event` to `state` in place and returns its new version; reads the due entries
     /// before and after only for the events that can change them (an attempt's outcome
     /// cannot: a retry or the next occurrence is an event of its own).

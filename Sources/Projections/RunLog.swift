@@ -136,6 +136,20 @@ extension RunLog {
         }
 
         /// Changes the newest record of the run `run`, if the part still holds it.
+        /// Records the end of `run` of `task` read in place (``StoredRunEnd``), as
+        /// ``apply(_:task:hash:position:keeping:)`` records the event it was read from.
+        mutating func finish(_ run: RunID, of task: TaskID, hash: UInt64, end: StoredRunEnd, at instant: Instant, position: UInt64) {
+            let outcome: RunRecord.Outcome = switch end.result {
+            case .succeeded: .succeeded
+            case .interrupted: .interrupted
+            case .failed, .skipped: .failed
+            }
+            update(run, of: task, hash: hash) { entry in
+                entry.outcome = outcome
+                entry.finish(at: instant, statusCode: end.statusCode, duration: end.duration, hasDetail: end.hasDetail, position: position)
+            }
+        }
+
         private mutating func update(_ run: RunID, of task: TaskID, hash: UInt64, _ change: (inout Entry) -> Void) {
             guard let (occurrence, attempt) = RunIDText.split(run) else { return }
             update(task, hash: hash, occurrence: occurrence, attempt: attempt, change)
@@ -355,10 +369,19 @@ extension RunLog {
 
         /// Finishes the attempt with `result`, recorded at journal position `position`.
         mutating func finish(at instant: Instant, with result: RunOutcome, position: UInt64) {
+            finish(
+                at: instant, statusCode: result.statusCode, duration: result.duration,
+                hasDetail: result.error != nil || result.responseExcerpt != nil, position: position
+            )
+        }
+
+        /// Finishes the attempt; `hasDetail`: its outcome has an error or a response excerpt,
+        /// which the event at `position` keeps.
+        mutating func finish(at instant: Instant, statusCode code: Int?, duration took: Duration?, hasDetail: Bool, position: UInt64) {
             finishedAt = instant.microsecondsSinceEpoch
-            statusCode = result.statusCode.map { Int32(clamping: $0) } ?? .min
-            duration = result.duration.map(\.wholeMicroseconds) ?? .min
-            detail = result.error != nil || result.responseExcerpt != nil ? position : 0
+            statusCode = code.map { Int32(clamping: $0) } ?? .min
+            duration = took.map(\.wholeMicroseconds) ?? .min
+            detail = hasDetail ? position : 0
         }
 
         /// The record of `task`, whose occurrence text is `occurrence` when it keeps one.

@@ -87,43 +87,103 @@ struct ParallelReplayTests {
             ))),
             TaskEvent(taskID: id, at: seconds(61), actor: "test", kind: .runSucceeded(run: run, outcome: RunOutcome(statusCode: 200))),
         ]
+        let serial = Self.foldedOnOneCore(events)
+        for workers in [2, 3] {
+            let parallel = try Self.foldedInParallel(events, streamID: raw, workers: workers)
+            #expect(parallel == serial, "\(workers) workers")
+            #expect(parallel.tasks[id]?.counts.succeeded == 1)
+            #expect(parallel.runLog.records(of: id).map(\.outcome) == [.succeeded])
+        }
+    }
+
+    /// `events`, applied one by one at positions 1, 2, …
+    static func foldedOnOneCore(_ events: [TaskEvent]) -> Projection {
         var serial = Projection(runRetention: 5)
         for (number, event) in events.enumerated() {
             serial.apply(event, position: UInt64(number + 1), streamVersion: UInt64(number + 1))
         }
+        return serial
+    }
+
+    /// `events`, stored in records of the stream `streamID` at positions 1, 2, … and folded
+    /// by `workers` workers in one batch, read in place.
+    static func foldedInParallel(_ events: [TaskEvent], streamID raw: [UInt8], workers: Int) throws -> Projection {
         let encoded = events.map(EventCodec.encode)
-        for workers in [2, 3] {
-            var parallel = Projection(runRetention: 5)
-            parallel.deferDueIndex()
-            let fold = ParallelFold(taking: &parallel, workers: workers)
-            // Every record's type and payload in one buffer, lent for the whole fold.
-            var buffer: [UInt8] = []
-            var spans: [(type: Range<Int>, payload: Range<Int>)] = []
-            for event in encoded {
-                let type = buffer.count..<(buffer.count + event.type.utf8.count)
-                buffer += Array(event.type.utf8)
-                let payload = buffer.count..<(buffer.count + event.payload.count)
-                buffer += event.payload
-                spans.append((type, payload))
-            }
-            try raw.withUnsafeBytes { streamID in
-                try buffer.withUnsafeBytes { bytes in
-                    let records = encoded.indices.map { number in
-                        BorrowedRecord(
-                            position: UInt64(number + 1), streamVersion: UInt64(number + 1),
-                            recordedAt: events[number].at.microsecondsSinceEpoch, schemaVersion: encoded[number].schemaVersion,
-                            streamID: streamID, type: UnsafeRawBufferPointer(rebasing: bytes[spans[number].type]),
-                            payload: UnsafeRawBufferPointer(rebasing: bytes[spans[number].payload]), checksum: 0
-                        )
-                    }
-                    try fold.apply(records[...])
+        var parallel = Projection(runRetention: 5)
+        parallel.deferDueIndex()
+        let fold = ParallelFold(taking: &parallel, workers: workers)
+        // Every record's type and payload in one buffer, lent for the whole fold.
+        var buffer: [UInt8] = []
+        var spans: [(type: Range<Int>, payload: Range<Int>)] = []
+        for event in encoded {
+            let type = buffer.count..<(buffer.count + event.type.utf8.count)
+            buffer += Array(event.type.utf8)
+            let payload = buffer.count..<(buffer.count + event.payload.count)
+            buffer += event.payload
+            spans.append((type, payload))
+        }
+        try raw.withUnsafeBytes { streamID in
+            try buffer.withUnsafeBytes { bytes in
+                let records = encoded.indices.map { number in
+                    BorrowedRecord(
+                        position: UInt64(number + 1), streamVersion: UInt64(number + 1),
+                        recordedAt: events[number].at.microsecondsSinceEpoch, schemaVersion: encoded[number].schemaVersion,
+                        streamID: streamID, type: UnsafeRawBufferPointer(rebasing: bytes[spans[number].type]),
+                        payload: UnsafeRawBufferPointer(rebasing: bytes[spans[number].payload]), checksum: 0
+                    )
                 }
+                try fold.apply(records[...])
             }
-            fold.finish(into: &parallel)
-            parallel.rebuildDueIndex()
+        }
+        fold.finish(into: &parallel)
+        parallel.rebuildDueIndex()
+        return parallel
+    }
+
+    /// A run's end is folded from its bytes when its run is in flight, and decoded when not
+    /// (a journal the decider did not write): both as one core folds them.
+    @Test func runsEndedInFlightOrNotAreFoldedAsOneCoreFoldsThem() throws {
+        let id = TaskID("task-ends")
+        let first = OccurrenceID.scheduled(id, at: seconds(60))
+        let manual = OccurrenceID.manual(id, trigger: "op")
+        let start = { (occurrence: OccurrenceID, attempt: Int, at: Int64) in
+            TaskEvent(taskID: id, at: seconds(at), actor: "scheduler", kind: .runStarted(RunStart(
+                run: RunID(occurrence, attempt: attempt), occurrence: occurrence, scheduledAt: seconds(60), dueAt: seconds(at),
+                attempt: attempt, occurrenceKind: occurrence == manual ? .manual : .scheduled, nextDueAt: seconds(120)
+            )))
+        }
+        let events = [
+            TaskEvent(taskID: id, at: seconds(0), actor: "test", kind: .created(everyMinute(), nextDueAt: seconds(60))),
+            start(first, 1, 60),
+            TaskEvent(taskID: id, at: seconds(61), actor: "alice", reason: "by hand", kind: .runTriggered(trigger: "op", occurrence: manual)),
+            start(manual, 1, 61),
+            // Not in flight: never started.
+            TaskEvent(taskID: id, at: seconds(62), actor: "scheduler", kind: .runSucceeded(
+                run: RunID(first, attempt: 7), outcome: RunOutcome(statusCode: 204)
+            )),
+            TaskEvent(taskID: id, at: seconds(63), actor: "scheduler", reason: "stopped", kind: .runFailed(
+                run: RunID(first, attempt: 1), outcome: RunOutcome(statusCode: 500, duration: .seconds(1), responseExcerpt: "oops"),
+                interrupted: true
+            )),
+            // Not in flight any more: ended just above.
+            TaskEvent(taskID: id, at: seconds(64), actor: "scheduler", kind: .runSucceeded(
+                run: RunID(first, attempt: 1), outcome: RunOutcome(statusCode: 200)
+            )),
+            TaskEvent(taskID: id, at: seconds(65), actor: "scheduler", kind: .runFailed(
+                run: RunID(manual, attempt: 1), outcome: RunOutcome(error: "refused"), interrupted: false
+            )),
+        ]
+        let serial = Self.foldedOnOneCore(events)
+        for workers in [2, 3] {
+            let parallel = try Self.foldedInParallel(events, streamID: Array(id.rawValue.utf8), workers: workers)
             #expect(parallel == serial, "\(workers) workers")
-            #expect(parallel.tasks[id]?.counts.succeeded == 1)
-            #expect(parallel.runLog.records(of: id).map(\.outcome) == [.succeeded])
+            #expect(parallel.digest == serial.digest)
+            #expect(parallel.tasks[id]?.counts == RunCounts(runs: 2, succeeded: 2, failed: 2, skipped: 0))
+            #expect(parallel.tasks[id]?.inFlight.isEmpty == true)
+            // The late success of a run no longer in flight still rewrites its record.
+            #expect(parallel.runLog.records(of: id).map(\.outcome) == [.succeeded, .failed])
+            #expect(parallel.runLog.records(of: id).map(\.detailPosition) == [nil, 8])
+            #expect(parallel.inconsistencies == 0)
         }
     }
 

@@ -62,10 +62,16 @@ public struct BinaryReader {
 
     /// Reads a length-prefixed UTF-8 string.
     public mutating func readString() throws(EventDecodingError) -> String {
+        String(decoding: try readStringBytes(), as: UTF8.self)
+    }
+
+    /// Reads a string's bytes in place, as stored (``readString()`` repairs them into a
+    /// string): valid while the payload is.
+    public mutating func readStringBytes() throws(EventDecodingError) -> UnsafeRawBufferPointer {
         let count = Int(try readUInt64())
         guard count >= 0, bytes.count - offset >= count else { throw .malformed("a string runs past the payload") }
         defer { offset += count }
-        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]), as: UTF8.self)
+        return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
     }
 
     /// Reads an instant (signed microseconds since the epoch).

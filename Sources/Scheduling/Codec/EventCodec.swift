@@ -100,8 +100,10 @@ public enum EventCodec {
     }
 
     /// Decodes a stored event whose type name is given as its UTF-8 bytes (a journal record
-    /// read in place), without making a string of it.
-    public static func decode(
+    /// read in place), already matched to `type` (``StoredType/init(bytes:)``; nil: a type
+    /// this build does not know), without making a string of it.
+    package static func decode(
+        _ type: StoredType?,
         typeBytes: UnsafeRawBufferPointer,
         schemaVersion: UInt16,
         payload: UnsafeRawBufferPointer,
@@ -109,13 +111,13 @@ public enum EventCodec {
         at: Instant
     ) throws(EventDecodingError) -> TaskEvent {
         try decode(
-            StoredType(bytes: typeBytes), named: { String(decoding: typeBytes, as: UTF8.self) },
+            type, named: { String(decoding: typeBytes, as: UTF8.self) },
             schemaVersion: schemaVersion, payload: payload, taskID: taskID, at: at
         )
     }
 
     /// The stored type names, each as text and as bytes.
-    enum StoredType: String, CaseIterable {
+    package enum StoredType: String, CaseIterable {
         case taskCreated = "TaskCreated", taskUpdated = "TaskUpdated", taskPaused = "TaskPaused"
         case taskResumed = "TaskResumed", taskDeleted = "TaskDeleted", taskCompleted = "TaskCompleted"
         case runTriggered = "RunTriggered", runStarted = "RunStarted", runSucceeded = "RunSucceeded"
@@ -128,7 +130,7 @@ public enum EventCodec {
             return (first + allCases.filter { !first.contains($0) }).map { ($0, Array($0.rawValue.utf8)) }
         }()
 
-        init?(bytes: UnsafeRawBufferPointer) {
+        package init?(bytes: UnsafeRawBufferPointer) {
             for (type, name) in Self.names where name.count == bytes.count {
                 if name.withUnsafeBytes({ $0.elementsEqual(bytes) }) {
                     self = type

@@ -59,6 +59,13 @@ public struct SmallMap<Value: Keyed>: Sendable, Hashable, Sequence, ExpressibleB
         return removeItem(at: index)
     }
 
+    /// Removes the first value that satisfies `predicate`, if any, and returns it.
+    @discardableResult
+    public mutating func removeFirst(where predicate: (Value) -> Bool) -> Value? {
+        guard let index = items.firstIndex(where: predicate) else { return nil }
+        return removeItem(at: index)
+    }
+
     @discardableResult
     private mutating func removeItem(at index: Int) -> Value {
         let removed = items.remove(at: index)

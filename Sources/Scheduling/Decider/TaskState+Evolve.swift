@@ -82,4 +82,19 @@ extension TaskState {
             status = .completed
         }
     }
+
+    /// Applies a run's end read in place as ``apply(_:)`` applies the `RunSucceeded` or
+    /// `RunFailed` it was read from, and returns the run that ended; nil, with the state
+    /// unchanged, when no run in flight has exactly those bytes as its id (the event is then
+    /// decoded and applied the usual way).
+    ///
+    /// A run in flight whose id has the same bytes is the one run `apply(_:)` would remove:
+    /// equal bytes make equal strings, and no two runs in flight have equal ids.
+    package mutating func endRun(_ end: StoredRunEnd, at instant: Instant) -> RunID? {
+        guard let start = inFlight.removeFirst(where: { RunIDText.run($0.run, is: end.run) }) else { return nil }
+        version += 1
+        if end.result == .succeeded { counts.succeeded += 1 } else { counts.failed += 1 }
+        lastRun = LastRun(run: start.run, of: id, result: end.result, at: instant, statusCode: end.statusCode)
+        return start.run
+    }
 }

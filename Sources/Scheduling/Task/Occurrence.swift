@@ -45,6 +45,14 @@ public struct RunID: Hashable, Comparable, Sendable, CustomStringConvertible {
 
 /// Reading run and occurrence ids as text, without building new strings.
 package enum RunIDText {
+    /// Whether `run`'s text is exactly the UTF-8 `bytes`.
+    package static func run(_ run: RunID, is bytes: UnsafeRawBufferPointer) -> Bool {
+        let same = run.rawValue.utf8.withContiguousStorageIfAvailable { text in
+            text.count == bytes.count && UnsafeRawBufferPointer(text).elementsEqual(bytes)
+        }
+        return same ?? run.rawValue.utf8.elementsEqual(bytes)
+    }
+
     /// A run id's occurrence text and attempt (`<occurrence>#<attempt>`), or nil when it has
     /// no such form.
     package static func split(_ run: RunID) -> (Substring.UTF8View, Int)? {
