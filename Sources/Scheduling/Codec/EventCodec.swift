@@ -315,16 +315,53 @@ public enum EventCodec {
     }
 
     /// Reads a definition written with the layout of `TaskCreated` schema `schemaVersion`.
+    ///
+    /// The fields definitions share (``TaskDefinition/Common``) are found by their stored
+    /// bytes first (``StoredCommonFields``): a definition made from a template seen before
+    /// reads only its own name, description, schedule, URL and secret. Both sections are
+    /// read through once either way, with the same checks, so a payload is accepted or
+    /// refused, with the same error, whether the memo knows them or not.
     static func readDefinition(
         _ reader: inout BinaryReader, schemaVersion: UInt16 = definitionSchemaVersion
     ) throws(EventDecodingError) -> TaskDefinition {
         let name = try reader.readString()
         let description = try reader.readString()
+        let labelsStart = reader.offset
+        _ = try readLabels(&reader, building: false)
+        let labels = UnsafeRawBufferPointer(rebasing: reader.bytes[labelsStart..<reader.offset])
+        let schedule = try readSchedule(&reader)
+        let url = try reader.readString()
+        let sharedStart = reader.offset
+        _ = try readSharedFields(&reader, schemaVersion: schemaVersion, labels: nil)
+        let shared = UnsafeRawBufferPointer(rebasing: reader.bytes[sharedStart..<reader.offset])
+        let signingSecret = schemaVersion >= 3
+            ? try reader.readOptional { (reader) throws(EventDecodingError) in SealedSecret(text: try reader.readString()) }
+            : nil
+        let common = try StoredCommonFields.common(schemaVersion: schemaVersion, labels: labels, shared: shared) {
+            () throws(EventDecodingError) -> TaskDefinition.Common in
+            var labelsReader = BinaryReader(labels)
+            var sharedReader = BinaryReader(shared)
+            let labels = try readLabels(&labelsReader, building: true)
+            return SharedParts.common(try readSharedFields(&sharedReader, schemaVersion: schemaVersion, labels: labels)!)
+        }
+        return TaskDefinition(
+            name: name, description: description, schedule: schedule, url: url, signingSecret: signingSecret, common: common
+        )
+    }
+
+    /// A definition's labels; read through without making them unless `building`.
+    private static func readLabels(_ reader: inout BinaryReader, building: Bool) throws(EventDecodingError) -> [String: String] {
         var labels: [String: String] = [:]
         for _ in 0..<max(0, try reader.readInt()) {
-            let key = try reader.readString()
-            labels[key] = try reader.readString()
+            let key = try reader.readStringBytes()
+            let value = try reader.readStringBytes()
+            if building { labels[String(decoding: key, as: UTF8.self)] = String(decoding: value, as: UTF8.self) }
         }
+        return labels
+    }
+
+    /// A definition's schedule: its kind, then its optional start and end.
+    private static func readSchedule(_ reader: inout BinaryReader) throws(EventDecodingError) -> Schedule {
         let kind: Schedule.Kind
         switch try reader.readByte() {
         case 0:
@@ -343,28 +380,31 @@ public enum EventCodec {
         case let other:
             throw EventDecodingError(message: "schedule kind \(other) is unknown")
         }
-        let schedule = Schedule(
-            kind,
-            startAt: try readOptionalInstant(&reader),
-            endAt: try readOptionalInstant(&reader)
-        )
-        let url = try reader.readString()
-        let method = try reader.readString()
+        return Schedule(kind, startAt: try readOptionalInstant(&reader), endAt: try readOptionalInstant(&reader))
+    }
+
+    /// The shared fields stored after the URL (method, headers, body, timeout, retry,
+    /// overlap, misfire, namespace): read through with every check, and made into the
+    /// shared fields of a definition with `labels` when given (nil otherwise).
+    private static func readSharedFields(
+        _ reader: inout BinaryReader, schemaVersion: UInt16, labels: [String: String]?
+    ) throws(EventDecodingError) -> TaskDefinition.Common? {
+        let building = labels != nil
+        func text(_ bytes: UnsafeRawBufferPointer) -> String { building ? String(decoding: bytes, as: UTF8.self) : "" }
+        let method = text(try reader.readStringBytes())
         var headers: [WebhookAction.Header] = []
         for _ in 0..<max(0, try reader.readInt()) {
-            let name = try reader.readString()
+            let name = text(try reader.readStringBytes())
             let sealed = schemaVersion >= 3 ? try reader.readBool() : false
-            let text = try reader.readString()
-            headers.append(sealed ? .init(name: name, sealed: SealedSecret(text: text)) : .init(name: name, value: text))
+            let value = text(try reader.readStringBytes())
+            if building { headers.append(sealed ? .init(name: name, sealed: SealedSecret(text: value)) : .init(name: name, value: value)) }
         }
-        let body = try reader.readOptional { (reader) throws(EventDecodingError) in try reader.readString() }
+        let body = try reader.readOptional { (reader) throws(EventDecodingError) in text(try reader.readStringBytes()) }
         let timeout = try reader.readDuration()
-        let retry = RetryPolicy(
-            maxAttempts: try reader.readInt(),
-            initialBackoff: try reader.readDuration(),
-            multiplier: try reader.readDouble(),
-            maxBackoff: try reader.readDuration()
-        )
+        let maxAttempts = try reader.readInt()
+        let initialBackoff = try reader.readDuration()
+        let multiplier = try reader.readDouble()
+        let maxBackoff = try reader.readDuration()
         let overlap: OverlapPolicy = try reader.readBool() ? .forbid : .allow
         let misfire: MisfirePolicy
         switch try reader.readByte() {
@@ -373,14 +413,12 @@ public enum EventCodec {
         case 2: misfire = .skip
         case let other: throw EventDecodingError(message: "misfire policy \(other) is unknown")
         }
-        let namespace = schemaVersion >= 2 ? try reader.readString() : TaskDefinition.defaultNamespace
-        let signingSecret = schemaVersion >= 3
-            ? try reader.readOptional { (reader) throws(EventDecodingError) in SealedSecret(text: try reader.readString()) }
-            : nil
-        return TaskDefinition(
-            name: name, description: description, labels: labels, schedule: schedule,
-            action: WebhookAction(url: url, method: method, headers: headers, body: body, timeout: timeout, signingSecret: signingSecret),
-            retry: retry, overlap: overlap, misfire: misfire, namespace: namespace
+        let namespace = schemaVersion >= 2 ? text(try reader.readStringBytes()) : TaskDefinition.defaultNamespace
+        guard let labels else { return nil }
+        return TaskDefinition.Common(
+            labels: labels, method: method, headers: headers, body: body, timeout: timeout,
+            retry: RetryPolicy(maxAttempts: maxAttempts, initialBackoff: initialBackoff, multiplier: multiplier, maxBackoff: maxBackoff),
+            overlap: overlap, misfire: misfire, namespace: namespace
         )
     }
 }

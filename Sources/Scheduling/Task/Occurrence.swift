@@ -48,7 +48,7 @@ package enum RunIDText {
     /// Whether `run`'s text is exactly the UTF-8 `bytes`.
     package static func run(_ run: RunID, is bytes: UnsafeRawBufferPointer) -> Bool {
         let same = run.rawValue.utf8.withContiguousStorageIfAvailable { text in
-            text.count == bytes.count && UnsafeRawBufferPointer(text).elementsEqual(bytes)
+            OccurrenceText.same(UnsafeRawBufferPointer(text), bytes)
         }
         return same ?? run.rawValue.utf8.elementsEqual(bytes)
     }
@@ -78,6 +78,22 @@ package enum RunIDText {
 
 /// The text of occurrence ids.
 package enum OccurrenceText {
+    /// Whether two runs of bytes are the same, compared eight bytes at a time.
+    package static func same(_ left: UnsafeRawBufferPointer, _ right: UnsafeRawBufferPointer) -> Bool {
+        guard left.count == right.count else { return false }
+        var offset = 0
+        while offset + 8 <= left.count {
+            guard left.loadUnaligned(fromByteOffset: offset, as: UInt64.self) == right.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            else { return false }
+            offset += 8
+        }
+        while offset < left.count {
+            guard left[offset] == right[offset] else { return false }
+            offset += 1
+        }
+        return true
+    }
+
     /// Whether `text` is exactly `task`'s scheduled occurrence at `micros`: the task id, `@`,
     /// and the instant in microseconds as ``OccurrenceID/scheduled(_:at:)`` writes it.
     package static func isScheduled(_ text: Substring.UTF8View, of task: TaskID, at micros: Int64) -> Bool {

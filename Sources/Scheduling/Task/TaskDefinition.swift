@@ -215,6 +215,11 @@ public struct TaskDefinition: Sendable, Hashable {
         )
     }
 
+    /// A definition from its own fields and an object of shared fields (a stored one, read).
+    init(name: String, description: String, schedule: Schedule, url: String, signingSecret: SealedSecret?, common: Common) {
+        storage = Storage(name: name, description: description, schedule: schedule, url: url, signingSecret: signingSecret, common: common)
+    }
+
     /// Whether this definition and `other` hold one object of shared fields (tests).
     func sharesCommonFields(with other: TaskDefinition) -> Bool { storage.common === other.storage.common }
 

@@ -153,4 +153,20 @@ struct RunEndTests {
         }
         #expect(state == Self.stateWithRunsInFlight())
     }
+
+    /// Bytes compared eight at a time: every length, a difference at every offset.
+    @Test func bytesAreTheSameOnlyWhenEveryByteIs() {
+        for count in 0...19 {
+            let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+            bytes.withUnsafeBytes { left in
+                Array(bytes).withUnsafeBytes { right in #expect(OccurrenceText.same(left, right)) }
+                (bytes + [0]).withUnsafeBytes { longer in #expect(!OccurrenceText.same(left, longer)) }
+                for offset in 0..<count {
+                    var changed = bytes
+                    changed[offset] ^= 0x80
+                    changed.withUnsafeBytes { right in #expect(!OccurrenceText.same(left, right), "count \(count), offset \(offset)") }
+                }
+            }
+        }
+    }
 }
