@@ -16,12 +16,22 @@ public struct StreamID: Hashable, Comparable, Sendable, CustomStringConvertible,
     /// equivalent spellings (a precomposed "é" and "e" + combining accent) are two streams
     /// here as on disk, never one stream in memory and two in the index.
     public static func == (lhs: StreamID, rhs: StreamID) -> Bool {
-        lhs.rawValue.utf8.elementsEqual(rhs.rawValue.utf8)
+        // Both are nearly always contiguous UTF-8: compared in place, at once.
+        let same = lhs.rawValue.utf8.withContiguousStorageIfAvailable { left in
+            rhs.rawValue.utf8.withContiguousStorageIfAvailable { right in
+                left.count == right.count && UnsafeRawBufferPointer(left).elementsEqual(UnsafeRawBufferPointer(right))
+            }
+        }
+        if let same, let same { return same }
+        return lhs.rawValue.utf8.elementsEqual(rhs.rawValue.utf8)
     }
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(rawValue.utf8.count)
-        for byte in rawValue.utf8 { hasher.combine(byte) }
+        // The bytes in one call where they lie contiguous (nearly always), else one by one:
+        // the same bytes either way, so equal ids hash alike.
+        let hashed: Void? = rawValue.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        if hashed == nil { Array(rawValue.utf8).withUnsafeBytes { hasher.combine(bytes: $0) } }
     }
 
     public static func < (lhs: StreamID, rhs: StreamID) -> Bool {
