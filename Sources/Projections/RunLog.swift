@@ -135,7 +135,6 @@ extension RunLog {
             }
         }
 
-        /// Changes the newest record of the run `run`, if the part still holds it.
         /// Records the end of `run` of `task` read in place (``StoredRunEnd``), as
         /// ``apply(_:task:hash:position:keeping:)`` records the event it was read from.
         mutating func finish(_ run: RunID, of task: TaskID, hash: UInt64, end: StoredRunEnd, at instant: Instant, position: UInt64) {
@@ -150,6 +149,7 @@ extension RunLog {
             }
         }
 
+        /// Changes the newest record of the run `run`, if the part still holds it.
         private mutating func update(_ run: RunID, of task: TaskID, hash: UInt64, _ change: (inout Entry) -> Void) {
             guard let (occurrence, attempt) = RunIDText.split(run) else { return }
             update(task, hash: hash, occurrence: occurrence, attempt: attempt, change)

@@ -187,6 +187,34 @@ struct ParallelReplayTests {
         }
     }
 
+    /// A run's end whose id is the run in flight's spelled with other bytes (a precomposed
+    /// "é" against "e" and a combining accent: equal strings, unequal bytes) is no match for
+    /// the bytes; it is decoded, and ends that run as on one core.
+    @Test func aRunEndSpelledWithOtherBytesEndsTheRunAsOnOneCore() throws {
+        let id = TaskID("task-spelled")
+        let started = OccurrenceID(rawValue: "task-spelled!\u{E9}")
+        let ended = RunID(rawValue: "task-spelled!e\u{301}#1")
+        #expect(RunID(started, attempt: 1) == ended)
+        #expect(!RunID(started, attempt: 1).rawValue.utf8.elementsEqual(ended.rawValue.utf8))
+        let events = [
+            TaskEvent(taskID: id, at: seconds(0), actor: "test", kind: .created(everyMinute(), nextDueAt: seconds(60))),
+            TaskEvent(taskID: id, at: seconds(1), actor: "alice", kind: .runTriggered(trigger: "\u{E9}", occurrence: started)),
+            TaskEvent(taskID: id, at: seconds(1), actor: "scheduler", kind: .runStarted(RunStart(
+                run: RunID(started, attempt: 1), occurrence: started, scheduledAt: seconds(1), dueAt: seconds(1),
+                attempt: 1, occurrenceKind: .manual, nextDueAt: seconds(60)
+            ))),
+            TaskEvent(taskID: id, at: seconds(2), actor: "scheduler", kind: .runSucceeded(run: ended, outcome: RunOutcome(statusCode: 200))),
+        ]
+        let serial = Self.foldedOnOneCore(events)
+        #expect(serial.tasks[id]?.inFlight.isEmpty == true)
+        for workers in [2, 3] {
+            let parallel = try Self.foldedInParallel(events, streamID: Array(id.rawValue.utf8), workers: workers)
+            #expect(parallel == serial, "\(workers) workers")
+            #expect(parallel.tasks[id]?.inFlight.isEmpty == true)
+            #expect(parallel.tasks[id]?.counts.succeeded == 1)
+        }
+    }
+
     @Test(arguments: [(UInt64(11), 2), (UInt64(12), 3), (UInt64(13), 64)])
     func anyNumberOfWorkersBuildsTheProjectionOneCoreBuilds(seed: UInt64, workers: Int) async throws {
         let harness = try await Self.journal(seed: seed, steps: 2_500)

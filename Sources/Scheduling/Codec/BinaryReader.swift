@@ -68,8 +68,10 @@ public struct BinaryReader {
     /// Reads a string's bytes in place, as stored (``readString()`` repairs them into a
     /// string): valid while the payload is.
     public mutating func readStringBytes() throws(EventDecodingError) -> UnsafeRawBufferPointer {
-        let count = Int(try readUInt64())
-        guard count >= 0, bytes.count - offset >= count else { throw .malformed("a string runs past the payload") }
+        // A length past `Int.max` (a damaged payload) is refused like any other too long.
+        guard let count = Int(exactly: try readUInt64()), bytes.count - offset >= count else {
+            throw .malformed("a string runs past the payload")
+        }
         defer { offset += count }
         return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
     }

@@ -8,31 +8,31 @@ import Synchronization
 /// change any result. A million tasks made from a few templates then hold a few copies of
 /// their headers and bodies rather than a million.
 enum SharedParts {
-    /// Objects in use by their hash (computed before taking the lock: two threads read a
-    /// snapshot's parts at once).
-    private struct Table {
-        var byHash: [Int: [TaskDefinition.Common]] = [:]
-        var count = 0
+    /// Objects in use by their hash, within a count and a size of text.
+    struct Table {
+        private var kept: BoundedBuckets<Int, TaskDefinition.Common>
+        var count: Int { kept.count }
+        var textBytes: Int { kept.bytes }
+
+        init(capacity: Int, textCapacity: Int) { kept = BoundedBuckets(capacity: capacity, byteCapacity: textCapacity) }
+
+        /// An object equal to `common` (whose hash value is `hash`) already kept, or
+        /// `common`, kept from now on.
+        mutating func shared(_ common: TaskDefinition.Common, hash: Int) -> TaskDefinition.Common {
+            if let equal = kept.first(hash, where: { $0 == common }) { return equal }
+            kept.insert(common, hash: hash, size: common.textBytes)
+            return common
+        }
     }
 
-    private static let table = Mutex(Table())
-
-    /// The most objects kept; past it the memo starts again (unique values only churn it;
-    /// shared ones come straight back). At most a few megabytes.
-    static let capacity = 65_536
+    /// The memo alone keeps alive at most 65,536 objects and 16 MiB of text that no task
+    /// holds any more. (The hash is computed before taking the lock: two threads read a
+    /// snapshot's parts at once.)
+    private static let table = Mutex(Table(capacity: 65_536, textCapacity: 16 << 20))
 
     /// An object equal to `common` already in use, or `common`.
     static func common(_ common: TaskDefinition.Common) -> TaskDefinition.Common {
         let hash = common.hashValue
-        return table.withLock { table in
-            if let kept = table.byHash[hash]?.first(where: { $0 == common }) { return kept }
-            if table.count >= capacity {
-                table.byHash.removeAll(keepingCapacity: true)
-                table.count = 0
-            }
-            table.byHash[hash, default: []].append(common)
-            table.count += 1
-            return common
-        }
+        return table.withLock { $0.shared(common, hash: hash) }
     }
 }

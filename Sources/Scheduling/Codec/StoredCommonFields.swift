@@ -8,30 +8,50 @@ import Synchronization
 /// A memo, not state: the same bytes of the same schema version always read as equal
 /// fields, so using it cannot change any result.
 enum StoredCommonFields {
-    /// Bytes seen and what they read as.
-    private struct Entry {
-        let schemaVersion: UInt16
-        let labels: [UInt8]
-        let shared: [UInt8]
-        let common: TaskDefinition.Common
+    /// Bytes seen and what they read as, within a count and a size of bytes copied.
+    struct Table {
+        private struct Entry: Sendable {
+            let schemaVersion: UInt16
+            let labels: [UInt8]
+            let shared: [UInt8]
+            let common: TaskDefinition.Common
 
-        func holds(schemaVersion version: UInt16, labels: UnsafeRawBufferPointer, shared: UnsafeRawBufferPointer) -> Bool {
-            version == schemaVersion
-                && self.labels.withUnsafeBytes { OccurrenceText.same($0, labels) }
-                && self.shared.withUnsafeBytes { OccurrenceText.same($0, shared) }
+            func holds(schemaVersion version: UInt16, labels: UnsafeRawBufferPointer, shared: UnsafeRawBufferPointer) -> Bool {
+                version == schemaVersion
+                    && self.labels.withUnsafeBytes { OccurrenceText.same($0, labels) }
+                    && self.shared.withUnsafeBytes { OccurrenceText.same($0, shared) }
+            }
+        }
+
+        private var kept: BoundedBuckets<UInt64, Entry>
+        var count: Int { kept.count }
+        var bytes: Int { kept.bytes }
+
+        init(capacity: Int, byteCapacity: Int) { kept = BoundedBuckets(capacity: capacity, byteCapacity: byteCapacity) }
+
+        /// The object kept for these bytes, whose hash is `hash`, if any.
+        func common(
+            hash: UInt64, schemaVersion: UInt16, labels: UnsafeRawBufferPointer, shared: UnsafeRawBufferPointer
+        ) -> TaskDefinition.Common? {
+            kept.first(hash) { $0.holds(schemaVersion: schemaVersion, labels: labels, shared: shared) }?.common
+        }
+
+        /// Keeps `common` as what these bytes, whose hash is `hash`, read as.
+        mutating func remember(
+            _ common: TaskDefinition.Common, hash: UInt64, schemaVersion: UInt16,
+            labels: UnsafeRawBufferPointer, shared: UnsafeRawBufferPointer
+        ) {
+            let entry = Entry(schemaVersion: schemaVersion, labels: Array(labels), shared: Array(shared), common: common)
+            kept.insert(entry, hash: hash, size: labels.count + shared.count)
         }
     }
 
-    private struct Table {
-        var byHash: [UInt64: [Entry]] = [:]
-        var count = 0
-    }
+    /// At most 16,384 entries and 8 MiB of copied bytes.
+    private static let table = Mutex(Table(capacity: 16_384, byteCapacity: 8 << 20))
 
-    private static let table = Mutex(Table())
-
-    /// The most entries kept; past it the memo starts again (unique fields only churn it).
-    /// At most a few megabytes.
-    static let capacity = 16_384
+    /// Fields stored in more bytes than this are read each time, not kept: a template's
+    /// large body would cost its copy here for little.
+    static let largest = 16 << 10
 
     /// The object that `labels` and `shared` (the fields stored after a definition's URL)
     /// of schema version `schemaVersion` read as: one seen before, or `read()`'s.
@@ -39,22 +59,13 @@ enum StoredCommonFields {
         schemaVersion: UInt16, labels: UnsafeRawBufferPointer, shared: UnsafeRawBufferPointer,
         read: () throws(Failure) -> TaskDefinition.Common
     ) throws(Failure) -> TaskDefinition.Common {
+        guard labels.count + shared.count <= largest else { return try read() }
         let hash = hash(of: shared, seed: hash(of: labels, seed: UInt64(schemaVersion)))
-        let known = table.withLock { table in
-            table.byHash[hash]?.first { $0.holds(schemaVersion: schemaVersion, labels: labels, shared: shared) }?.common
+        if let known = table.withLock({ $0.common(hash: hash, schemaVersion: schemaVersion, labels: labels, shared: shared) }) {
+            return known
         }
-        if let known { return known }
         let common = try read()
-        table.withLock { table in
-            if table.count >= capacity {
-                table.byHash.removeAll(keepingCapacity: true)
-                table.count = 0
-            }
-            table.byHash[hash, default: []].append(Entry(
-                schemaVersion: schemaVersion, labels: Array(labels), shared: Array(shared), common: common
-            ))
-            table.count += 1
-        }
+        table.withLock { $0.remember(common, hash: hash, schemaVersion: schemaVersion, labels: labels, shared: shared) }
         return common
     }
 

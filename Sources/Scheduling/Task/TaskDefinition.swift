@@ -49,6 +49,18 @@ public struct TaskDefinition: Sendable, Hashable {
             ))
         }
 
+        /// The bytes of text the fields hold (labels, method, headers, body, namespace).
+        var textBytes: Int {
+            labels.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count } + method.utf8.count
+                + headers.reduce(0) { total, header in
+                    switch header.value {
+                    case .plain(let text): total + header.name.utf8.count + text.utf8.count
+                    case .sealed(let sealed): total + header.name.utf8.count + sealed.text.utf8.count
+                    }
+                }
+                + (body?.utf8.count ?? 0) + namespace.utf8.count
+        }
+
         static func == (lhs: Common, rhs: Common) -> Bool {
             lhs === rhs
                 || (lhs.labels == rhs.labels && lhs.method == rhs.method && lhs.headers == rhs.headers && lhs.body == rhs.body
