@@ -25,10 +25,12 @@ enum SharedParts {
         }
     }
 
-    /// The memo alone keeps alive at most 65,536 objects and 16 MiB of text that no task
-    /// holds any more. (The hash is computed before taking the lock: two threads read a
+    /// The memo alone keeps alive at most 65,536 objects and 64 MiB of text that no task
+    /// holds any more. The bound in bytes is as loose as the count's for templates of 1 KiB:
+    /// a memo that starts again while templates still come back makes a new copy of each
+    /// of them every time. (The hash is computed before taking the lock: two threads read a
     /// snapshot's parts at once.)
-    private static let table = Mutex(Table(capacity: 65_536, textCapacity: 16 << 20))
+    private static let table = Mutex(Table(capacity: 65_536, textCapacity: 64 << 20))
 
     /// An object equal to `common` already in use, or `common`.
     static func common(_ common: TaskDefinition.Common) -> TaskDefinition.Common {
