@@ -56,12 +56,10 @@ extension TaskState {
             counts.runs += 1
         case .runSucceeded(let run, let outcome):
             inFlight.removeValue(forKey: run)
-            counts.succeeded += 1
-            lastRun = LastRun(run: run, of: id, result: .succeeded, at: event.at, statusCode: outcome.statusCode)
+            ended(run, .succeeded, at: event.at, statusCode: outcome.statusCode)
         case .runFailed(let run, let outcome, let interrupted):
             inFlight.removeValue(forKey: run)
-            counts.failed += 1
-            lastRun = LastRun(run: run, of: id, result: interrupted ? .interrupted : .failed, at: event.at, statusCode: outcome.statusCode)
+            ended(run, interrupted ? .interrupted : .failed, at: event.at, statusCode: outcome.statusCode)
         case .runRetryScheduled(let retry):
             pending[retry.occurrence] = PendingAttempt(
                 occurrence: retry.occurrence,
@@ -93,8 +91,13 @@ extension TaskState {
     package mutating func endRun(_ end: StoredRunEnd, at instant: Instant) -> RunID? {
         guard let start = inFlight.removeFirst(where: { RunIDText.run($0.run, is: end.run) }) else { return nil }
         version += 1
-        if end.result == .succeeded { counts.succeeded += 1 } else { counts.failed += 1 }
-        lastRun = LastRun(run: start.run, of: id, result: end.result, at: instant, statusCode: end.statusCode)
+        ended(start.run, end.result, at: instant, statusCode: end.statusCode)
         return start.run
+    }
+
+    /// What a run's end changes, but the version and the runs in flight.
+    private mutating func ended(_ run: RunID, _ result: LastRun.Result, at instant: Instant, statusCode: Int?) {
+        if result == .succeeded { counts.succeeded += 1 } else { counts.failed += 1 }
+        lastRun = LastRun(run: run, of: id, result: result, at: instant, statusCode: statusCode)
     }
 }
