@@ -40,6 +40,17 @@ public protocol BorrowingJournal: Journal {
     func withRecords<T>(
         after position: UInt64, limit: Int, reusing records: inout [BorrowedRecord], _ body: ([BorrowedRecord]) -> T
     ) throws(JournalError) -> T
+
+    /// Calls `body` with a reader of the records after `position`, in position order, all
+    /// read in place in one read transaction that stays open until `body` returns. Each call
+    /// of the reader appends up to `limit` records to `records`, those following the ones it
+    /// appended before (none when the journal has no more). Every record read stays valid
+    /// until `body` returns, so a replay can read the next batch while workers still fold
+    /// the ones before it.
+    func withRecordReader<T>(
+        after position: UInt64,
+        _ body: (_ read: (_ records: inout [BorrowedRecord], _ limit: Int) throws(JournalError) -> Void) -> T
+    ) throws(JournalError) -> T
 }
 
 extension BorrowingJournal {

@@ -29,6 +29,15 @@ public struct DueEntry: Sendable, Hashable, Comparable {
         rank = Shards.rank(of: taskID)
     }
 
+    /// An entry whose task id's ``Shards/rank(of:)`` is `rank`.
+    private init(dueAt: Instant, taskID: TaskID, pendingOccurrence: OccurrenceID?, attempt: Int, rank: UInt64) {
+        self.dueAt = dueAt
+        self.taskID = taskID
+        self.pendingOccurrence = pendingOccurrence
+        self.attempt = attempt
+        self.rank = rank
+    }
+
     /// Ordered by due instant, then by the task (its rank, then its id), attempt and occurrence.
     public static func < (lhs: DueEntry, rhs: DueEntry) -> Bool {
         if lhs.dueAt != rhs.dueAt { return lhs.dueAt < rhs.dueAt }
@@ -42,17 +51,29 @@ public struct DueEntry: Sendable, Hashable, Comparable {
     /// its pending retries and triggers (manual ones also while paused).
     static func entries(of state: borrowing TaskState) -> [DueEntry] {
         var entries: [DueEntry] = []
-        if state.status == .active, let next = state.nextDueAt {
-            entries.append(DueEntry(dueAt: next, taskID: state.id, pendingOccurrence: nil, attempt: 1))
-        }
-        if state.status == .active || state.status == .paused {
-            for pending in state.pending.values where state.status == .active || pending.kind == .manual {
-                entries.append(DueEntry(
-                    dueAt: pending.dueAt, taskID: state.id, pendingOccurrence: pending.occurrence, attempt: pending.attempt
-                ))
-            }
-        }
+        append(of: state, to: &entries)
         return entries
+    }
+
+    /// Appends ``entries(of:)`` to `entries` (no array made for them alone).
+    @inline(__always)
+    static func append(of state: borrowing TaskState, to entries: inout [DueEntry]) {
+        guard state.status == .active || state.status == .paused else { return }
+        let id = state.id
+        // The id's hash, computed once for all of the task's entries.
+        var rank: UInt64?
+        if state.status == .active, let next = state.nextDueAt {
+            let hash = Shards.rank(of: id)
+            rank = hash
+            entries.append(DueEntry(dueAt: next, taskID: id, pendingOccurrence: nil, attempt: 1, rank: hash))
+        }
+        for pending in state.pending.values where state.status == .active || pending.kind == .manual {
+            let hash = rank ?? Shards.rank(of: id)
+            rank = hash
+            entries.append(DueEntry(
+                dueAt: pending.dueAt, taskID: id, pendingOccurrence: pending.occurrence, attempt: pending.attempt, rank: hash
+            ))
+        }
     }
 
     /// Whether the entry is still one of its task's entries in `tasks`.

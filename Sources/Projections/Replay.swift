@@ -123,15 +123,32 @@ public enum Replay {
         }
         var after = projection.position
         if let lending = journal as? any BorrowingJournal {
-            // Records are read in place, in one read transaction per batch, and folded there.
-            var room: [BorrowedRecord] = []
-            while true {
-                let (more, last) = try lending.withRecords(after: after, limit: batchSize, reusing: &room) { records in
-                    (apply(records), records.last?.position)
-                }
-                guard try more.get(), let last else { return }
-                after = last
+            // Records are read in place and folded there, while the next batches are read;
+            // a read transaction spans a few dozen batches, so it stays short.
+            var finished = false
+            while !finished {
+                try lending.withRecordReader(after: after) { next in
+                    Result {
+                        var batches = 0
+                        try fold.apply { records in
+                            try next(&records, batchSize)
+                            let read = records.count
+                            let beyond: Int?
+                            switch limit {
+                            case .head: beyond = nil
+                            case .position(let end): beyond = records.firstIndex { $0.position > end }
+                            case .instant(let instant): beyond = records.firstIndex { $0.recordedAt > instant.microsecondsSinceEpoch }
+                            }
+                            if let beyond { records.removeSubrange(beyond...) }
+                            after = records.last?.position ?? after
+                            batches += 1
+                            finished = records.isEmpty || records.count < read
+                            return !finished && batches < Self.batchesPerTransaction
+                        }
+                    }
+                }.get()
             }
+            return
         }
         var batch = try await journal.read(after: after, limit: batchSize)
         while let last = batch.last {
@@ -141,6 +158,9 @@ public enum Replay {
             batch = try await next
         }
     }
+
+    /// How many batches a replay reads in one read transaction.
+    static let batchesPerTransaction = 64
 
     /// Whether a snapshot at `position` lies within `limit` (for an instant: its last event
     /// was recorded at or before it).

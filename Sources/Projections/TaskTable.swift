@@ -122,15 +122,27 @@ public struct TaskTable: Sendable, Equatable, Sequence {
     /// The results of `transform` for every task's state, joined, the parts read on every
     /// core at once, with no state copied; in no particular order.
     public func concurrentFlatMap<T: Sendable>(_ transform: @Sendable (borrowing TaskState) -> [T]) -> [T] {
+        concurrentGather { state, found in found.append(contentsOf: transform(state)) }
+    }
+
+    /// What `gather` appends for each state, the parts read on every core; the order within
+    /// a part is kept. No array is made per state.
+    func concurrentGather<T: Sendable>(_ gather: @Sendable (borrowing TaskState, inout [T]) -> Void) -> [T] {
         let results = Mutex([[T]](repeating: [], count: parts.count))
         let parts = self.parts
         DispatchQueue.concurrentPerform(iterations: parts.count) { number in
             var found: [T] = []
             let states = parts[number].states
-            for slot in states.indices { found.append(contentsOf: transform(states[slot])) }
+            found.reserveCapacity(states.count)
+            for slot in states.indices { gather(states[slot], &found) }
             results.withLock { $0[number] = found }
         }
-        return results.withLock { $0.flatMap { $0 } }
+        return results.withLock { results in
+            var all: [T] = []
+            all.reserveCapacity(results.reduce(0) { $0 + $1.count })
+            for found in results { all.append(contentsOf: found) }
+            return all
+        }
     }
 
     /// The first `limit` states in id order whose ids come after `after` (when given) and

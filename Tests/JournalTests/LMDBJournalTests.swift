@@ -27,6 +27,50 @@ struct LMDBJournalTests {
         }
     }
 
+    /// A record reader hands out batches that follow each other across segments, in one read
+    /// transaction: every record read stays valid (and equal to what `read` returns) until
+    /// the call ends, and past the end it reads nothing.
+    @Test func aRecordReaderReadsBatchAfterBatchInOneTransaction() async throws {
+        try await TemporaryDirectory.with { path in
+            try await LMDBJournal.withJournal(at: path) { journal in
+                for round in 0..<5 {  // five commits: five segments
+                    let events = (0..<7).map { event("\(round)-\($0)") }
+                    _ = try await journal.append(events, to: StreamID("s\(round)"), expectedVersion: .noStream)
+                }
+                let expected = try await journal.read(after: 3, limit: 100)
+                #expect(expected.count == 32)
+                let (read, batches) = try journal.withRecordReader(after: 3) { next in
+                    var batches: [Int] = []
+                    var all: [BorrowedRecord] = []
+                    var records: [BorrowedRecord] = []
+                    repeat {
+                        records.removeAll()
+                        try? next(&records, 6)
+                        batches.append(records.count)
+                        all += records
+                    } while !records.isEmpty
+                    // Read again after the others: the first batch's bytes are still there.
+                    let events = all.map { record in
+                        RecordedEvent(
+                            position: record.position, streamID: StreamID(String(decoding: record.streamID, as: UTF8.self)),
+                            streamVersion: record.streamVersion, type: record.typeName, schemaVersion: record.schemaVersion,
+                            recordedAt: record.recordedAt, payload: Array(record.payload), checksum: record.checksum
+                        )
+                    }
+                    return (events, batches)
+                }
+                #expect(batches == [6, 6, 6, 6, 6, 2, 0])
+                #expect(read == expected)
+                let none = try journal.withRecordReader(after: 35) { next in
+                    var records: [BorrowedRecord] = []
+                    try? next(&records, 10)
+                    return records.count
+                }
+                #expect(none == 0)
+            }
+        }
+    }
+
     /// The snapshot as `withLatestSnapshot` lends it, its chunks joined, and how many chunks.
     private func lent(_ journal: LMDBJournal, atOrBefore position: UInt64) async throws -> (snapshot: StoredSnapshot, chunks: Int)? {
         try await journal.withLatestSnapshot(atOrBefore: position) { lent in

@@ -278,17 +278,10 @@ struct ParallelReplayTests {
         let harness = try await Self.journal(seed: 51, steps: 2_000)
         let head = try await harness.journal.head()
         try await TemporaryDirectory.with { path in
-            let lmdb = try LMDBJournal(directory: path)
+            let lmdb = try await Self.copy(of: harness.journal, into: path)
             defer { lmdb.close() }
-            let events = try await harness.journal.read(after: 0, limit: Int(head))
-            let requests = events.map { event in
-                AppendRequest(
-                    streamID: event.streamID, expectedVersion: .exactly(event.streamVersion - 1),
-                    events: [ProposedEvent(type: event.type, schemaVersion: event.schemaVersion, recordedAt: event.recordedAt, payload: event.payload)]
-                )
-            }
-            for result in await lmdb.append(requests) { _ = try result.get() }
             #expect(try await lmdb.head() == head)
+            // Batches of 5 take many read transactions (`Replay.batchesPerTransaction` each).
             for (workers, batchSize) in [(2, 4096), (3, 5), (1, 4096)] {
                 let replayed = try await Replay.build(from: lmdb, runRetention: 5, batchSize: batchSize, workers: workers)
                 #expect(replayed == harness.live, "\(workers) workers, batches of \(batchSize)")
@@ -305,24 +298,34 @@ struct ParallelReplayTests {
         }
     }
 
+    /// In memory (a batch at a time) and in LMDB (read in place, the next batches read while
+    /// one is folded, batches cut within a batch and at its end).
     @Test func aReplayUpToAPositionOrAnInstantStopsThereOnManyCores() async throws {
         let harness = try await Self.journal(seed: 21, steps: 1_500)
         let head = try await harness.journal.head()
-        for position in [UInt64(1), head / 3, head - 1] {
-            let one = try await Replay.build(from: harness.journal, until: .position(position), runRetention: 5, workers: 1)
-            let many = try await Replay.build(from: harness.journal, until: .position(position), runRetention: 5, batchSize: 64, workers: 2)
-            #expect(many == one, "up to \(position)")
-            #expect(many.position == position)
-        }
         let events = try await harness.journal.read(after: 0, limit: Int(head))
         let instant = Instant(microsecondsSinceEpoch: events[events.count / 2].recordedAt)
-        let one = try await Replay.build(from: harness.journal, until: .instant(instant), runRetention: 5, workers: 1)
-        let many = try await Replay.build(from: harness.journal, until: .instant(instant), runRetention: 5, batchSize: 64, workers: 2)
-        #expect(many == one)
-        #expect(many.position == one.position)
-        #expect(many.position >= UInt64(events.count / 2) && many.position < head)
+        try await TemporaryDirectory.with { path in
+            let lmdb = try await Self.copy(of: harness.journal, into: path)
+            defer { lmdb.close() }
+            for journal in [harness.journal as any Journal, lmdb] {
+                for position in [UInt64(1), 64, 65, head / 3, head - 1] {
+                    let one = try await Replay.build(from: journal, until: .position(position), runRetention: 5, workers: 1)
+                    let many = try await Replay.build(from: journal, until: .position(position), runRetention: 5, batchSize: 64, workers: 2)
+                    #expect(many == one, "up to \(position), \(type(of: journal))")
+                    #expect(many.position == position)
+                }
+                let one = try await Replay.build(from: journal, until: .instant(instant), runRetention: 5, workers: 1)
+                let many = try await Replay.build(from: journal, until: .instant(instant), runRetention: 5, batchSize: 64, workers: 2)
+                #expect(many == one)
+                #expect(many.position == one.position)
+                #expect(many.position >= UInt64(events.count / 2) && many.position < head)
+            }
+        }
     }
 
+    /// An undecodable event in the middle of the journal: every replay, on one core or many,
+    /// in memory or in LMDB, names its position.
     @Test func anEventThatCannotBeDecodedStopsTheReplayAtItsPosition() async throws {
         let harness = try await Self.journal(seed: 31, steps: 400)
         let journal = harness.journal
@@ -330,13 +333,39 @@ struct ParallelReplayTests {
         let task = try #require(harness.live.tasks.keys.first { _ in true })
         let version = try #require(harness.live.tasks[task]?.version)
         let appended = try await journal.append([bad], to: StreamID(task.rawValue), expectedVersion: .exactly(version))
-        for workers in [1, 2, 5] {
-            do {
-                _ = try await Replay.build(from: journal, runRetention: 5, batchSize: 16, workers: workers)
-                Issue.record("a replay on \(workers) workers folded an undecodable event")
-            } catch let error as ProjectionError {
-                #expect(error.position == appended.firstPosition, "\(workers) workers: \(error)")
+        // More after it, of other tasks and of its own.
+        let more = try await Self.journal(seed: 32, steps: 300).journal.read(after: 0, limit: 100_000)
+        for event in more {
+            let proposed = ProposedEvent(type: event.type, schemaVersion: event.schemaVersion, recordedAt: event.recordedAt, payload: event.payload)
+            _ = try await journal.append([proposed], to: StreamID("other-" + event.streamID.rawValue), expectedVersion: .any)
+        }
+        try await TemporaryDirectory.with { path in
+            let lmdb = try await Self.copy(of: journal, into: path)
+            defer { lmdb.close() }
+            for source in [journal as any Journal, lmdb] {
+                for (workers, batchSize) in [(1, 16), (2, 16), (5, 16), (2, 1), (3, 4096)] {
+                    do {
+                        _ = try await Replay.build(from: source, runRetention: 5, batchSize: batchSize, workers: workers)
+                        Issue.record("a replay on \(workers) workers folded an undecodable event")
+                    } catch let error as ProjectionError {
+                        #expect(error.position == appended.firstPosition, "\(workers) workers, \(type(of: source)): \(error)")
+                    }
+                }
             }
         }
+    }
+
+    /// An LMDB journal in `path` holding `journal`'s events, at the same positions.
+    static func copy(of journal: some Journal, into path: String) async throws -> LMDBJournal {
+        let lmdb = try LMDBJournal(directory: path)
+        let events = try await journal.read(after: 0, limit: Int(try await journal.head()))
+        let requests = events.map { event in
+            AppendRequest(
+                streamID: event.streamID, expectedVersion: .exactly(event.streamVersion - 1),
+                events: [ProposedEvent(type: event.type, schemaVersion: event.schemaVersion, recordedAt: event.recordedAt, payload: event.payload)]
+            )
+        }
+        for result in await lmdb.append(requests) { _ = try result.get() }
+        return lmdb
     }
 }

@@ -239,6 +239,29 @@ public final class LMDBJournal: BorrowingJournal {
         }
     }
 
+    public func withRecordReader<T>(
+        after position: UInt64,
+        _ body: (_ read: (_ records: inout [BorrowedRecord], _ limit: Int) throws(JournalError) -> Void) -> T
+    ) throws(JournalError) -> T {
+        try run { txn in
+            var last = position
+            return body { (records: inout [BorrowedRecord], limit: Int) throws(JournalError) in
+                guard limit > 0, last < .max else { return }
+                var read = 0
+                do {
+                    try Self.forEachRecord(events: events, after: last, in: txn) { recordPosition, bytes in
+                        records.append(try RecordCodec.borrow(position: recordPosition, bytes: bytes))
+                        last = recordPosition
+                        read += 1
+                        return read < limit
+                    }
+                } catch {
+                    throw Self.journalError(error)
+                }
+            }
+        }
+    }
+
     /// Up to `limit` events of `stream` after `version`, read in one short transaction:
     /// the indexed ones through the `streams` database, then the unindexed tail by scan.
     public func readStream(_ stream: StreamID, after version: UInt64, limit: Int) throws(JournalError) -> [RecordedEvent] {
