@@ -51,13 +51,22 @@ public struct DueEntry: Sendable, Hashable, Comparable {
     /// its pending retries and triggers (manual ones also while paused).
     static func entries(of state: borrowing TaskState) -> [DueEntry] {
         var entries: [DueEntry] = []
-        append(of: state, to: &entries)
+        forEach(of: state) { entries.append($0) }
         return entries
     }
 
-    /// Appends ``entries(of:)`` to `entries` (no array made for them alone).
+    /// How many entries ``entries(of:)`` gives.
+    static func count(of state: borrowing TaskState) -> Int {
+        switch state.status {
+        case .active: (state.nextDueAt == nil ? 0 : 1) + state.pending.count
+        case .paused: state.pending.values.reduce(0) { $0 + ($1.kind == .manual ? 1 : 0) }
+        case .completed, .deleted: 0
+        }
+    }
+
+    /// Calls `body` with each of ``entries(of:)`` (no array made for them alone).
     @inline(__always)
-    static func append(of state: borrowing TaskState, to entries: inout [DueEntry]) {
+    static func forEach(of state: borrowing TaskState, _ body: (DueEntry) -> Void) {
         guard state.status == .active || state.status == .paused else { return }
         let id = state.id
         // The id's hash, computed once for all of the task's entries.
@@ -65,14 +74,12 @@ public struct DueEntry: Sendable, Hashable, Comparable {
         if state.status == .active, let next = state.nextDueAt {
             let hash = Shards.rank(of: id)
             rank = hash
-            entries.append(DueEntry(dueAt: next, taskID: id, pendingOccurrence: nil, attempt: 1, rank: hash))
+            body(DueEntry(dueAt: next, taskID: id, pendingOccurrence: nil, attempt: 1, rank: hash))
         }
         for pending in state.pending.values where state.status == .active || pending.kind == .manual {
             let hash = rank ?? Shards.rank(of: id)
             rank = hash
-            entries.append(DueEntry(
-                dueAt: pending.dueAt, taskID: id, pendingOccurrence: pending.occurrence, attempt: pending.attempt, rank: hash
-            ))
+            body(DueEntry(dueAt: pending.dueAt, taskID: id, pendingOccurrence: pending.occurrence, attempt: pending.attempt, rank: hash))
         }
     }
 

@@ -207,7 +207,7 @@ public struct Projection: Sendable {
     public mutating func rebuildDueIndex() {
         guard dueIndexDeferred else { return }
         dueIndexDeferred = false
-        dueIndex = DueIndex(entries: tasks.concurrentGather(DueEntry.append(of:to:)), shardCount: dueIndex.shardCount)
+        dueIndex = DueIndex(entries: tasks.concurrentGather(count: DueEntry.count(of:), DueEntry.forEach(of:_:)), shardCount: dueIndex.shardCount)
     }
 
     /// The earliest attempt due in `shards` (nil: in any shard), if any.
@@ -242,7 +242,7 @@ public struct Projection: Sendable {
     public mutating func partitionDueIndex(into shardCount: Int) {
         rebuildDueIndex()
         guard shardCount != dueIndex.shardCount else { return }
-        dueIndex = DueIndex(entries: tasks.concurrentGather(DueEntry.append(of:to:)), shardCount: shardCount)
+        dueIndex = DueIndex(entries: tasks.concurrentGather(count: DueEntry.count(of:), DueEntry.forEach(of:_:)), shardCount: shardCount)
     }
 
     /// A stable digest of the whole state (tasks and run log), equal for equal states in any

@@ -122,27 +122,66 @@ public struct TaskTable: Sendable, Equatable, Sequence {
     /// The results of `transform` for every task's state, joined, the parts read on every
     /// core at once, with no state copied; in no particular order.
     public func concurrentFlatMap<T: Sendable>(_ transform: @Sendable (borrowing TaskState) -> [T]) -> [T] {
-        concurrentGather { state, found in found.append(contentsOf: transform(state)) }
-    }
-
-    /// What `gather` appends for each state, the parts read on every core; the order within
-    /// a part is kept. No array is made per state.
-    func concurrentGather<T: Sendable>(_ gather: @Sendable (borrowing TaskState, inout [T]) -> Void) -> [T] {
         let results = Mutex([[T]](repeating: [], count: parts.count))
         let parts = self.parts
         DispatchQueue.concurrentPerform(iterations: parts.count) { number in
             var found: [T] = []
             let states = parts[number].states
-            found.reserveCapacity(states.count)
-            for slot in states.indices { gather(states[slot], &found) }
+            for slot in states.indices { found.append(contentsOf: transform(states[slot])) }
             results.withLock { $0[number] = found }
         }
-        return results.withLock { results in
-            var all: [T] = []
-            all.reserveCapacity(results.reduce(0) { $0 + $1.count })
-            for found in results { all.append(contentsOf: found) }
-            return all
+        return results.withLock { $0.flatMap { $0 } }
+    }
+
+    /// What `gather` hands out for every task's state, written straight into one array, the
+    /// parts read on every core. `count` says first how many each state gives, so each part
+    /// writes a stretch of the array of its own: no array is made per state or per part (the
+    /// join of the parts' arrays copied a million due entries on one core, retaining each).
+    /// Within a part the order is kept; a state that gives other than `count` said traps.
+    func concurrentGather<T: Sendable>(
+        count: @Sendable (borrowing TaskState) -> Int, _ gather: @Sendable (borrowing TaskState, (T) -> Void) -> Void
+    ) -> [T] {
+        let parts = self.parts
+        let counted = Mutex([Int](repeating: 0, count: parts.count))
+        DispatchQueue.concurrentPerform(iterations: parts.count) { number in
+            let states = parts[number].states
+            var total = 0
+            for slot in states.indices { total += count(states[slot]) }
+            counted.withLock { $0[number] = total }
         }
+        let sizes = counted.withLock { $0 }
+        var offsets: [Int] = []
+        var total = 0
+        for size in sizes {
+            offsets.append(total)
+            total += size
+        }
+        let starts = offsets
+        return [T](unsafeUninitializedCapacity: total) { buffer, initialized in
+            let base = Stretches(base: buffer.baseAddress)
+            DispatchQueue.concurrentPerform(iterations: parts.count) { number in
+                var next = starts[number]
+                let end = next + sizes[number]
+                let states = parts[number].states
+                for slot in states.indices {
+                    gather(states[slot]) { element in
+                        precondition(next < end, "a state gave more than it counted")
+                        base.initialize(at: next, to: element)
+                        next += 1
+                    }
+                }
+                precondition(next == end, "a state gave fewer than it counted")
+            }
+            initialized = total
+        }
+    }
+
+    /// The array ``concurrentGather(count:_:)`` fills, shared by its workers.
+    /// `@unchecked Sendable`: each worker initializes only its own part's stretch of it.
+    private struct Stretches<T>: @unchecked Sendable {
+        let base: UnsafeMutablePointer<T>?
+
+        func initialize(at index: Int, to element: T) { (base! + index).initialize(to: element) }
     }
 
     /// The first `limit` states in id order whose ids come after `after` (when given) and
