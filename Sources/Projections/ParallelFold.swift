@@ -80,9 +80,12 @@ final class ParallelFold {
         let retention = self.retention
         let tracksDue = self.tracksDue
         let lanes = self.lanes
+        var routing = Routing()
+        routing.route(batch, workers: workers)
+        let routed = routing
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             lanes[worker].lane.withLock { lane in
-                Self.fold(batch, worker: worker, of: workers, keeping: retention, tracksDue: tracksDue, into: &lane)
+                Self.fold(batch, routing: routed, worker: worker, of: workers, keeping: retention, tracksDue: tracksDue, into: &lane)
             }
         }
         if let failure = lanes.compactMap({ $0.lane.withLock(\.failure) }).min(by: { $0.position < $1.position }) {
@@ -118,8 +121,8 @@ final class ParallelFold {
             DispatchQueue(label: "almanac.replay.fold.\(worker)").async(group: group) {
                 lanes[worker].lane.withLock { lane in
                     var sequence = 0
-                    while let batch = pipe.take(sequence, worker: worker) {
-                        Self.fold(batch[...], worker: worker, of: workers, keeping: retention, tracksDue: tracksDue, into: &lane)
+                    while let (batch, routing) = pipe.take(sequence, worker: worker) {
+                        Self.fold(batch[...], routing: routing, worker: worker, of: workers, keeping: retention, tracksDue: tracksDue, into: &lane)
                         if lane.failure != nil { pipe.stop() }
                         pipe.folded(sequence)
                         sequence += 1
@@ -130,7 +133,7 @@ final class ParallelFold {
         var failure: (any Error)?
         do {
             while !pipe.stopped {
-                var records = pipe.room()
+                var (records, routing) = pipe.room()
                 let more = try read(&records)
                 for record in records {
                     guard record.position > position else {
@@ -138,7 +141,10 @@ final class ParallelFold {
                     }
                     position = record.position
                 }
-                if !records.isEmpty { pipe.put(records) }
+                // Each record's task is hashed once, here, where the reader has time to
+                // spare: each worker then visits only its own records.
+                routing.route(records[...], workers: workers)
+                if !records.isEmpty { pipe.put(records, routing) }
                 if !more || records.isEmpty { break }
             }
         } catch {
@@ -180,21 +186,20 @@ final class ParallelFold {
         if tracksDue { projection.updateDueIndex(before: dueBefore) }
     }
 
-    /// The hash a record's task is kept under (``Shards/rank(of:)``), and the task's id when
-    /// the record's bytes are not that id's UTF-8: a stream id that is not valid UTF-8 is the
-    /// string `String(decoding:as:)` makes of it, as for every other reader of the journal.
+    /// The hash a record's task is kept under (``Shards/rank(of:)``): of the id's bytes, or,
+    /// when they are not valid UTF-8, of the string `String(decoding:as:)` makes of them, as
+    /// for every other reader of the journal.
     @inline(__always)
-    private static func key(of streamID: UnsafeRawBufferPointer) -> (hash: UInt64, repaired: TaskID?) {
-        if streamID.allSatisfy({ $0 < 0x80 }) { return (Shards.rank(ofBytes: streamID), nil) }
+    fileprivate static func hash(of streamID: UnsafeRawBufferPointer) -> UInt64 {
+        if streamID.allSatisfy({ $0 < 0x80 }) { return Shards.rank(ofBytes: streamID) }
         let id = TaskID(String(decoding: streamID, as: UTF8.self))
-        if id.rawValue.utf8.elementsEqual(streamID) { return (Shards.rank(ofBytes: streamID), nil) }
-        return (Shards.rank(of: id), id)
+        return id.rawValue.utf8.elementsEqual(streamID) ? Shards.rank(ofBytes: streamID) : Shards.rank(of: id)
     }
 
     /// One worker's share of a batch: the events of the tasks in its parts.
     private static func fold(
-        _ batch: ArraySlice<BorrowedRecord>, worker: Int, of workers: Int, keeping retention: Int32, tracksDue: Bool,
-        into lane: inout Lane
+        _ batch: ArraySlice<BorrowedRecord>, routing: Routing, worker: Int, of workers: Int, keeping retention: Int32,
+        tracksDue: Bool, into lane: inout Lane
     ) {
         guard lane.failure == nil else { return }
         // First each record's task is found, then the events are folded. The lookups of one
@@ -204,17 +209,16 @@ final class ParallelFold {
         lane.found = []
         found.removeAll(keepingCapacity: true)
         defer { lane.found = found }
-        for index in batch.indices where !batch[index].isReserved {
-            let recorded = batch[index]
-            let (hash, repaired) = key(of: recorded.streamID)
-            let part = TaskTable.part(hash: hash)
-            guard part % workers == worker else { continue }
-            let slot = repaired.map { lane.tables[part / workers].slot(of: $0, hash: hash) }
-                ?? lane.tables[part / workers].slot(ofBytes: recorded.streamID, hash: hash)
-            found.append((Int32(index), hash, slot.map(Int32.init) ?? -1))
+        let base = batch.startIndex
+        for offset in routing.shares[worker] {
+            let hash = routing.hashes[Int(offset)]
+            // A stream id that is not valid UTF-8 is not found by its bytes here: the fold
+            // below finds its task by the repaired string.
+            let slot = lane.tables[TaskTable.part(hash: hash) / workers].slot(ofBytes: batch[base + Int(offset)].streamID, hash: hash)
+            found.append((offset, hash, slot.map(Int32.init) ?? -1))
         }
-        for (index, hash, foundSlot) in found {
-            let recorded = batch[Int(index)]
+        for (offset, hash, foundSlot) in found {
+            let recorded = batch[base + Int(offset)]
             let local = TaskTable.part(hash: hash) / workers
             // A task the table holds lends its id: no string is made from the record's bytes.
             // (One created earlier in the batch was not there in the first pass.)
@@ -262,6 +266,34 @@ final class ParallelFold {
     }
 }
 
+/// A batch's records sorted out by worker: each record's task hash (``Shards/rank(of:)``),
+/// and the records of each worker's parts, in journal order (reserved streams left out).
+/// Made once per batch, so no worker hashes the others' records to find its own.
+struct Routing: Sendable {
+    /// Each record's task hash, by its offset in the batch (0 for a reserved stream).
+    var hashes: [UInt64] = []
+    /// The offsets of each worker's records.
+    var shares: [[Int32]] = []
+
+    /// Sorts out `batch` for `workers` workers, keeping the arrays' room.
+    mutating func route(_ batch: ArraySlice<BorrowedRecord>, workers: Int) {
+        hashes.removeAll(keepingCapacity: true)
+        if shares.count != workers { shares = Array(repeating: [], count: workers) }
+        for worker in shares.indices { shares[worker].removeAll(keepingCapacity: true) }
+        var offset: Int32 = 0
+        for record in batch {
+            defer { offset += 1 }
+            guard !record.isReserved else {
+                hashes.append(0)
+                continue
+            }
+            let hash = ParallelFold.hash(of: record.streamID)
+            hashes.append(hash)
+            shares[TaskTable.part(hash: hash) % workers].append(offset)
+        }
+    }
+}
+
 /// Batches on their way from a replay's reader to every worker of a ``ParallelFold``: a ring
 /// of slots, each free again once every worker has folded its batch. The arrays go back to
 /// the reader to be filled again (a batch of 4,096 records is 352 KiB, which the allocator
@@ -269,9 +301,9 @@ final class ParallelFold {
 private final class BatchPipe: Sendable {
     private struct State {
         /// The batches in the ring, and how many workers have yet to fold each.
-        var slots: [(records: [BorrowedRecord], pending: Int)]
+        var slots: [(records: [BorrowedRecord], routing: Routing, pending: Int)]
         /// Arrays whose batch every worker has folded, for the reader to fill again.
-        var spare: [[BorrowedRecord]] = []
+        var spare: [([BorrowedRecord], Routing)] = []
         /// How many batches were put in.
         var written = 0
     }
@@ -286,7 +318,7 @@ private final class BatchPipe: Sendable {
 
     init(workers: Int, depth: Int) {
         self.workers = workers
-        state = Mutex(State(slots: Array(repeating: ([], 0), count: depth)))
+        state = Mutex(State(slots: Array(repeating: ([], Routing(), 0), count: depth)))
         ready = (0..<workers).map { _ in DispatchSemaphore(value: 0) }
         // Made empty and signalled: a semaphore released with a count below the one it was
         // made with traps, and the reader may end holding a slot it did not fill.
@@ -300,17 +332,17 @@ private final class BatchPipe: Sendable {
     func stop() { halted.store(true, ordering: .relaxed) }
 
     /// An empty array to fill with the next batch, once a slot is free.
-    func room() -> [BorrowedRecord] {
+    func room() -> ([BorrowedRecord], Routing) {
         free.wait()
-        var records = state.withLock { $0.spare.popLast() } ?? []
+        var (records, routing) = state.withLock { $0.spare.popLast() } ?? ([], Routing())
         records.removeAll(keepingCapacity: true)
-        return records
+        return (records, routing)
     }
 
     /// Hands the next batch to every worker (in the slot ``room()`` made free).
-    func put(_ records: [BorrowedRecord]) {
+    func put(_ records: [BorrowedRecord], _ routing: Routing) {
         state.withLock { state in
-            state.slots[state.written % state.slots.count] = (records, workers)
+            state.slots[state.written % state.slots.count] = (records, routing, workers)
             state.written += 1
         }
         for semaphore in ready { semaphore.signal() }
@@ -322,10 +354,12 @@ private final class BatchPipe: Sendable {
     }
 
     /// Batch number `sequence` once it is put in; nil once the batches have ended before it.
-    func take(_ sequence: Int, worker: Int) -> [BorrowedRecord]? {
+    func take(_ sequence: Int, worker: Int) -> ([BorrowedRecord], Routing)? {
         ready[worker].wait()
         return state.withLock { state in
-            sequence < state.written ? state.slots[sequence % state.slots.count].records : nil
+            guard sequence < state.written else { return nil }
+            let slot = state.slots[sequence % state.slots.count]
+            return (slot.records, slot.routing)
         }
     }
 
@@ -336,8 +370,9 @@ private final class BatchPipe: Sendable {
             let index = sequence % state.slots.count
             state.slots[index].pending -= 1
             guard state.slots[index].pending == 0 else { return false }
-            state.spare.append(state.slots[index].records)
+            state.spare.append((state.slots[index].records, state.slots[index].routing))
             state.slots[index].records = []
+            state.slots[index].routing = Routing()
             return true
         }
         if freed { free.signal() }
