@@ -230,7 +230,12 @@ extension RunLog {
             } else if !occurrences.isEmpty {
                 occurrences.removeValue(forKey: slot)
             }
-            if Int(slot) == entries.count { entries.append(entry) } else { entries[Int(slot)] = entry }
+            if Int(slot) == entries.count {
+                if entries.count == entries.capacity { entries.reserveCapacity(TaskTable.grownCapacity(entries.count)) }
+                entries.append(entry)
+            } else {
+                entries[Int(slot)] = entry
+            }
         }
 
         mutating func append(_ kept: Kept, to task: TaskID, hash: UInt64, keeping retention: Int32) {
