@@ -36,8 +36,9 @@ public struct AddressPolicy: Sendable, Hashable {
 
     /// Nil when the address (bytes: 4 for IPv4, 16 for IPv6) may be called; otherwise why not.
     public func refusal(_ address: [UInt8]) -> String? {
-        let shown = CIDR.format(address)
         if allow.contains(where: { $0.contains(address) }) { return nil }
+        // Formatted only to explain a refusal: every task saved is judged.
+        var shown: String { CIDR.format(address) }
         if let rule = deny.first(where: { $0.contains(address) }) { return "\(shown), in the denied range \(rule)" }
         if denyPrivate, let rule = Self.privateRanges.first(where: { $0.contains(address) }) {
             return "\(shown), a loopback or private address (\(rule)), and private addresses are denied"
@@ -67,8 +68,8 @@ public struct AddressPolicy: Sendable, Hashable {
             return .unresolved("the URL has no host")
         }
         let host = raw.hasPrefix("[") ? String(raw.dropFirst().dropLast()) : raw
-        if CIDR.parseAddress(host) != nil {
-            return refusal(literal: host).map { .refused("refused by the address policy: \($0)") } ?? .literal
+        if let address = CIDR.parseAddress(host) {
+            return refusal(address).map { .refused("refused by the address policy: \($0)") } ?? .literal
         }
         switch await HostResolver.resolve(host) {
         case .failure(let error):

@@ -14,6 +14,34 @@ struct InstantTests {
         #expect(instant.description == "2026-03-08T07:00:00.000000Z")
     }
 
+    @Test("writes RFC 3339 in UTC, fractions only where present, and reads it back")
+    func writesRFC3339() throws {
+        let cases: [(Int64, String)] = [
+            (0, "1970-01-01T00:00:00Z"),
+            (1_000, "1970-01-01T00:00:00.001Z"),
+            (123_000, "1970-01-01T00:00:00.123Z"),
+            (123_456, "1970-01-01T00:00:00.123456Z"),
+            (-1, "1969-12-31T23:59:59.999999Z"),
+            (-1_000_000, "1969-12-31T23:59:59Z"),
+            (951_782_400_000_000, "2000-02-29T00:00:00Z"),
+            (253_402_300_799_999_999, "9999-12-31T23:59:59.999999Z"),
+            (-62_135_596_800_000_000, "0001-01-01T00:00:00Z"),
+        ]
+        for (micros, text) in cases {
+            let instant = Instant(microsecondsSinceEpoch: micros)
+            #expect(instant.rfc3339 == text)
+            #expect(Instant(rfc3339: text) == instant)
+        }
+        // A fixed sequence of instants over the years RFC 3339 can write (a linear congruential walk).
+        var state: UInt64 = 7
+        for _ in 0..<2_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let span = UInt64(253_402_300_799_999_999 + 62_135_596_800_000_000)
+            let instant = Instant(microsecondsSinceEpoch: Int64(state % span) - 62_135_596_800_000_000)
+            #expect(Instant(rfc3339: instant.rfc3339) == instant, "\(instant.microsecondsSinceEpoch)")
+        }
+    }
+
     @Test("rounds seconds towards negative infinity before the epoch")
     func negativeSeconds() {
         #expect(Instant(microsecondsSinceEpoch: -1).secondsSinceEpoch == -1)

