@@ -1,6 +1,6 @@
 public import Journal
 public import Scheduling
-import Projections
+public import Projections
 
 /// The only write path: decides a command on the task's current state, appends the events
 /// with the task's version as the expected version (deciding again on a conflict), and
@@ -39,16 +39,33 @@ public struct CommandService: Sendable {
     ///
     /// With `expectedVersion` (an `If-Match`), the command is decided only on that version of
     /// the task: any other version, before or during the append, throws ``VersionMismatch``.
+    ///
+    /// `check`, when given, runs on the projection in the same step as the task's state is
+    /// read, before each decision; what it throws refuses the command (nothing appended). A
+    /// create checks its namespace's task count this way, with no step of its own on the store.
     @discardableResult
-    public func execute(_ command: TaskCommand, expectedVersion: UInt64? = nil) async throws -> Outcome {
+    public func execute(
+        _ command: TaskCommand, expectedVersion: UInt64? = nil,
+        check: (@Sendable (borrowing Projection) throws -> Void)? = nil
+    ) async throws -> Outcome {
         try await queue.exclusively(command.taskID) {
-            try await decideAndAppend(command, expectedVersion: expectedVersion)
+            try await decideAndAppend(command, expectedVersion: expectedVersion, check: check)
         }
     }
 
-    private func decideAndAppend(_ command: TaskCommand, expectedVersion: UInt64?) async throws -> Outcome {
+    private func decideAndAppend(
+        _ command: TaskCommand, expectedVersion: UInt64?, check: (@Sendable (borrowing Projection) throws -> Void)?
+    ) async throws -> Outcome {
         for _ in 0..<maxAttempts {
-            var state = await store.state(of: command.taskID)
+            var state: TaskState?
+            if let check {
+                state = try await store.read { projection in
+                    try check(projection)
+                    return projection.tasks[command.taskID]
+                }
+            } else {
+                state = await store.state(of: command.taskID)
+            }
             if let expectedVersion, let current = state, current.version < expectedVersion {
                 // The caller may have seen a version (on the event stream, say) that this
                 // process's projection has not applied yet: catch up before judging.

@@ -384,9 +384,11 @@ import Testing
             #expect(head == 0)
             let first = try await api.create(Bodies.every(name: "one"))
             _ = try await api.create(Bodies.every(name: "two"))
+            let before = try await api.head
             let full = try await api.send(.post, "/v1/tasks", json: Bodies.every(name: "three"))
             #expect(full.status == 409)
             #expect(full.object["type"] as? String == "urn:almanac:problem:namespace-full")
+            #expect(try await api.head == before)
             // Another namespace has its own count; deleting frees a place.
             #expect(try await api.send(.post, "/v1/tasks", json: Bodies.every(name: "elsewhere", extra: #","namespace":"other""#)).status == 201)
             #expect(try await api.send(.delete, "/v1/tasks/\(first)").status == 204)

@@ -102,23 +102,25 @@ extension API {
         }
         try await checkAddress(definition, command: "create")
         let namespace = definition.namespace
-        // Reservations first, then the projection: see CreationQuota.
+        // Reservations first, then the projection (read as the command reads the task's
+        // state, in one step on the store): see CreationQuota.
         let reserved = quota.reserve(namespace)
         defer { quota.release(namespace) }
-        let held = await store.read { $0.liveTasksByNamespace[namespace] ?? 0 }
-        if held + reserved > configuration.limits.maxTasksPerNamespace {
-            metrics.command("create", result: "refused")
-            let limit = configuration.limits.maxTasksPerNamespace
-            throw Problem(
-                .conflict, code: "namespace-full", title: "The namespace holds as many tasks as it may",
-                detail: held >= limit
-                    ? "namespace \(namespace) holds \(held) tasks, its limit (--max-tasks-per-namespace); delete some first"
-                    : "namespace \(namespace) holds \(held) tasks and \(reserved - 1) more are being created, its limit of \(limit) (--max-tasks-per-namespace); try again"
-            )
-        }
+        let limit = configuration.limits.maxTasksPerNamespace
         let outcome: CommandService.Outcome
         do {
-            outcome = try await execute(TaskCommand(taskID: id, actor: actor, reason: reason, action: .createTask(definition)), name: "create")
+            outcome = try await execute(
+                TaskCommand(taskID: id, actor: actor, reason: reason, action: .createTask(definition)), name: "create"
+            ) { projection in
+                let held = projection.liveTasksByNamespace[namespace] ?? 0
+                guard held + reserved > limit else { return }
+                throw Problem(
+                    .conflict, code: "namespace-full", title: "The namespace holds as many tasks as it may",
+                    detail: held >= limit
+                        ? "namespace \(namespace) holds \(held) tasks, its limit (--max-tasks-per-namespace); delete some first"
+                        : "namespace \(namespace) holds \(held) tasks and \(reserved - 1) more are being created, its limit of \(limit) (--max-tasks-per-namespace); try again"
+                )
+            }
         } catch let error as DomainError where error.code == .taskAlreadyExists && key != nil {
             // Two requests with one key raced, with different bodies: this one came second.
             throw keyReused(id)
@@ -225,11 +227,18 @@ extension API {
     }
 
     @discardableResult
-    func execute(_ command: TaskCommand, name: String, expectedVersion: UInt64? = nil) async throws -> CommandService.Outcome {
+    func execute(
+        _ command: TaskCommand, name: String, expectedVersion: UInt64? = nil,
+        check: (@Sendable (borrowing Projection) throws -> Void)? = nil
+    ) async throws -> CommandService.Outcome {
         do {
-            let outcome = try await commands.execute(command, expectedVersion: expectedVersion)
+            let outcome = try await commands.execute(command, expectedVersion: expectedVersion, check: check)
             metrics.command(name, result: outcome.events.isEmpty ? "noop" : "ok")
             return outcome
+        } catch let problem as Problem {
+            // A check's refusal (a namespace full, say).
+            metrics.command(name, result: "refused")
+            throw problem
         } catch let error as DomainError {
             metrics.command(name, result: "refused")
             throw error
