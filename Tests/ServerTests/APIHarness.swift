@@ -50,9 +50,12 @@ struct APIHarness: Sendable {
     ) async throws -> Reply {
         var headers = headers
         if json != nil, headers[.contentType] == nil { headers[.contentType] = "application/json" }
-        return try await client.execute(
-            uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) }
-        ) { response in
+        return try await send(method, uri, bytes: json.map { Array($0.utf8) }, headers: headers)
+    }
+
+    /// Sends a request with `bytes` as its body, as they are (they need not be UTF-8).
+    func send(_ method: HTTPRequest.Method, _ uri: String, bytes: [UInt8]?, headers: HTTPFields = [:]) async throws -> Reply {
+        try await client.execute(uri: uri, method: method, headers: headers, body: bytes.map { ByteBuffer(bytes: $0) }) { response in
             Reply(status: response.status.code, headers: response.headers, body: String(buffer: response.body))
         }
     }

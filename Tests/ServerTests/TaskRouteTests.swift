@@ -150,6 +150,28 @@ struct TaskRouteTests {
         }
     }
 
+    /// Raw UTF-8 in a string is kept as sent; bytes that are not UTF-8 are a 400 naming the
+    /// byte, with nothing appended.
+    @Test func rawUTF8InStringsIsReadAndInvalidBytesAreRefused() async throws {
+        try await APIHarness.with { (api: APIHarness) async throws in
+            func post(_ bytes: [UInt8]) async throws -> (Int, String) {
+                let reply = try await api.send(.post, "/v1/tasks", bytes: bytes, headers: [.contentType: "application/json"])
+                return (reply.status, reply.body)
+            }
+            let name = "café ☕ 😀"
+            let valid = Array(#"{"name":""#.utf8) + Array(name.utf8) + Array(#"","schedule":{"every":"1m"},"action":{"url":"http://h/"}}"#.utf8)
+            let (status, body) = try await post(valid)
+            #expect(status == 201, "\(body)")
+            #expect(body.contains(#""name":"café ☕ 😀""#))
+            for bad: [UInt8] in [[0xC3, 0x28], [0xFF], [0xE2, 0x82], [0xED, 0xA0, 0x80], [0xC0, 0xAF]] {
+                let bytes = Array(#"{"name":"a"#.utf8) + bad + Array(#"b","schedule":{"every":"1m"},"action":{"url":"http://h/"}}"#.utf8)
+                let (status, body) = try await post(bytes)
+                #expect(status == 400 && body.contains("invalid UTF-8"), "\(bad): \(body)")
+            }
+            #expect(try await api.head == 1)
+        }
+    }
+
     /// JSON in any case, with parameters and blanks around the type, and `+json` types are
     /// read; anything else is 415 with nothing appended.
     @Test func theContentTypeMustNameJSON() async throws {

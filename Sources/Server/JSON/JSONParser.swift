@@ -120,16 +120,23 @@ struct JSONParser {
         index += 1  // the opening quote
         let start = index
         // Fast path: no escapes.
+        var ascii = true
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let text = String(validating: bytes[start..<index], as: UTF8.self)
+                // ASCII needs no validation: made from the bytes in place. (Validating an
+                // array slice takes the standard library's generic path, which looked up type
+                // metadata for every string of every request body.)
+                let text = ascii
+                    ? bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[start..<index]), as: UTF8.self) }
+                    : String(validating: bytes[start..<index], as: UTF8.self)
                 guard let text else { throw fail("invalid UTF-8 in a string") }
                 index += 1
                 return text
             }
             if byte == UInt8(ascii: "\\") { break }
             guard byte >= 0x20 else { throw fail("a control character in a string") }
+            if byte >= 0x80 { ascii = false }
             index += 1
         }
         var scalars = Array(bytes[start..<index])
