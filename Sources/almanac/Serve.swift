@@ -15,7 +15,7 @@ struct Serve: AsyncParsableCommand {
         discussion: "Every option can also be given as an environment variable: ALMANAC_DATA_DIR, ALMANAC_JOURNAL, ALMANAC_JOURNAL_TABLE, ALMANAC_JOURNAL_TIMEOUT, ALMANAC_NODE_NAME, ALMANAC_HOST, "
             + "ALMANAC_PORT, ALMANAC_MAP_SIZE, ALMANAC_LOG_LEVEL, ALMANAC_LOG_FORMAT, ALMANAC_CORS_ORIGINS "
             + "(comma-separated), ALMANAC_MAX_BODY_BYTES, ALMANAC_MAX_CONCURRENT_RUNS, ALMANAC_RUN_RETENTION, "
-            + "ALMANAC_STREAM_HEARTBEAT, ALMANAC_IDLE_TIMEOUT, ALMANAC_SHUTDOWN_TIMEOUT, "
+            + "ALMANAC_STREAM_HEARTBEAT, ALMANAC_IDLE_TIMEOUT, ALMANAC_EVENT_LOOPS, ALMANAC_SHUTDOWN_TIMEOUT, "
             + "ALMANAC_REQUIRE_AUTH and ALMANAC_PROTECT_METRICS (true or false), ALMANAC_WEBHOOK_SECRET_FILE, ALMANAC_SECRETS_KEY_FILE, ALMANAC_NEW_SECRETS_KEY (true or false), ALMANAC_ALLOW_CIDR, ALMANAC_DENY_CIDR, ALMANAC_DENY_PRIVATE, ALMANAC_RATE_LIMIT, ALMANAC_RATE_BURST, ALMANAC_MAX_TASKS_PER_NAMESPACE, ALMANAC_MAX_URL_LENGTH, "
             + "ALMANAC_MAX_ACTION_HEADERS, ALMANAC_MAX_ACTION_BODY. "
             + "A flag wins over its variable."
@@ -67,6 +67,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "How long a connection may sit idle, or stall mid-request, before it is closed, e.g. 60s.")
     var idleTimeout: String = environment["ALMANAC_IDLE_TIMEOUT"] ?? "60s"
+
+    @Option(help: "The HTTP server's event-loop threads (default: half the cores, at least one).")
+    var eventLoops: Int = environment["ALMANAC_EVENT_LOOPS"].flatMap(Int.init) ?? AlmanacServer.defaultEventLoops
 
     @Option(help: "How long SIGTERM/SIGINT waits for running webhook calls before recording them as interrupted, e.g. 30s. The whole shutdown takes at most this plus 10 s.")
     var shutdownTimeout: String = environment["ALMANAC_SHUTDOWN_TIMEOUT"] ?? "30s"
@@ -152,6 +155,7 @@ struct Serve: AsyncParsableCommand {
         }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
         guard maxConcurrentRuns >= 1 else { throw ValidationError("--max-concurrent-runs must be at least 1") }
+        guard (1...256).contains(eventLoops) else { throw ValidationError("--event-loops must be 1 to 256") }
         guard (1...100_000).contains(runRetention) else { throw ValidationError("--run-retention must be 1 to 100000") }
         guard let heartbeat = DurationText.parse(streamHeartbeat), heartbeat >= .milliseconds(10) else {
             throw ValidationError("--stream-heartbeat must be a duration of at least 10ms, e.g. 15s")
@@ -228,6 +232,7 @@ struct Serve: AsyncParsableCommand {
         )
         var configured = configuration
         configured.indexFlushThreshold = max(1, indexFlushThreshold)
+        configured.eventLoops = eventLoops
         configured.journalURL = journal == "lmdb" ? nil : journal
         configured.journalTable = journalTable
         configured.journalTimeout = DurationText.parse(journalTimeout) ?? .seconds(10)

@@ -183,12 +183,34 @@ struct LiveServerTests {
         line.split(separator: " ").first { $0.hasPrefix(name + "=") }.map { String($0.dropFirst(name.count + 1)) }
     }
 
+    /// A number of event loops out of range is refused before anything starts, naming the flag.
+    @Test(.timeLimit(.minutes(1)))
+    func eventLoopsOutOfRangeAreRefused() async throws {
+        try await TemporaryDirectory.with(prefix: "almanac-loops") { directory in
+            for value in ["0", "257", "many"] {
+                let process = try ChildProcess(
+                    executable: try BuiltProduct.path("almanac"),
+                    arguments: ["serve", "--data-dir", directory + "/data", "--port", "0", "--event-loops", value],
+                    collectingStandardError: true
+                )
+                let (lines, status) = await process.waitForExit()
+                #expect(status != 0, "\(value)")
+                #expect(lines.contains { $0.contains("--event-loops") }, "\(value): \(lines)")
+                #expect(!FileManager.default.fileExists(atPath: directory + "/data"), "\(value)")
+            }
+        }
+    }
+
     @Test(.timeLimit(.minutes(3)))
     func stalledClientsCannotHoldAGracefulShutdown() async throws {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         let clock = SystemClock()
         try await TemporaryDirectory.with(prefix: "almanac-stalled") { directory in
-            let server = try await LiveServer.start(dataDirectory: directory, client: client, extra: ["--idle-timeout", "2s"])
+            // Three event loops (more than the default on a small machine): each stalled
+            // connection may sit on a loop of its own.
+            let server = try await LiveServer.start(
+                dataDirectory: directory, client: client, extra: ["--idle-timeout", "2s", "--event-loops", "3"]
+            )
             // A HEAD of the stream answers at once, without a body.
             var head = HTTPClientRequest(url: server.base + "/v1/stream")
             head.method = .HEAD

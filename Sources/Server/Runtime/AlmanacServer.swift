@@ -6,6 +6,7 @@ import Hummingbird
 import Journal
 public import Logging
 import NIOCore
+import NIOPosix
 import PostgresJournal
 import Projections
 import Scheduling
@@ -60,6 +61,9 @@ public struct AlmanacServer: Sendable {
         /// How long a connection may sit idle, or stall in the middle of sending a request,
         /// before the server closes it.
         public var idleTimeout: Duration
+        /// The HTTP server's event-loop threads (``defaultEventLoops``: half the cores, at
+        /// least one).
+        public var eventLoops = AlmanacServer.defaultEventLoops
         /// How long a graceful shutdown waits for running webhook calls (then records them as
         /// interrupted). The whole shutdown is bounded by this plus a few seconds, whatever
         /// clients do.
@@ -86,6 +90,12 @@ public struct AlmanacServer: Sendable {
             self.runRetention = runRetention
         }
     }
+
+    /// Half the cores, at least one. On two cores one event loop measured 8 % more
+    /// `POST /v1/tasks` and 13 % fewer `GET /v1/tasks/{id}` than two (benchmarks.md): the
+    /// loops share the cores with Swift concurrency's threads and the journal's writer, and
+    /// a create's work is mostly off the loops.
+    public static var defaultEventLoops: Int { max(1, System.coreCount / 2) }
 
     public let configuration: Configuration
     let clock: any WallClock
@@ -206,6 +216,9 @@ public struct AlmanacServer: Sendable {
         )
         let logger = self.logger
         let host = configuration.host
+        // Event loops of the server's own: a group with as many threads as cores (the default)
+        // contends with Swift concurrency's threads and the journal's writer (benchmarks.md).
+        let loops = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
         let application = Application(
             responder: api.responder,
             server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(configuration.idleTimeout.wholeMicroseconds * 1000)))),
@@ -215,6 +228,7 @@ public struct AlmanacServer: Sendable {
                 logger.info("listening", metadata: ["url": "http://\(host):\(port)"])
                 await onListening(port)
             },
+            eventLoopGroupProvider: .shared(loops),
             logger: logger
         )
         // First, so it stops last: its snapshot at shutdown holds the runs the dispatcher
@@ -245,9 +259,11 @@ public struct AlmanacServer: Sendable {
             try await group.run()
         } catch {
             try? await executor.shutdown()
+            try? await loops.shutdownGracefully()
             throw error
         }
         try await executor.shutdown()
+        try await loops.shutdownGracefully()
         let head = (try? await journal.head()).map(String.init) ?? "unknown"
         logger.info("stopped", metadata: ["position": "\(head)"])
     }
