@@ -152,10 +152,11 @@ final class ParallelFold {
         }
         pipe.end()
         group.wait()
-        if let failure { throw failure }
-        if let failure = lanes.compactMap({ $0.lane.withLock(\.failure) }).min(by: { $0.position < $1.position }) {
-            throw failure
+        // A worker's failure lies in a batch put before the reader stopped: it comes first.
+        if let earliest = lanes.compactMap({ $0.lane.withLock(\.failure) }).min(by: { $0.position < $1.position }) {
+            throw earliest
         }
+        if let failure { throw failure }
     }
 
     /// Puts the parts back into `projection` with the totals of every lane, at the position

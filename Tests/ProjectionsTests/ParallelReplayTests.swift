@@ -355,6 +355,52 @@ struct ParallelReplayTests {
         }
     }
 
+    /// A worker's failure lies in a batch read before a read that fails: the fold names the
+    /// worker's position, the earliest, as reading batch by batch did.
+    @Test(arguments: [2, 3])
+    func aFoldFailureComesBeforeALaterReadError(workers: Int) throws {
+        struct ReadFailed: Error {}
+        let id = TaskID("task-fails")
+        let created = EventCodec.encode(TaskEvent(
+            taskID: id, at: seconds(0), actor: "test", kind: .created(everyMinute(), nextDueAt: seconds(60))
+        ))
+        let typeBytes = Array(created.type.utf8)
+        let badType = Array("RunStarted".utf8)
+        var projection = Projection(runRetention: 5)
+        projection.deferDueIndex()
+        let fold = ParallelFold(taking: &projection, workers: workers)
+        var batches = 0
+        try Array(id.rawValue.utf8).withUnsafeBytes { stream in
+            try typeBytes.withUnsafeBytes { type in
+                try created.payload.withUnsafeBytes { payload in
+                    try badType.withUnsafeBytes { bad in
+                        try [UInt8]([0xFF]).withUnsafeBytes { badPayload in
+                            do {
+                                try fold.apply { records in
+                                    batches += 1
+                                    guard batches == 1 else { throw ReadFailed() }
+                                    records = [
+                                        BorrowedRecord(position: 1, streamVersion: 1, recordedAt: 0, schemaVersion: created.schemaVersion,
+                                                       streamID: stream, type: type, payload: payload, checksum: 0),
+                                        BorrowedRecord(position: 2, streamVersion: 2, recordedAt: 0, schemaVersion: 1,
+                                                       streamID: stream, type: bad, payload: badPayload, checksum: 0),
+                                    ]
+                                    return true
+                                }
+                                Issue.record("an undecodable event was folded")
+                            } catch let error as ProjectionError {
+                                #expect(error.position == 2, "\(error)")
+                            } catch {
+                                Issue.record("the read's error came first: \(error)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        fold.finish(into: &projection)
+    }
+
     /// An LMDB journal in `path` holding `journal`'s events, at the same positions.
     static func copy(of journal: some Journal, into path: String) async throws -> LMDBJournal {
         let lmdb = try LMDBJournal(directory: path)

@@ -107,11 +107,15 @@ extension API {
         let reserved = quota.reserve(namespace)
         defer { quota.release(namespace) }
         let limit = configuration.limits.maxTasksPerNamespace
+        let newID = id
         let outcome: CommandService.Outcome
         do {
             outcome = try await execute(
                 TaskCommand(taskID: id, actor: actor, reason: reason, action: .createTask(definition)), name: "create"
             ) { projection in
+                // A task that exists already (a retried create racing the first) adds nothing:
+                // the command finds it and answers as a retry does.
+                guard projection.tasks.index(forKey: newID) == nil else { return }
                 let held = projection.liveTasksByNamespace[namespace] ?? 0
                 guard held + reserved > limit else { return }
                 throw Problem(

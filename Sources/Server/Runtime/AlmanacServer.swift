@@ -262,7 +262,12 @@ public struct AlmanacServer: Sendable {
             try? await loops.shutdownGracefully()
             throw error
         }
-        try await executor.shutdown()
+        do {
+            try await executor.shutdown()
+        } catch {
+            try? await loops.shutdownGracefully()
+            throw error
+        }
         try await loops.shutdownGracefully()
         let head = (try? await journal.head()).map(String.init) ?? "unknown"
         logger.info("stopped", metadata: ["position": "\(head)"])
