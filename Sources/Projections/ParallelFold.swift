@@ -70,12 +70,7 @@ final class ParallelFold {
     /// Folds `batch`, records after the last one folded in position order (read in place:
     /// the call returns when every worker is done with them).
     func apply(_ batch: ArraySlice<BorrowedRecord>) throws(ProjectionError) {
-        for event in batch {
-            guard event.position > position else {
-                throw ProjectionError(position: event.position, message: "event applied out of order (after \(position))")
-            }
-            position = event.position
-        }
+        try advance(past: batch)
         let workers = self.workers
         let retention = self.retention
         let tracksDue = self.tracksDue
@@ -90,6 +85,16 @@ final class ParallelFold {
         }
         if let failure = lanes.compactMap({ $0.lane.withLock(\.failure) }).min(by: { $0.position < $1.position }) {
             throw failure
+        }
+    }
+
+    /// Moves the fold's position past `records`, which must follow it in position order.
+    private func advance(past records: ArraySlice<BorrowedRecord>) throws(ProjectionError) {
+        for record in records {
+            guard record.position > position else {
+                throw ProjectionError(position: record.position, message: "event applied out of order (after \(position))")
+            }
+            position = record.position
         }
     }
 
@@ -135,12 +140,7 @@ final class ParallelFold {
             while !pipe.stopped {
                 var (records, routing) = pipe.room()
                 let more = try read(&records)
-                for record in records {
-                    guard record.position > position else {
-                        throw ProjectionError(position: record.position, message: "event applied out of order (after \(position))")
-                    }
-                    position = record.position
-                }
+                try advance(past: records[...])
                 // Each record's task is hashed once, here, where the reader has time to
                 // spare: each worker then visits only its own records.
                 routing.route(records[...], workers: workers)
